@@ -1,0 +1,58 @@
+// Typed errors. Every error the library throws on bad input is an RwkvError with a stable
+// `code`, and, where it applies, the file, tensor or argument it is about, and what was expected.
+
+export type RwkvErrorCode =
+  | 'FILE_NOT_FOUND'
+  | 'FILE_FORMAT' // the bytes are not a file of the format we expected
+  | 'UNSUPPORTED_FORMAT' // a format (or format feature) we do not read
+  | 'UNSUPPORTED_DTYPE'
+  | 'MISSING_TENSOR'
+  | 'SHAPE_MISMATCH'
+  | 'UNKNOWN_ARCHITECTURE' // the weights match no RWKV version we know
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_TOKEN'
+  | 'STATE_MISMATCH' // a state that belongs to another model
+  | 'STATE_FORMAT'
+  | 'BACKEND_UNAVAILABLE';
+
+export interface RwkvErrorDetails {
+  file?: string;
+  tensor?: string;
+  argument?: string;
+  expected?: string;
+  actual?: string;
+  hint?: string;
+}
+
+export class RwkvError extends Error {
+  readonly code: RwkvErrorCode;
+  readonly file: string | undefined;
+  readonly tensor: string | undefined;
+  readonly argument: string | undefined;
+  readonly expected: string | undefined;
+  readonly actual: string | undefined;
+  readonly hint: string | undefined;
+
+  constructor(code: RwkvErrorCode, message: string, details: RwkvErrorDetails = {}) {
+    const where = [details.file, details.tensor].filter((s) => s !== undefined).join(': ');
+    let text = where ? `${where}: ${message}` : message;
+    if (details.expected !== undefined || details.actual !== undefined) {
+      text += ` (expected ${details.expected ?? '?'}, got ${details.actual ?? '?'})`;
+    }
+    if (details.hint !== undefined) text += `; ${details.hint}`;
+    super(text);
+    this.name = 'RwkvError';
+    this.code = code;
+    this.file = details.file;
+    this.tensor = details.tensor;
+    this.argument = details.argument;
+    this.expected = details.expected;
+    this.actual = details.actual;
+    this.hint = details.hint;
+  }
+}
+
+/** `[2, 3]` → `"[2, 3]"`, used in every shape message. */
+export function shapeString(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
