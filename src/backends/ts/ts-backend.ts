@@ -1,0 +1,180 @@
+// The plain TypeScript backend: tensors are Float32Arrays on the JS heap, ops are the scalar
+// kernels of ./kernels.ts. Always available; the baseline every other backend is checked against.
+
+import { RwkvError, shapeString } from '../../errors.ts';
+import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp } from '../backend.ts';
+import * as K from './kernels.ts';
+
+class TsTensor implements Tensor {
+  constructor(
+    readonly shape: readonly number[],
+    readonly label: string,
+    public data: Float32Array | null,
+  ) {}
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+export class TsBackend implements Backend {
+  readonly caps: BackendCaps = {
+    name: 'ts',
+    simd: false,
+    threads: 1,
+    description: 'plain TypeScript (Float32Array, scalar loops)',
+  };
+
+  private d(t: Tensor): Float32Array {
+    if (!(t instanceof TsTensor)) {
+      throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} does not belong to the ts backend`);
+    }
+    if (t.data === null) throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} was freed`);
+    return t.data;
+  }
+
+  /** Rows (product of all but the last dim) and the last dim. */
+  private rc(t: Tensor): [number, number] {
+    const C = t.shape[t.shape.length - 1] ?? 1;
+    return [size(t.shape) / C, C];
+  }
+
+  private check(cond: boolean, what: string, ...ts: Tensor[]): void {
+    if (!cond) {
+      throw new RwkvError('SHAPE_MISMATCH', `ts backend: ${what}`, {
+        actual: ts.map((t) => `${t.label} ${shapeString(t.shape)}`).join(', '),
+      });
+    }
+  }
+
+  upload(data: Float32Array, shape: readonly number[], label: string): Tensor {
+    if (data.length !== size(shape)) {
+      throw new RwkvError('SHAPE_MISMATCH', 'upload size does not match the shape', {
+        tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${data.length}`,
+      });
+    }
+    return new TsTensor([...shape], label, Float32Array.from(data));
+  }
+  zeros(shape: readonly number[], label: string): Tensor {
+    return new TsTensor([...shape], label, new Float32Array(size(shape)));
+  }
+  write(t: Tensor, data: Float32Array): void {
+    const d = this.d(t);
+    if (d.length !== data.length) {
+      throw new RwkvError('SHAPE_MISMATCH', 'write size does not match the tensor', {
+        tensor: t.label, expected: `${d.length}`, actual: `${data.length}`,
+      });
+    }
+    d.set(data);
+  }
+  download(t: Tensor): Promise<Float32Array> {
+    return Promise.resolve(Float32Array.from(this.d(t)));
+  }
+  copy(dst: Tensor, src: Tensor): void {
+    const a = this.d(dst);
+    const b = this.d(src);
+    this.check(a.length === b.length, 'copy needs equal sizes', dst, src);
+    a.set(b);
+  }
+  free(t: Tensor): void {
+    if (t instanceof TsTensor) t.data = null;
+  }
+
+  embedding(out: Tensor, table: Tensor, tokens: Int32Array): void {
+    const [V, C] = this.rc(table);
+    const o = this.d(out);
+    const tb = this.d(table);
+    this.check(o.length === tokens.length * C, 'embedding out must be [T, C]', out, table);
+    for (let t = 0; t < tokens.length; t++) {
+      const id = tokens[t]!;
+      if (!(id >= 0 && id < V)) {
+        throw new RwkvError('INVALID_TOKEN', `token id ${id} is outside the vocabulary`, {
+          tensor: table.label, expected: `0 <= id < ${V}`, actual: `${id}`,
+        });
+      }
+      o.set(tb.subarray(id * C, (id + 1) * C), t * C);
+    }
+  }
+  matmul(out: Tensor, x: Tensor, W: Tensor): void {
+    const [T, Kx] = this.rc(x);
+    this.check(W.shape.length === 2 && W.shape[1] === Kx, 'matmul needs W [O, K] with K = x columns', x, W);
+    const O = W.shape[0]!;
+    this.check(size(out.shape) === T * O, 'matmul out must be [T, O]', out, x, W);
+    K.matmul(this.d(out), this.d(x), this.d(W), T, Kx, O);
+  }
+  layerNorm(out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, groupSize: number, eps: number): void {
+    const [T, C] = this.rc(x);
+    this.check(size(weight.shape) === C && size(bias.shape) === C && C % groupSize === 0, 'layerNorm weight/bias must be [C], C divisible by group', x, weight, bias);
+    K.layerNorm(this.d(out), this.d(x), this.d(weight), this.d(bias), T, C, groupSize, eps);
+  }
+  l2NormalizeGroups(out: Tensor, x: Tensor, groupSize: number, eps: number): void {
+    const n = size(x.shape);
+    this.check(n % groupSize === 0 && size(out.shape) === n, 'l2NormalizeGroups sizes', out, x);
+    K.l2NormalizeGroups(this.d(out), this.d(x), n, groupSize, eps);
+  }
+  shift(out: Tensor, x: Tensor, prev: Tensor): void {
+    const [T, C] = this.rc(x);
+    this.check(size(prev.shape) === C && size(out.shape) === T * C, 'shift needs prev [C]', out, x, prev);
+    K.shift(this.d(out), this.d(x), this.d(prev), T, C);
+  }
+  lastRow(out: Tensor, x: Tensor): void {
+    const [T, C] = this.rc(x);
+    this.check(size(out.shape) === C, 'lastRow out must be [C]', out, x);
+    this.d(out).set(this.d(x).subarray((T - 1) * C, T * C));
+  }
+  unary(op: UnaryOp, out: Tensor, x: Tensor): void {
+    const n = size(x.shape);
+    this.check(size(out.shape) === n, `unary ${op} sizes`, out, x);
+    K.unary(op, this.d(out), this.d(x), n);
+  }
+  private period(a: Tensor, b: Tensor): number {
+    const n = size(a.shape);
+    const bn = size(b.shape);
+    const C = a.shape[a.shape.length - 1]!;
+    this.check(bn === n || bn === C, 'broadcast operand must be [C] or the full shape', a, b);
+    return bn;
+  }
+  binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {
+    const n = size(a.shape);
+    this.check(size(out.shape) === n, `binary ${op} out size`, out, a);
+    K.binary(op, this.d(out), this.d(a), this.d(b), n, this.period(a, b));
+  }
+  lerp(out: Tensor, a: Tensor, b: Tensor, t: Tensor): void {
+    const n = size(a.shape);
+    this.check(size(out.shape) === n, 'lerp out size', out, a);
+    K.lerp(this.d(out), this.d(a), this.d(b), this.d(t), n, this.period(a, b), this.period(a, t));
+  }
+  groupSum(out: Tensor, x: Tensor, groupSize: number): void {
+    const n = size(x.shape);
+    this.check(n % groupSize === 0 && size(out.shape) === n / groupSize, 'groupSum out must be [T, H]', out, x);
+    K.groupSum(this.d(out), this.d(x), n, groupSize);
+  }
+  groupScale(out: Tensor, x: Tensor, s: Tensor, groupSize: number): void {
+    const n = size(x.shape);
+    this.check(size(s.shape) * groupSize === n && size(out.shape) === n, 'groupScale needs s [T, H]', out, x, s);
+    K.groupScale(this.d(out), this.d(x), this.d(s), n, groupSize);
+  }
+  rowVecMat(out: Tensor, x: Tensor, M: Tensor): void {
+    const [T, I] = this.rc(x);
+    const [, J] = this.rc(out);
+    this.check(size(out.shape) === T * J && size(M.shape) === T * I * J, 'rowVecMat needs M [T, I·J]', out, x, M);
+    K.rowVecMat(this.d(out), this.d(x), this.d(M), T, I, J);
+  }
+  wkv4(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void {
+    const [T, C] = this.rc(k);
+    for (const t of [aa, bb, pp, w, u]) this.check(size(t.shape) === C, 'wkv4 state/decay must be [C]', t, k);
+    K.wkv4(this.d(out), this.d(aa), this.d(bb), this.d(pp), this.d(w), this.d(u), this.d(k), this.d(v), T, C);
+  }
+  wkv5(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void {
+    const [T, C] = this.rc(k);
+    const N = C / H;
+    this.check(Number.isInteger(N) && size(S.shape) === H * N * N, 'wkv5 state must be [H, N, N]', S, k);
+    const wn = size(w.shape);
+    this.check(wn === C || wn === T * C, 'wkv5 w must be [C] or [T, C]', w, k);
+    K.wkv5(this.d(out), this.d(S), this.d(r), this.d(k), this.d(v), this.d(w), this.d(u), T, H, N, wn !== C);
+  }
+  wkv7(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void {
+    const [T, C] = this.rc(k);
+    const N = C / H;
+    this.check(Number.isInteger(N) && size(S.shape) === H * N * N, 'wkv7 state must be [H, N, N]', S, k);
+    K.wkv7(this.d(out), this.d(S), this.d(r), this.d(w), this.d(k), this.d(v), this.d(a), this.d(b), T, H, N);
+  }
+}

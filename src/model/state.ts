@@ -1,0 +1,110 @@
+// The recurrent state: what a model carries from one call to the next. Its size depends only on
+// the model, never on how many tokens were seen. Layout per layer, in the official package's
+// order (the one `toArray()` flattens to and the oracle fixtures use):
+//
+//   v4          att_x_prev [C], att_aa [C], att_bb [C], att_pp [C], ffn_x_prev [C]
+//               aa/bb = WKV numerator/denominator scaled by e^−pp; a fresh pp is −1e30
+//   v5.x, v6    att_x_prev [C], att_kv [H, N, N] indexed [head][key i][value j], ffn_x_prev [C]
+//   v7          att_x_prev [C], att_kv [H, N, N] indexed [head][value i][key j], ffn_x_prev [C]
+//
+// x_prev entries are the layer-normed (ln1 / ln2) input of the last token seen. The tensors live
+// in backend memory; `toArray()` downloads, `fromArray()` uploads.
+
+import type { Backend, Tensor } from '../backends/backend.ts';
+import { RwkvError } from '../errors.ts';
+import type { ModelConfig } from './config.ts';
+
+export interface StateEntry {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/** The per-layer entries of the state of a model with config `cfg`. */
+export function stateLayout(cfg: ModelConfig): StateEntry[] {
+  const C = cfg.nEmbd;
+  if (cfg.version === '4') {
+    return ['att_x_prev', 'att_aa', 'att_bb', 'att_pp', 'ffn_x_prev'].map((name) => ({ name, shape: [C] }));
+  }
+  return [
+    { name: 'att_x_prev', shape: [C] },
+    { name: 'att_kv', shape: [cfg.nHead, cfg.headSize, cfg.headSize] },
+    { name: 'ffn_x_prev', shape: [C] },
+  ];
+}
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+export class RwkvState {
+  /** layers[i][e]: entry e (per stateLayout) of layer i. */
+  readonly layers: Tensor[][];
+  private disposed = false;
+
+  constructor(
+    readonly backend: Backend,
+    readonly config: ModelConfig,
+    layers: Tensor[][],
+  ) {
+    this.layers = layers;
+  }
+
+  /** Number of float32 values in the state. */
+  get size(): number {
+    return this.config.nLayer * stateLayout(this.config).reduce((a, e) => a + size(e.shape), 0);
+  }
+
+  /** An independent copy: advancing one never changes the other. */
+  clone(): RwkvState {
+    this.assertLive();
+    const layers = this.layers.map((entries, i) =>
+      entries.map((t) => {
+        const c = this.backend.zeros(t.shape, `blocks.${i}.${t.label}`);
+        this.backend.copy(c, t);
+        return c;
+      }),
+    );
+    return new RwkvState(this.backend, this.config, layers);
+  }
+
+  /** The state flattened in the official layout (see the file header). */
+  async toArray(): Promise<Float32Array> {
+    this.assertLive();
+    const out = new Float32Array(this.size);
+    let o = 0;
+    for (const entries of this.layers) {
+      for (const t of entries) {
+        const d = await this.backend.download(t);
+        out.set(d, o);
+        o += d.length;
+      }
+    }
+    return out;
+  }
+
+  /** Overwrite this state with a flat array in the official layout. */
+  fromArray(data: Float32Array): void {
+    this.assertLive();
+    if (data.length !== this.size) {
+      throw new RwkvError('STATE_MISMATCH', 'state data has the wrong size for this model', {
+        expected: `${this.size} float32 values`, actual: `${data.length}`,
+      });
+    }
+    let o = 0;
+    for (const entries of this.layers) {
+      for (const t of entries) {
+        const n = size(t.shape);
+        this.backend.write(t, data.subarray(o, o + n));
+        o += n;
+      }
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    for (const entries of this.layers) for (const t of entries) this.backend.free(t);
+    this.disposed = true;
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new RwkvError('INVALID_ARGUMENT', 'this state was disposed');
+  }
+}
