@@ -91,9 +91,14 @@ export function detectConfig(ckpt: Checkpoint, file?: string): ModelConfig {
       break;
     case '5.2':
     case '6': {
-      const [h, n] = squeezed(get('blocks.0.att.time_faaaa')) as [number, number];
-      nHead = h;
-      headSize = n;
+      // time_faaaa is [H, N] (a one-head model keeps its H = 1)
+      const faaaa = get('blocks.0.att.time_faaaa');
+      if (faaaa.shape.length !== 2) {
+        throw new RwkvError('SHAPE_MISMATCH', 'time_faaaa must be [n_head, head_size]', {
+          ...where, tensor: 'blocks.0.att.time_faaaa', actual: shapeString(faaaa.shape),
+        });
+      }
+      [nHead, headSize] = dims(faaaa) as [number, number];
       if (version === '6') {
         lora['time_maa'] = get('blocks.0.att.time_maa_w1').shape[1]! / 5;
         lora['time_decay'] = get('blocks.0.att.time_decay_w1').shape[1]!;
