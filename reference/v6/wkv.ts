@@ -1,0 +1,44 @@
+// RWKV-6 WKV: the RWKV-5.2 matrix state, but the decay w changes with every token.
+// Mirrors the WKV lines of rwkv/model.py `att_one_v6_0` (wkvStep) and the per-token loop of
+// `att_seq_v6_0` (wkvSequence), SPEC §2.4.
+//
+// Dimensions: T tokens, H heads, N head size, C = H·N channels.
+// Per-channel vectors r, k, v, w, u are [C] = [H][N] flattened: channel h·N + i.
+// State S[h][i][j] is [H][N][N]: head h, key channel i, value channel j (the official layout).
+//
+// Per head, with a = k ⊗ v (a[i][j] = k[i]·v[j]):
+//   out[j] = Σ_i r[i] · (u[i]·a[i][j] + S[i][j])        i.e. out = r @ (u∘a + S)
+//   S[i][j] ← a[i][j] + w[i]·S[i][j]                      i.e. S   = a + w∘S
+// w (this token's decay, in (0,1)) and u (time_faaaa, the bonus) are indexed by the key channel i.
+
+/** The state of one layer's WKV: S[h][i][j]. */
+export type WkvState = Float64Array[][]; // [H][N][N]
+
+/** One token: r, k, v, w, u [C]. Returns out [C] and updates S in place. */
+export function wkvStep(S: WkvState, r: Float64Array, k: Float64Array, v: Float64Array, w: Float64Array, u: Float64Array): Float64Array {
+  const H = S.length;
+  const N = S[0].length;
+  const out = new Float64Array(H * N);
+  for (let h = 0; h < H; h++) {
+    for (let i = 0; i < N; i++) {
+      const c = h * N + i; // key channel i of head h
+      const Si = S[h][i];
+      for (let j = 0; j < N; j++) {
+        // a = k_i · v_j
+        const a = k[c] * v[h * N + j];
+        // out_j += r_i · (u_i·a + S_ij)
+        out[h * N + j] += r[c] * (u[c] * a + Si[j]);
+        // S_ij = a + w_i · S_ij
+        Si[j] = a + w[c] * Si[j];
+      }
+    }
+  }
+  return out;
+}
+
+/** T tokens: wkvStep folded over t, each token with its own decay. r, k, v, w [T][C]; u [C]. */
+export function wkvSequence(S: WkvState, r: Float64Array[], k: Float64Array[], v: Float64Array[], w: Float64Array[], u: Float64Array): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (let t = 0; t < r.length; t++) out.push(wkvStep(S, r[t], k[t], v[t], w[t], u));
+  return out;
+}
