@@ -1,10 +1,11 @@
 // Model files → Checkpoint. Each format is a `CheckpointFormat` in FORMATS; the first whose
 // `sniff` accepts the file's first bytes reads it. Add a format by adding an entry here.
 
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { RwkvError } from '../errors.ts';
 import { parseSafetensors } from './safetensors.ts';
 import { parseRwkvCppBin, RWKV_CPP_MAGIC } from './rwkvcpp.ts';
+import { type ByteSource, FileSource, MemorySource } from './source.ts';
 import type { Checkpoint } from './tensor.ts';
 
 export type FileFormatName = 'safetensors' | 'rwkv.cpp' | 'pth' | 'gguf';
@@ -13,8 +14,8 @@ export interface CheckpointFormat {
   readonly name: FileFormatName;
   /** True when the first bytes (up to 16) look like this format. */
   sniff(head: Uint8Array): boolean;
-  /** Parse, or undefined when this format is recognised but not readable yet. */
-  readonly parse: ((bytes: Uint8Array, file: string) => Checkpoint) | undefined;
+  /** Parse (tensor data stays in the source until read), or undefined when not readable yet. */
+  readonly parse: ((src: ByteSource, file: string) => Checkpoint) | undefined;
 }
 
 const u32le = (b: Uint8Array, o: number) => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
@@ -23,7 +24,7 @@ export const FORMATS: readonly CheckpointFormat[] = [
   {
     name: 'rwkv.cpp',
     sniff: (h) => h.length >= 4 && u32le(h, 0) === RWKV_CPP_MAGIC,
-    parse: parseRwkvCppBin,
+    parse: (src, file) => parseRwkvCppBin(src.read(0, src.size), file),
   },
   {
     name: 'gguf',
@@ -49,8 +50,11 @@ export interface LoadedCheckpoint {
   readonly checkpoint: Checkpoint;
 }
 
-export function parseCheckpoint(bytes: Uint8Array, file: string): LoadedCheckpoint {
-  const head = bytes.subarray(0, 16);
+/** Read a checkpoint from bytes in memory or any ByteSource. */
+export function parseCheckpoint(input: Uint8Array | ByteSource, file?: string): LoadedCheckpoint {
+  const src = input instanceof Uint8Array ? new MemorySource(input, file) : input;
+  file ??= src.name;
+  const head = src.read(0, Math.min(16, src.size));
   const format = FORMATS.find((f) => f.sniff(head));
   if (format === undefined) {
     throw new RwkvError('FILE_FORMAT', 'not a model file this library knows', {
@@ -65,18 +69,22 @@ export function parseCheckpoint(bytes: Uint8Array, file: string): LoadedCheckpoi
       hint: 'convert the model to .safetensors, or use an rwkv.cpp .bin file',
     });
   }
-  return { file, format: format.name, checkpoint: format.parse(bytes, file) };
+  return { file, format: format.name, checkpoint: format.parse(src, file) };
 }
 
+/**
+ * Open a model file: the header is parsed now, tensor bytes are read from the file when each
+ * tensor's `data` is accessed.
+ */
 export async function loadCheckpoint(file: string): Promise<LoadedCheckpoint> {
-  let bytes: Uint8Array;
+  let src: FileSource;
   try {
     const s = await stat(file);
     if (!s.isFile()) throw new RwkvError('FILE_NOT_FOUND', 'not a regular file', { file });
-    bytes = await readFile(file);
+    src = new FileSource(file);
   } catch (e) {
     if (e instanceof RwkvError) throw e;
     throw new RwkvError('FILE_NOT_FOUND', `cannot read the model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file });
   }
-  return parseCheckpoint(bytes, file);
+  return parseCheckpoint(src, file);
 }

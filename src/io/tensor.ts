@@ -1,14 +1,52 @@
 // A tensor on the host, as a loader hands it over: float32 values in row-major order plus the
 // dtype it was stored in (for `rwkv info` and for converters that want to keep it).
+// Loaders hand out lazy tensors: `data` reads and decodes the bytes from the file when it is
+// accessed. The decoded array is held only through a WeakRef, so repeated access in a loop is
+// cheap while nothing keeps every decoded tensor of a big model alive. Treat it as read-only.
 
 import { RwkvError, shapeString } from '../errors.ts';
 
-export type StoredDType = 'F32' | 'F16' | 'BF16';
+/** How a tensor is stored in its file. Quantized types are ggml's 32-weight blocks. */
+export type StoredDType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1';
 
 export interface HostTensor {
   readonly shape: readonly number[];
-  readonly data: Float32Array; // row-major, length = product(shape)
+  /** float32 values, row-major, length = product(shape); lazy tensors decode on each access */
+  readonly data: Float32Array;
   readonly storedAs: StoredDType;
+  /**
+   * The stored bytes (little-endian, `storedAs` encoding, row-major in `shape`), when the
+   * source can give them unchanged; converters use them to copy tensors bit-exactly.
+   */
+  readonly raw?: () => Uint8Array;
+}
+
+/** A tensor whose values are read (and decoded) from its source only when `data` is accessed. */
+export function lazyTensor(
+  shape: readonly number[],
+  storedAs: StoredDType,
+  decode: () => Float32Array,
+  raw?: () => Uint8Array,
+): HostTensor {
+  const s = [...shape];
+  let cached: WeakRef<Float32Array> | undefined;
+  return {
+    shape: s,
+    storedAs,
+    get data(): Float32Array {
+      const hit = cached?.deref();
+      if (hit !== undefined) return hit;
+      const d = decode();
+      cached = new WeakRef(d);
+      if (d.length !== numel(s)) {
+        throw new RwkvError('SHAPE_MISMATCH', 'decoded tensor has the wrong number of values', {
+          expected: `${numel(s)} for ${shapeString(s)}`, actual: `${d.length}`,
+        });
+      }
+      return d;
+    },
+    ...(raw !== undefined ? { raw } : {}),
+  };
 }
 
 /**

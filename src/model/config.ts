@@ -10,7 +10,7 @@
 //   v4          none of the above (att.time_mix_k, att.time_first, ffn.receptance)
 
 import { RwkvError, shapeString } from '../errors.ts';
-import type { Checkpoint, HostTensor } from '../io/tensor.ts';
+import { type Checkpoint, type HostTensor, numel } from '../io/tensor.ts';
 
 export type RwkvVersion = '4' | '5.0' | '5.1' | '5.2' | '6' | '7' | '7-deepembed';
 export const VERSIONS: readonly RwkvVersion[] = ['4', '5.0', '5.1', '5.2', '6', '7', '7-deepembed'];
@@ -132,7 +132,7 @@ export function detectConfig(ckpt: Checkpoint, file?: string): ModelConfig {
     });
   }
   let nParams = 0;
-  for (const t of ckpt.values()) nParams += t.data.length;
+  for (const t of ckpt.values()) nParams += numel(t.shape);
   return {
     version, nLayer, nEmbd, dimAtt, nHead, headSize, nFfn, nVocab, lora,
     hasTimeState: ckpt.has('blocks.0.att.time_state'),

@@ -10,7 +10,7 @@ import type { Checkpoint } from '../io/tensor.ts';
 import type { BlockFn } from './block.ts';
 import { type ModelConfig, type RwkvVersion, detectConfig } from './config.ts';
 import { Frame } from './frame.ts';
-import { type RuntimeWeights, prepareWeights } from './prepare.ts';
+import { prepareWeights } from './prepare.ts';
 import { RwkvState, stateLayout } from './state.ts';
 import { blockV4 } from './v4/block.ts';
 import { blockV5 } from './v5/block.ts';
@@ -75,10 +75,10 @@ export class RwkvModel {
   ): RwkvModel {
     const file = options.file;
     const config = detectConfig(ckpt, file);
-    const prepared: RuntimeWeights = prepareWeights(ckpt, config, file);
     const backend = selectBackend(options.backend ?? 'auto');
     const weights = new Map<string, Tensor>();
-    for (const [key, t] of prepared) weights.set(key, backend.upload(t.data, t.shape, key));
+    // stream: each source tensor is read, transformed and uploaded, then dropped
+    prepareWeights(ckpt, config, file, (key, t) => weights.set(key, backend.upload(t.data, t.shape, key)));
     return new RwkvModel(config, backend, weights, { file: file ?? '(memory)', format: options.format ?? 'memory' });
   }
 

@@ -30,7 +30,17 @@ export type RuntimeWeights = Map<string, RuntimeTensor>;
 /** v6 token-shift LoRA targets, in the order of time_maa_w1's column blocks and time_maa_w2. */
 export const V6_MAA_TARGETS = ['w', 'k', 'v', 'r', 'g'] as const;
 
-export function prepareWeights(ckpt: Checkpoint, cfg: ModelConfig, file?: string): RuntimeWeights {
+/**
+ * Transform a checkpoint into runtime weights. With `sink`, each tensor is handed over as soon
+ * as it is ready and not kept (so loading streams: one source tensor in memory at a time);
+ * without, they are collected into the returned map.
+ */
+export function prepareWeights(
+  ckpt: Checkpoint,
+  cfg: ModelConfig,
+  file?: string,
+  sink?: (key: string, t: RuntimeTensor) => void,
+): RuntimeWeights {
   const out: RuntimeWeights = new Map();
   const C = cfg.nEmbd;
   const F = cfg.nFfn;
@@ -50,7 +60,10 @@ export function prepareWeights(ckpt: Checkpoint, cfg: ModelConfig, file?: string
     }
     return t.data;
   };
-  const put = (key: string, shape: readonly number[], data: Float32Array) => out.set(key, { shape: [...shape], data });
+  const put = (key: string, shape: readonly number[], data: Float32Array): void => {
+    if (sink) sink(key, { shape: [...shape], data });
+    else out.set(key, { shape: [...shape], data });
+  };
   const keep = (key: string, shape: readonly number[]) => put(key, shape, take(key, shape));
   const map = (x: Float32Array, f: (v: number) => number) => Float32Array.from(x, f);
   /** M [rows, cols] → Mᵀ [cols, rows]. */
