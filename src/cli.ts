@@ -3,17 +3,20 @@
 //   rwkv forward  --model FILE --tokens 34,105,110 [--mode gpt|rnn] [--chunk N] [--all]
 //                 [--state-in F] [--state-out F] [--initial-state F] [--backend NAME] [--json]
 //   rwkv generate --model FILE --tokens 34,105,110 [-n 32] [...same state options] [--json]
+//   rwkv convert  IN OUT [--dtype f32|f16|bf16] [--format NAME] [--initial-state F]
 // Output of forward is one JSON object on stdout. Errors: one line on stderr, non-zero exit
 // (2 for bad arguments, 1 for bad files or failures).
 
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { BACKEND_NAMES } from './backends/select.ts';
+import { convertModel } from './convert.ts';
 import { RwkvError } from './errors.ts';
 import { decodeState, encodeState } from './io/state-file.ts';
 import { RwkvModel } from './model/model.ts';
 import type { RwkvState } from './model/state.ts';
 import { float32ArrayJson } from './util/format.ts';
+import { formatBytes, progressBar } from './util/progress.ts';
 
 const USAGE = `usage:
   rwkv info --model FILE [--initial-state FILE] [--json]
@@ -21,6 +24,7 @@ const USAGE = `usage:
                [--state-in FILE] [--state-out FILE] [--initial-state FILE] [--backend NAME] [--json]
   rwkv generate --model FILE --tokens 34,105,110 [-n COUNT] [--state-in FILE] [--state-out FILE]
                [--initial-state FILE] [--backend NAME] [--json]
+  rwkv convert IN OUT [--dtype f32|f16|bf16] [--format NAME] [--initial-state FILE] [--json]
 
   --model FILE          .safetensors or rwkv.cpp .bin model file (version detected from the weights)
   --tokens LIST         comma-separated token ids
@@ -32,6 +36,8 @@ const USAGE = `usage:
   --initial-state FILE  state-tuning checkpoint (blocks.N.att.time_state), becomes the fresh state
   --backend NAME        ${BACKEND_NAMES.join(' | ')} (default auto)
   -n, --count N         generate: number of tokens (greedy, argmax)
+  --dtype f32|f16|bf16  convert: store every tensor in this dtype (default: keep each tensor's)
+  --format NAME         convert: output format (default: from OUT's extension)
   --json                machine-readable output`;
 
 class UsageError extends Error {}
@@ -47,6 +53,8 @@ const OPTIONS = {
   'initial-state': { type: 'string' },
   backend: { type: 'string' },
   count: { type: 'string', short: 'n' },
+  dtype: { type: 'string' },
+  format: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -173,6 +181,35 @@ async function cmdGenerate(v: Values, out: (s: string) => void): Promise<void> {
   out(v.json ? JSON.stringify({ tokens: generated }) : generated.join(','));
 }
 
+const DTYPES = { f32: 'F32', f16: 'F16', bf16: 'BF16' } as const;
+
+async function cmdConvert(v: Values, args: string[], out: (s: string) => void): Promise<void> {
+  if (args.length !== 2) throw new UsageError('convert needs an input and an output file: rwkv convert IN OUT');
+  const [input, output] = args as [string, string];
+  let dtype: 'F32' | 'F16' | 'BF16' | undefined;
+  if (v.dtype !== undefined) {
+    dtype = (DTYPES as Record<string, 'F32' | 'F16' | 'BF16'>)[v.dtype.toLowerCase()];
+    if (dtype === undefined) throw new UsageError(`--dtype must be f32, f16 or bf16, got "${v.dtype}"`);
+  }
+  const bar = progressBar('converting');
+  try {
+    const r = await convertModel(input, output, {
+      ...(dtype !== undefined ? { dtype } : {}),
+      ...(v.format !== undefined ? { format: v.format } : {}),
+      ...(v['initial-state'] !== undefined ? { extraFiles: [v['initial-state']] } : {}),
+      onProgress: (done, total, bytes) => bar.update(done, total, `${done}/${total} tensors, ${formatBytes(bytes)}`),
+    });
+    bar.done();
+    const summary = {
+      input: r.input, output: r.output, from: r.inputFormat, to: r.outputFormat,
+      version: r.config.version, tensors: r.tensors, bytes: r.bytes,
+    };
+    out(v.json ? JSON.stringify(summary) : `wrote ${r.output} (${r.outputFormat}, RWKV-${r.config.version}, ${r.tensors} tensors, ${formatBytes(r.bytes)}) from ${r.input} (${r.inputFormat})`);
+  } finally {
+    bar.done();
+  }
+}
+
 /** Run the CLI; returns the exit code. Exported for tests. */
 export async function main(argv: string[], out = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number> {
   try {
@@ -182,11 +219,15 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
       out(USAGE);
       return command === undefined && !values.help ? 2 : 0;
     }
+    if (command === 'convert') {
+      await cmdConvert(values, rest, out);
+      return 0;
+    }
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if (command === 'info') await cmdInfo(values, out);
     else if (command === 'forward') await cmdForward(values, out);
     else if (command === 'generate') await cmdGenerate(values, out);
-    else throw new UsageError(`unknown command "${command}" (expected info, forward or generate)`);
+    else throw new UsageError(`unknown command "${command}" (expected info, forward, generate or convert)`);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -29,6 +29,9 @@ export type UnaryOp =
 
 export type BinaryOp = 'add' | 'sub' | 'mul';
 
+/** How a weight is kept in backend memory. 'bf16'/'f16' halve it, for matrices that are exact in them. */
+export type WeightStorage = 'f32' | 'bf16' | 'f16';
+
 export interface BackendCaps {
   readonly name: string;
   readonly simd: boolean;
@@ -41,8 +44,13 @@ export interface Backend {
   readonly caps: BackendCaps;
 
   // ---- memory ----
-  /** Copy host data into a new tensor of `shape` (data.length must equal its size). */
-  upload(data: Float32Array, shape: readonly number[], label: string): Tensor;
+  /**
+   * Copy host data into a new tensor of `shape` (data.length must equal its size).
+   * `storage` asks for a compact encoding of a weight matrix used only as `matmul`'s W; the
+   * model asks for it only when every value is exactly representable (so results do not
+   * change). A backend may ignore it and store float32.
+   */
+  upload(data: Float32Array, shape: readonly number[], label: string, storage?: WeightStorage): Tensor;
   /** A new zero-filled tensor. */
   zeros(shape: readonly number[], label: string): Tensor;
   /** Overwrite a tensor with host data of the same size. */

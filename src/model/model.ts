@@ -1,12 +1,13 @@
 // RwkvModel: weights on a backend, the layer loop, logits. One code path for every T ≥ 1:
 // one token is RNN mode, several tokens GPT mode; the version only picks the block function.
 
-import type { Backend, Tensor } from '../backends/backend.ts';
+import type { Backend, Tensor, WeightStorage } from '../backends/backend.ts';
 import { type BackendName, selectBackend } from '../backends/select.ts';
 import { LN_EPS, V4_PP_INIT } from '../constants.ts';
 import { RwkvError } from '../errors.ts';
 import { type FileFormatName, loadCheckpoint } from '../io/load.ts';
-import type { Checkpoint } from '../io/tensor.ts';
+import { floatToHalf, halfToFloat } from '../io/float.ts';
+import { type Checkpoint, numel } from '../io/tensor.ts';
 import type { BlockFn } from './block.ts';
 import { type ModelConfig, type RwkvVersion, detectConfig } from './config.ts';
 import { Frame } from './frame.ts';
@@ -35,6 +36,29 @@ export interface LoadOptions {
    * state-tuning file holding blocks.N.att.time_state.
    */
   extraFiles?: readonly string[];
+  /**
+   * How weight matrices are kept: 'f32'; 'compact' keeps each matrix in bf16 or f16 when every
+   * one of its values is exactly representable there (as in 16-bit checkpoints), which halves
+   * memory and leaves every result unchanged; 'auto' (default) is 'compact' for models whose
+   * float32 weights would exceed COMPACT_AUTO_BYTES, else 'f32' (faster on the ts backend).
+   */
+  weights?: 'f32' | 'compact' | 'auto';
+}
+
+/** Above this many bytes of float32 weights, weights: 'auto' keeps matrices compact. */
+export const COMPACT_AUTO_BYTES = 1024 ** 3;
+
+/** The most compact storage that represents every value of `data` exactly. */
+export function exactStorage(data: Float32Array): WeightStorage {
+  const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  let bf16 = true;
+  for (let i = 0; i < u32.length && bf16; i++) if ((u32[i]! & 0xffff) !== 0) bf16 = false;
+  if (bf16) return 'bf16';
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (halfToFloat(floatToHalf(x)) !== x) return 'f32';
+  }
+  return 'f16';
 }
 
 export interface ForwardOptions {
@@ -56,6 +80,8 @@ export class RwkvModel {
     private readonly weights: Map<string, Tensor>,
     /** The file the model came from and its format (for `rwkv info`). */
     readonly source: { file: string; format: FileFormatName | 'memory' },
+    /** Bytes of weights by how they are stored (requested; a backend may store f32 anyway). */
+    readonly weightBytes: Readonly<Record<WeightStorage, number>>,
   ) {}
 
   /** Load a model file (.safetensors, rwkv.cpp .bin); version and shapes come from the weights. */
@@ -77,9 +103,22 @@ export class RwkvModel {
     const config = detectConfig(ckpt, file);
     const backend = selectBackend(options.backend ?? 'auto');
     const weights = new Map<string, Tensor>();
-    // stream: each source tensor is read, transformed and uploaded, then dropped
-    prepareWeights(ckpt, config, file, (key, t) => weights.set(key, backend.upload(t.data, t.shape, key)));
-    return new RwkvModel(config, backend, weights, { file: file ?? '(memory)', format: options.format ?? 'memory' });
+    const bytes: Record<WeightStorage, number> = { f32: 0, bf16: 0, f16: 0 };
+    let policy = options.weights ?? 'auto';
+    if (policy === 'auto') {
+      let n = 0;
+      for (const t of ckpt.values()) n += numel(t.shape);
+      policy = n * 4 > COMPACT_AUTO_BYTES ? 'compact' : 'f32';
+    }
+    // stream: each source tensor is read, transformed and uploaded, then dropped.
+    // Matrices (matmul weights; not the embedding tables, which are looked up) may go compact.
+    prepareWeights(ckpt, config, file, (key, t) => {
+      const matrix = t.shape.length === 2 && !key.endsWith('emb.weight');
+      const storage = policy === 'compact' && matrix ? exactStorage(t.data) : 'f32';
+      weights.set(key, backend.upload(t.data, t.shape, key, storage));
+      bytes[storage] += t.data.length * (storage === 'f32' ? 4 : 2);
+    });
+    return new RwkvModel(config, backend, weights, { file: file ?? '(memory)', format: options.format ?? 'memory' }, bytes);
   }
 
   private w(key: string): Tensor {

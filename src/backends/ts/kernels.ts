@@ -5,6 +5,7 @@
 // Legend: T rows (tokens), C channels, K/O matmul in/out, H heads, N head size.
 
 import { DECAY_SCALE } from '../../constants.ts';
+import { halfToFloat } from '../../io/float.ts';
 import type { BinaryOp, UnaryOp } from '../backend.ts';
 
 /** out[T, O] = x[T, K] · W[O, K]ᵀ */
@@ -18,6 +19,49 @@ export function matmul(out: Float32Array, x: Float32Array, W: Float32Array, T: n
       out[t * O + o] = s;
     }
   }
+}
+
+/**
+ * out[T, O] = x[T, K] · W[O, K]ᵀ with W stored as 16-bit values (bf16 or f16 bits): each row
+ * of W is decoded into a float32 scratch row, then dotted with every x row.
+ */
+export function matmul16(
+  out: Float32Array, x: Float32Array, W: Uint16Array, T: number, K: number, O: number, encoding: 'bf16' | 'f16',
+): void {
+  const rowBits = new Uint32Array(K);
+  const row = new Float32Array(rowBits.buffer);
+  const table = encoding === 'f16' ? halfTable() : undefined;
+  for (let o = 0; o < O; o++) {
+    const wo = o * K;
+    if (table === undefined) for (let i = 0; i < K; i++) rowBits[i] = W[wo + i]! << 16;
+    else for (let i = 0; i < K; i++) row[i] = table[W[wo + i]!]!;
+    for (let t = 0; t < T; t++) {
+      const xo = t * K;
+      let s = 0;
+      for (let i = 0; i < K; i++) s += x[xo + i]! * row[i]!;
+      out[t * O + o] = s;
+    }
+  }
+}
+
+/** 16-bit values (bf16 or f16 bits) → float32. */
+export function decode16(bits: Uint16Array, encoding: 'bf16' | 'f16'): Float32Array {
+  if (encoding === 'f16') {
+    const table = halfTable();
+    return Float32Array.from(bits, (b) => table[b]!);
+  }
+  const u32 = Uint32Array.from(bits, (b) => b << 16);
+  return new Float32Array(u32.buffer);
+}
+
+let HALF_TABLE: Float32Array | undefined;
+/** All 65536 half values as float32 (256 KiB, built once). */
+function halfTable(): Float32Array {
+  if (HALF_TABLE === undefined) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = halfToFloat(h);
+  }
+  return HALF_TABLE;
 }
 
 /** Per group of G channels in each row: (x − mean)/sqrt(var + eps)·w + b. */

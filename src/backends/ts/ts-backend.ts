@@ -2,7 +2,8 @@
 // kernels of ./kernels.ts. Always available; the baseline every other backend is checked against.
 
 import { RwkvError, shapeString } from '../../errors.ts';
-import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp } from '../backend.ts';
+import { floatToHalf } from '../../io/float.ts';
+import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
 import * as K from './kernels.ts';
 
 class TsTensor implements Tensor {
@@ -10,6 +11,8 @@ class TsTensor implements Tensor {
     readonly shape: readonly number[],
     readonly label: string,
     public data: Float32Array | null,
+    /** A compact weight matrix (bf16 or f16 bits), only for matmul's W; `data` is null then. */
+    public compact: { bits: Uint16Array; encoding: 'bf16' | 'f16' } | null = null,
   ) {}
 }
 
@@ -23,12 +26,25 @@ export class TsBackend implements Backend {
     description: 'plain TypeScript (Float32Array, scalar loops)',
   };
 
-  private d(t: Tensor): Float32Array {
+  private own(t: Tensor): TsTensor {
     if (!(t instanceof TsTensor)) {
       throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} does not belong to the ts backend`);
     }
-    if (t.data === null) throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} was freed`);
-    return t.data;
+    if (t.data === null && t.compact === null) throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} was freed`);
+    return t;
+  }
+
+  private d(t: Tensor): Float32Array {
+    const o = this.own(t);
+    if (o.data === null) throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} is a compact weight, usable only as matmul's W`);
+    return o.data;
+  }
+
+  /** float32 values of any tensor (compact ones decoded). */
+  private values(t: Tensor): Float32Array {
+    const o = this.own(t);
+    if (o.data !== null) return o.data;
+    return K.decode16(o.compact!.bits, o.compact!.encoding);
   }
 
   /** Rows (product of all but the last dim) and the last dim. */
@@ -45,11 +61,21 @@ export class TsBackend implements Backend {
     }
   }
 
-  upload(data: Float32Array, shape: readonly number[], label: string): Tensor {
+  upload(data: Float32Array, shape: readonly number[], label: string, storage: WeightStorage = 'f32'): Tensor {
     if (data.length !== size(shape)) {
       throw new RwkvError('SHAPE_MISMATCH', 'upload size does not match the shape', {
         tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${data.length}`,
       });
+    }
+    if (storage !== 'f32' && shape.length === 2) {
+      const bits = new Uint16Array(data.length);
+      if (storage === 'bf16') {
+        const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
+        for (let i = 0; i < data.length; i++) bits[i] = u32[i]! >>> 16;
+      } else {
+        for (let i = 0; i < data.length; i++) bits[i] = floatToHalf(data[i]!);
+      }
+      return new TsTensor([...shape], label, null, { bits, encoding: storage });
     }
     return new TsTensor([...shape], label, Float32Array.from(data));
   }
@@ -66,16 +92,19 @@ export class TsBackend implements Backend {
     d.set(data);
   }
   download(t: Tensor): Promise<Float32Array> {
-    return Promise.resolve(Float32Array.from(this.d(t)));
+    return Promise.resolve(Float32Array.from(this.values(t)));
   }
   copy(dst: Tensor, src: Tensor): void {
     const a = this.d(dst);
-    const b = this.d(src);
+    const b = this.values(src);
     this.check(a.length === b.length, 'copy needs equal sizes', dst, src);
     a.set(b);
   }
   free(t: Tensor): void {
-    if (t instanceof TsTensor) t.data = null;
+    if (t instanceof TsTensor) {
+      t.data = null;
+      t.compact = null;
+    }
   }
 
   embedding(out: Tensor, table: Tensor, tokens: Int32Array): void {
@@ -98,7 +127,9 @@ export class TsBackend implements Backend {
     this.check(W.shape.length === 2 && W.shape[1] === Kx, 'matmul needs W [O, K] with K = x columns', x, W);
     const O = W.shape[0]!;
     this.check(size(out.shape) === T * O, 'matmul out must be [T, O]', out, x, W);
-    K.matmul(this.d(out), this.d(x), this.d(W), T, Kx, O);
+    const w = this.own(W);
+    if (w.compact !== null) K.matmul16(this.d(out), this.d(x), w.compact.bits, T, Kx, O, w.compact.encoding);
+    else K.matmul(this.d(out), this.d(x), this.d(W), T, Kx, O);
   }
   layerNorm(out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, groupSize: number, eps: number): void {
     const [T, C] = this.rc(x);

@@ -1,0 +1,67 @@
+// `rwkv convert`: any readable model file → any writable format, through the original
+// checkpoint layout. The output is written to a temporary file and renamed into place when
+// complete; the input is only ever read.
+
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { RwkvError } from './errors.ts';
+import { loadCheckpoint } from './io/load.ts';
+import type { Checkpoint } from './io/tensor.ts';
+import { type FloatDType, writeFileAtomic } from './io/write.ts';
+import { writerFor } from './io/writers.ts';
+import { detectConfig, type ModelConfig } from './model/config.ts';
+
+export interface ConvertOptions {
+  /** Store every tensor in this dtype (default: keep each tensor's dtype where the format has it). */
+  dtype?: FloatDType;
+  /** Output format name (default: from the output extension). */
+  format?: string;
+  /** Extra checkpoints merged over the input (e.g. a state-tuning file). */
+  extraFiles?: readonly string[];
+  /** Transform the checkpoint before writing (e.g. a LoRA merge). */
+  transform?: (ckpt: Checkpoint) => Checkpoint;
+  onProgress?: (done: number, total: number, bytes: number) => void;
+}
+
+export interface ConvertResult {
+  input: string;
+  output: string;
+  inputFormat: string;
+  outputFormat: string;
+  config: ModelConfig;
+  tensors: number;
+  bytes: number;
+}
+
+function samePath(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return resolve(a) === resolve(b);
+  }
+}
+
+export async function convertModel(input: string, output: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+  if (samePath(input, output)) {
+    throw new RwkvError('INVALID_ARGUMENT', 'the output would overwrite the input', { file: output, hint: 'choose another output file' });
+  }
+  const writer = writerFor(output, options.format);
+  const loaded = await loadCheckpoint(input);
+  let ckpt: Checkpoint = new Map(loaded.checkpoint);
+  for (const extra of options.extraFiles ?? []) for (const [k, t] of (await loadCheckpoint(extra)).checkpoint) ckpt.set(k, t);
+  if (options.transform) ckpt = options.transform(ckpt);
+  const config = detectConfig(ckpt, input); // refuse what is not an RWKV model before writing anything
+  const why = writer.cannot(ckpt);
+  if (why !== undefined) {
+    throw new RwkvError('UNSUPPORTED_FORMAT', `${writer.format} cannot hold this model: ${why}`, { file: output });
+  }
+  let bytes = 0;
+  writeFileAtomic(output, (sink) => {
+    writer.write(ckpt, sink, {
+      ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+      onProgress: (done, total, b) => options.onProgress?.(done, total, b),
+    });
+    bytes = sink.position;
+  });
+  return { input, output, inputFormat: loaded.format, outputFormat: writer.format, config, tensors: ckpt.size, bytes };
+}
