@@ -45,7 +45,8 @@ export interface Backend {
 
   // ---- memory ----
   /**
-   * Copy host data into a new tensor of `shape` (data.length must equal its size).
+   * Put host data into a new tensor of `shape` (data.length must equal its size). The backend
+   * may keep `data` itself rather than copy it: the caller must not modify it afterwards.
    * `storage` asks for a compact encoding of a weight matrix used only as `matmul`'s W; the
    * model asks for it only when every value is exactly representable (so results do not
    * change). A backend may ignore it and store float32.

@@ -1,8 +1,11 @@
 // A tensor on the host, as a loader hands it over: float32 values in row-major order plus the
 // dtype it was stored in (for `rwkv info` and for converters that want to keep it).
 // Loaders hand out lazy tensors: `data` reads and decodes the bytes from the file when it is
-// accessed. The decoded array is held only through a WeakRef, so repeated access in a loop is
-// cheap while nothing keeps every decoded tensor of a big model alive. Treat it as read-only.
+// accessed. The last DECODED_CACHE_SIZE decoded arrays (over all tensors) are kept, so a loop
+// over `t.data[i]` (or over two tensors side by side) is cheap, while loading a big model never
+// holds more than that many decoded tensors. (A WeakRef cache would not do: everything deref'd
+// during one synchronous job stays alive until the job ends, i.e. the whole load.)
+// Treat `data` as read-only: it may be the cached array.
 
 import { RwkvError, shapeString } from '../errors.ts';
 
@@ -19,7 +22,18 @@ export interface HostTensor {
    * source can give them unchanged; converters use them to copy tensors bit-exactly.
    */
   readonly raw?: () => Uint8Array;
+  /** A fresh decode that bypasses the cache (for one-pass consumers such as model loading). */
+  readonly read?: () => Float32Array;
 }
+
+/** The tensor's values, decoded afresh when the tensor is lazy (nothing is cached). */
+export function readTensor(t: HostTensor): Float32Array {
+  return t.read !== undefined ? t.read() : t.data;
+}
+
+/** How many decoded lazy tensors are kept (most recently used first). */
+export const DECODED_CACHE_SIZE = 2;
+const decodedCache: { owner: object; data: Float32Array }[] = [];
 
 /** A tensor whose values are read (and decoded) from its source only when `data` is accessed. */
 export function lazyTensor(
@@ -29,20 +43,30 @@ export function lazyTensor(
   raw?: () => Uint8Array,
 ): HostTensor {
   const s = [...shape];
-  let cached: WeakRef<Float32Array> | undefined;
+  const owner = {};
+  const checked = (): Float32Array => {
+    const d = decode();
+    if (d.length !== numel(s)) {
+      throw new RwkvError('SHAPE_MISMATCH', 'decoded tensor has the wrong number of values', {
+        expected: `${numel(s)} for ${shapeString(s)}`, actual: `${d.length}`,
+      });
+    }
+    return d;
+  };
   return {
     shape: s,
     storedAs,
+    read: checked,
     get data(): Float32Array {
-      const hit = cached?.deref();
-      if (hit !== undefined) return hit;
-      const d = decode();
-      cached = new WeakRef(d);
-      if (d.length !== numel(s)) {
-        throw new RwkvError('SHAPE_MISMATCH', 'decoded tensor has the wrong number of values', {
-          expected: `${numel(s)} for ${shapeString(s)}`, actual: `${d.length}`,
-        });
+      const at = decodedCache.findIndex((e) => e.owner === owner);
+      if (at >= 0) {
+        const [hit] = decodedCache.splice(at, 1);
+        decodedCache.unshift(hit!);
+        return hit!.data;
       }
+      const d = checked();
+      decodedCache.unshift({ owner, data: d });
+      decodedCache.length = Math.min(decodedCache.length, DECODED_CACHE_SIZE);
       return d;
     },
     ...(raw !== undefined ? { raw } : {}),

@@ -18,7 +18,7 @@
 
 import { LN_EPS } from '../constants.ts';
 import { RwkvError, shapeString } from '../errors.ts';
-import type { Checkpoint, HostTensor } from '../io/tensor.ts';
+import { type Checkpoint, type HostTensor, readTensor } from '../io/tensor.ts';
 import type { ModelConfig } from './config.ts';
 
 export interface RuntimeTensor {
@@ -58,7 +58,7 @@ export function prepareWeights(
     if (want !== got) {
       throw new RwkvError('SHAPE_MISMATCH', 'tensor has the wrong shape', { ...where, tensor: key, expected: shapeString(shape), actual: shapeString(t.shape) });
     }
-    return t.data;
+    return readTensor(t); // a fresh decode: loading never fills the decoded-tensor cache
   };
   const put = (key: string, shape: readonly number[], data: Float32Array): void => {
     if (sink) sink(key, { shape: [...shape], data });
@@ -80,10 +80,8 @@ export function prepareWeights(
   };
 
   // ---- embedding with ln0 folded in ----
-  const emb = take('emb.weight', [V, C]);
-  const ln0w = take('blocks.0.ln0.weight', [C]);
-  const ln0b = take('blocks.0.ln0.bias', [C]);
-  const embLn = layerNormRows(emb, ln0w, ln0b, V, C);
+  // (the raw embedding is read inside the call, so it is garbage as soon as embLn exists)
+  const embLn = layerNormRows(take('emb.weight', [V, C]), take('blocks.0.ln0.weight', [C]), take('blocks.0.ln0.bias', [C]), V, C);
   put('emb.weight', [V, C], embLn);
   keep('ln_out.weight', [C]);
   keep('ln_out.bias', [C]);

@@ -77,7 +77,8 @@ export class TsBackend implements Backend {
       }
       return new TsTensor([...shape], label, null, { bits, encoding: storage });
     }
-    return new TsTensor([...shape], label, Float32Array.from(data));
+    // adopt the caller's array (the contract says it is not modified afterwards): no copy
+    return new TsTensor([...shape], label, data);
   }
   zeros(shape: readonly number[], label: string): Tensor {
     return new TsTensor([...shape], label, new Float32Array(size(shape)));
