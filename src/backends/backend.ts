@@ -52,6 +52,12 @@ export interface Backend {
    * change). A backend may ignore it and store float32.
    */
   upload(data: Float32Array, shape: readonly number[], label: string, storage?: WeightStorage): Tensor;
+  /**
+   * Optional: a weight matrix from 16-bit bits as stored in a checkpoint (bf16 or f16,
+   * little-endian), kept as they are (the backend may keep `bits` itself). Lets a loader skip
+   * the float32 decode of 16-bit checkpoints entirely.
+   */
+  uploadCompact?(bits: Uint16Array, shape: readonly number[], label: string, encoding: 'bf16' | 'f16'): Tensor;
   /** A new zero-filled tensor. */
   zeros(shape: readonly number[], label: string): Tensor;
   /** Overwrite a tensor with host data of the same size. */

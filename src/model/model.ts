@@ -48,6 +48,11 @@ export interface LoadOptions {
 /** Above this many bytes of float32 weights, weights: 'auto' keeps matrices compact. */
 export const COMPACT_AUTO_BYTES = 1024 ** 3;
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+function byteSwapped(bits: Uint16Array): Uint16Array {
+  return bits.map((b) => ((b & 0xff) << 8) | (b >>> 8));
+}
+
 /** The most compact storage that represents every value of `data` exactly. */
 export function exactStorage(data: Float32Array): WeightStorage {
   const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
@@ -114,9 +119,22 @@ export class RwkvModel {
     // Matrices (matmul weights; not the embedding tables, which are looked up) may go compact.
     prepareWeights(ckpt, config, file, (key, t) => {
       const matrix = t.shape.length === 2 && !key.endsWith('emb.weight');
-      const storage = policy === 'compact' && matrix ? exactStorage(t.data) : 'f32';
-      weights.set(key, backend.upload(t.data, t.shape, key, storage));
-      bytes[storage] += t.data.length * (storage === 'f32' ? 4 : 2);
+      const src = t.unchanged;
+      if (policy === 'compact' && matrix && src?.raw && (src.storedAs === 'BF16' || src.storedAs === 'F16') && backend.uploadCompact) {
+        // a 16-bit matrix used as stored: keep its bytes, never decode to float32
+        const raw = src.raw();
+        // own the bytes: adopt a buffer of exactly this tensor, copy a view into something larger
+        const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
+        const bits = new Uint16Array(whole ? raw.buffer : raw.slice().buffer, 0, raw.length / 2);
+        const encoding = src.storedAs === 'BF16' ? 'bf16' : 'f16';
+        weights.set(key, backend.uploadCompact(LITTLE_ENDIAN ? bits : byteSwapped(bits), t.shape, key, encoding));
+        bytes[encoding] += bits.length * 2;
+        return;
+      }
+      const data = t.data;
+      const storage = policy === 'compact' && matrix ? exactStorage(data) : 'f32';
+      weights.set(key, backend.upload(data, t.shape, key, storage));
+      bytes[storage] += data.length * (storage === 'f32' ? 4 : 2);
     });
     return new RwkvModel(config, backend, weights, { file: file ?? '(memory)', format: options.format ?? 'memory' }, bytes);
   }

@@ -24,6 +24,12 @@ import type { ModelConfig } from './config.ts';
 export interface RuntimeTensor {
   readonly shape: readonly number[];
   readonly data: Float32Array;
+  /**
+   * The checkpoint tensor this one is, unchanged (same values, same [out, in] layout), when it
+   * is: a loader may then take its stored bytes as they are (e.g. bf16 matrices kept compact)
+   * without decoding to float32 first.
+   */
+  readonly unchanged?: HostTensor;
 }
 export type RuntimeWeights = Map<string, RuntimeTensor>;
 
@@ -50,21 +56,32 @@ export function prepareWeights(
   const where = file !== undefined ? { file } : {};
 
   /** The checkpoint tensor `key`, checked to have `shape` (leading/inner 1s ignored). */
-  const take = (key: string, shape: readonly number[]): Float32Array => {
-    const t: HostTensor | undefined = ckpt.get(key);
-    if (t === undefined) throw new RwkvError('MISSING_TENSOR', `tensor missing for an RWKV-${cfg.version} model`, { ...where, tensor: key });
+  const checkShape = (key: string, t: HostTensor, shape: readonly number[]): void => {
     const want = shape.filter((d) => d !== 1).join(',');
     const got = t.shape.filter((d) => d !== 1).join(',');
     if (want !== got) {
       throw new RwkvError('SHAPE_MISMATCH', 'tensor has the wrong shape', { ...where, tensor: key, expected: shapeString(shape), actual: shapeString(t.shape) });
     }
+  };
+  /** The checkpoint tensor `key`, checked to have `shape` (leading/inner 1s ignored). */
+  const take = (key: string, shape: readonly number[]): Float32Array => {
+    const t: HostTensor | undefined = ckpt.get(key);
+    if (t === undefined) throw new RwkvError('MISSING_TENSOR', `tensor missing for an RWKV-${cfg.version} model`, { ...where, tensor: key });
+    checkShape(key, t, shape);
     return readTensor(t); // a fresh decode: loading never fills the decoded-tensor cache
   };
+
   const put = (key: string, shape: readonly number[], data: Float32Array): void => {
     if (sink) sink(key, { shape: [...shape], data });
     else out.set(key, { shape: [...shape], data });
   };
-  const keep = (key: string, shape: readonly number[]) => put(key, shape, take(key, shape));
+  /** A tensor used as it is: its data is decoded only if the consumer asks for it. */
+  const keep = (key: string, shape: readonly number[]): void => {
+    const t = ckpt.get(key);
+    if (t === undefined || !sink) return put(key, shape, take(key, shape));
+    checkShape(key, t, shape);
+    sink(key, { shape: [...shape], get data() { return readTensor(t); }, unchanged: t });
+  };
   const map = (x: Float32Array, f: (v: number) => number) => Float32Array.from(x, f);
   /** M [rows, cols] → Mᵀ [cols, rows]. */
   const transpose = (m: Float32Array, rows: number, cols: number): Float32Array => {

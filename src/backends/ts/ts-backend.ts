@@ -80,6 +80,14 @@ export class TsBackend implements Backend {
     // adopt the caller's array (the contract says it is not modified afterwards): no copy
     return new TsTensor([...shape], label, data);
   }
+  uploadCompact(bits: Uint16Array, shape: readonly number[], label: string, encoding: 'bf16' | 'f16'): Tensor {
+    if (bits.length !== size(shape) || shape.length !== 2) {
+      throw new RwkvError('SHAPE_MISMATCH', 'compact upload must be a matrix of the given size', {
+        tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${bits.length}`,
+      });
+    }
+    return new TsTensor([...shape], label, null, { bits, encoding });
+  }
   zeros(shape: readonly number[], label: string): Tensor {
     return new TsTensor([...shape], label, new Float32Array(size(shape)));
   }
