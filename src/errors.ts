@@ -13,7 +13,11 @@ export type RwkvErrorCode =
   | 'INVALID_TOKEN'
   | 'STATE_MISMATCH' // a state that belongs to another model
   | 'STATE_FORMAT'
-  | 'BACKEND_UNAVAILABLE';
+  | 'BACKEND_UNAVAILABLE'
+  | 'NOT_FOUND_ON_HUB' // the Hub has no such repository, revision or file
+  | 'DOWNLOAD_FAILED' // network error, HTTP error, or downloaded bytes that fail verification
+  | 'NOT_CACHED' // offline (or the Hub unreachable) and the file is not in the local cache
+  | 'UNSAFE_PICKLE'; // a pickle asks for a global or an operation outside the allow-list (nothing is run)
 
 export interface RwkvErrorDetails {
   file?: string;
