@@ -3,16 +3,20 @@
 //   rwkv forward  --model FILE --tokens 34,105,110 [--mode gpt|rnn] [--chunk N] [--all]
 //                 [--state-in F] [--state-out F] [--initial-state F] [--backend NAME] [--json]
 //   rwkv generate --model FILE --tokens 34,105,110 [-n 32] [...same state options] [--json]
-//   rwkv convert  IN OUT [--dtype f32|f16|bf16] [--format NAME] [--initial-state F]
+//   rwkv convert  IN OUT [--dtype f32|f16|bf16] [--format NAME] [--initial-state F] [--lora F --lora-alpha A]
+//   rwkv state convert IN OUT --model FILE [--from FMT] --to FMT
 // Output of forward is one JSON object on stdout. Errors: one line on stderr, non-zero exit
 // (2 for bad arguments, 1 for bad files or failures).
 
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { BACKEND_NAMES } from './backends/select.ts';
 import { convertModel } from './convert.ts';
 import { RwkvError } from './errors.ts';
-import { decodeState, encodeState } from './io/state-file.ts';
+import { loadCheckpoint } from './io/load.ts';
+import { STATE_FILE_FORMATS, type StateFileFormat, decodeStateFile, detectStateFileFormat, encodeStateFile } from './io/state-interop.ts';
+import { writeFileAtomic } from './io/write.ts';
+import { type ModelConfig, detectConfig } from './model/config.ts';
 import { RwkvModel } from './model/model.ts';
 import type { RwkvState } from './model/state.ts';
 import { float32ArrayJson } from './util/format.ts';
@@ -25,6 +29,7 @@ const USAGE = `usage:
   rwkv generate --model FILE --tokens 34,105,110 [-n COUNT] [--state-in FILE] [--state-out FILE]
                [--initial-state FILE] [--backend NAME] [--json]
   rwkv convert IN OUT [--dtype f32|f16|bf16] [--format NAME] [--initial-state FILE] [--json]
+  rwkv state convert IN OUT --model FILE [--from FORMAT] --to FORMAT
 
   --model FILE          .safetensors or rwkv.cpp .bin model file (version detected from the weights)
   --tokens LIST         comma-separated token ids
@@ -35,6 +40,11 @@ const USAGE = `usage:
   --state-out FILE      save the state after the last token (rwkv-js-state v1, see README)
   --initial-state FILE  state-tuning checkpoint (blocks.N.att.time_state), becomes the fresh state
   --backend NAME        ${BACKEND_NAMES.join(' | ')} (default auto)
+  --lora FILE           merge a LoRA checkpoint (*.lora_A / *.lora_B) at load; repeatable
+  --lora-alpha A        its alpha (scale alpha / rank); one per --lora, or one for all
+  --state-in-format F   ${STATE_FILE_FORMATS.join(' | ')} (default: detected)
+  --state-out-format F  as above (default rwkv-js)
+  --weights MODE        f32 | compact | auto: keep 16-bit-exact matrices in 16 bits (default auto)
   -n, --count N         generate: number of tokens (greedy, argmax)
   --dtype f32|f16|bf16  convert: store every tensor in this dtype (default: keep each tensor's)
   --format NAME         convert: output format (default: from OUT's extension)
@@ -55,6 +65,13 @@ const OPTIONS = {
   count: { type: 'string', short: 'n' },
   dtype: { type: 'string' },
   format: { type: 'string' },
+  lora: { type: 'string', multiple: true },
+  'lora-alpha': { type: 'string', multiple: true },
+  'state-in-format': { type: 'string' },
+  'state-out-format': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  weights: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -89,34 +106,95 @@ async function loadModel(v: Values): Promise<RwkvModel> {
   if (v.backend !== undefined && !BACKEND_NAMES.includes(v.backend)) {
     throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got "${v.backend}"`);
   }
+  const weights = v.weights ?? 'auto';
+  if (weights !== 'auto' && weights !== 'f32' && weights !== 'compact') throw new UsageError(`--weights must be f32, compact or auto, got "${weights}"`);
   return RwkvModel.load(v.model, {
+    weights,
+    lora: loraOptions(v),
     ...(v.backend !== undefined ? { backend: v.backend } : {}),
     ...(v['initial-state'] !== undefined ? { extraFiles: [v['initial-state']] } : {}),
   });
 }
 
+/** --lora F (repeatable) with --lora-alpha A: one alpha per --lora, or a single one for all. */
+function loraOptions(v: Values): { file: string; alpha: number }[] {
+  const files = v.lora ?? [];
+  const alphas = (v['lora-alpha'] ?? []).map((a) => {
+    const x = Number(a);
+    if (a.trim() === '' || !Number.isFinite(x)) throw new UsageError(`--lora-alpha must be a number, got "${a}"`);
+    return x;
+  });
+  if (files.length === 0) {
+    if (alphas.length > 0) throw new UsageError('--lora-alpha needs a --lora FILE');
+    return [];
+  }
+  if (alphas.length === 0) throw new UsageError('--lora needs --lora-alpha A (the alpha the LoRA was trained with)');
+  if (alphas.length !== 1 && alphas.length !== files.length) {
+    throw new UsageError(`give one --lora-alpha for all LoRAs or one per --lora (${files.length} LoRAs, ${alphas.length} alphas)`);
+  }
+  return files.map((file, i) => ({ file, alpha: alphas.length === 1 ? alphas[0]! : alphas[i]! }));
+}
+
+function stateFormat(name: string | undefined, option: string): StateFileFormat | undefined {
+  if (name === undefined || name === 'auto') return undefined;
+  if (!(STATE_FILE_FORMATS as readonly string[]).includes(name)) {
+    throw new UsageError(`--${option} must be one of ${STATE_FILE_FORMATS.join(', ')}, got "${name}"`);
+  }
+  return name as StateFileFormat;
+}
+
+async function readStateBytes(file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    throw new RwkvError('FILE_NOT_FOUND', `cannot read the state file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file });
+  }
+}
+
+/** Decode a state file of `format` (detected when undefined) for a model with `cfg`. */
+function decodeAnyState(bytes: Uint8Array, cfg: ModelConfig, format: StateFileFormat | undefined, file: string, option: string): Float32Array {
+  const fmt = format ?? detectStateFileFormat(bytes);
+  if (fmt === undefined) {
+    throw new UsageError(`cannot tell the format of state file ${file} (raw float32?): pass --${option} rwkv.cpp or web-rwkv`);
+  }
+  return decodeStateFile(bytes, cfg, fmt, file);
+}
+
 async function startState(model: RwkvModel, v: Values): Promise<RwkvState> {
+  const inFormat = stateFormat(v['state-in-format'], 'state-in-format');
+  stateFormat(v['state-out-format'], 'state-out-format'); // validate before any work
   const state = model.createState();
   const file = v['state-in'];
   if (file !== undefined) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(file);
-    } catch (e) {
-      throw new RwkvError('FILE_NOT_FOUND', `cannot read the state file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file });
-    }
-    state.fromArray(decodeState(bytes, model.config, file));
+    state.fromArray(decodeAnyState(await readStateBytes(file), model.config, inFormat, file, 'state-in-format'));
   }
   return state;
 }
 
-async function saveState(model: RwkvModel, state: RwkvState, file: string | undefined): Promise<void> {
+async function saveState(model: RwkvModel, state: RwkvState, v: Values): Promise<void> {
+  const file = v['state-out'];
   if (file === undefined) return;
-  const bytes = encodeState(model.config, await state.toArray());
-  // write next to the target, then rename: a reader never sees a half-written file
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, file);
+  const format = stateFormat(v['state-out-format'], 'state-out-format') ?? 'rwkv-js';
+  const bytes = encodeStateFile(await state.toArray(), model.config, format);
+  // a temporary file renamed into place: a reader never sees a half-written state
+  writeFileAtomic(file, (sink) => sink.write(bytes));
+}
+
+async function cmdState(v: Values, args: string[], out: (s: string) => void): Promise<void> {
+  const [sub, input, output, ...rest] = args;
+  if (sub !== 'convert' || input === undefined || output === undefined || rest.length > 0) {
+    throw new UsageError('usage: rwkv state convert IN OUT --model FILE [--from FORMAT] --to FORMAT');
+  }
+  if (v.model === undefined) throw new UsageError('rwkv state convert needs --model FILE (the state layout depends on the model)');
+  const to = stateFormat(v.to, 'to');
+  if (to === undefined) throw new UsageError(`--to is required: one of ${STATE_FILE_FORMATS.join(', ')}`);
+  const from = stateFormat(v.from, 'from');
+  const { checkpoint } = await loadCheckpoint(v.model);
+  const cfg = detectConfig(checkpoint, v.model);
+  const data = decodeAnyState(await readStateBytes(input), cfg, from, input, 'from');
+  const bytes = encodeStateFile(data, cfg, to);
+  writeFileAtomic(output, (sink) => sink.write(bytes));
+  out(v.json ? JSON.stringify({ input, output, to, values: data.length }) : `wrote ${output} (${to}, ${data.length} values, RWKV-${cfg.version})`);
 }
 
 async function cmdInfo(v: Values, out: (s: string) => void): Promise<void> {
@@ -159,7 +237,7 @@ async function cmdForward(v: Values, out: (s: string) => void): Promise<void> {
     if (v.all) rows.push(...(logits as Float32Array[]));
     else last = logits as Float32Array;
   }
-  await saveState(model, state, v['state-out']);
+  await saveState(model, state, v);
   out(v.all ? `{"logits":[${rows.map(float32ArrayJson).join(',')}]}` : `{"logits":${float32ArrayJson(last!)}}`);
 }
 
@@ -177,7 +255,7 @@ async function cmdGenerate(v: Values, out: (s: string) => void): Promise<void> {
     generated.push(best);
     if (i + 1 < count) ({ logits } = await model.forward([best], state));
   }
-  await saveState(model, state, v['state-out']);
+  await saveState(model, state, v);
   out(v.json ? JSON.stringify({ tokens: generated }) : generated.join(','));
 }
 
@@ -197,6 +275,7 @@ async function cmdConvert(v: Values, args: string[], out: (s: string) => void): 
       ...(dtype !== undefined ? { dtype } : {}),
       ...(v.format !== undefined ? { format: v.format } : {}),
       ...(v['initial-state'] !== undefined ? { extraFiles: [v['initial-state']] } : {}),
+      lora: loraOptions(v),
       onProgress: (done, total, bytes) => bar.update(done, total, `${done}/${total} tensors, ${formatBytes(bytes)}`),
     });
     bar.done();
@@ -223,11 +302,15 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
       await cmdConvert(values, rest, out);
       return 0;
     }
+    if (command === 'state') {
+      await cmdState(values, rest, out);
+      return 0;
+    }
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if (command === 'info') await cmdInfo(values, out);
     else if (command === 'forward') await cmdForward(values, out);
     else if (command === 'generate') await cmdGenerate(values, out);
-    else throw new UsageError(`unknown command "${command}" (expected info, forward, generate or convert)`);
+    else throw new UsageError(`unknown command "${command}" (expected info, forward, generate, convert or state)`);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {

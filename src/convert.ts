@@ -10,6 +10,7 @@ import type { Checkpoint } from './io/tensor.ts';
 import { type FloatDType, writeFileAtomic } from './io/write.ts';
 import { writerFor } from './io/writers.ts';
 import { detectConfig, type ModelConfig } from './model/config.ts';
+import { mergeLora } from './model/lora.ts';
 
 export interface ConvertOptions {
   /** Store every tensor in this dtype (default: keep each tensor's dtype where the format has it). */
@@ -18,8 +19,8 @@ export interface ConvertOptions {
   format?: string;
   /** Extra checkpoints merged over the input (e.g. a state-tuning file). */
   extraFiles?: readonly string[];
-  /** Transform the checkpoint before writing (e.g. a LoRA merge). */
-  transform?: (ckpt: Checkpoint) => Checkpoint;
+  /** LoRA checkpoints merged before writing, in order. */
+  lora?: readonly { file: string; alpha: number }[];
   onProgress?: (done: number, total: number, bytes: number) => void;
 }
 
@@ -49,7 +50,7 @@ export async function convertModel(input: string, output: string, options: Conve
   const loaded = await loadCheckpoint(input);
   let ckpt: Checkpoint = new Map(loaded.checkpoint);
   for (const extra of options.extraFiles ?? []) for (const [k, t] of (await loadCheckpoint(extra)).checkpoint) ckpt.set(k, t);
-  if (options.transform) ckpt = options.transform(ckpt);
+  for (const l of options.lora ?? []) ckpt = mergeLora(ckpt, (await loadCheckpoint(l.file)).checkpoint, l.alpha, l.file);
   const config = detectConfig(ckpt, input); // refuse what is not an RWKV model before writing anything
   const why = writer.cannot(ckpt);
   if (why !== undefined) {

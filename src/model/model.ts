@@ -11,6 +11,7 @@ import { type Checkpoint, numel } from '../io/tensor.ts';
 import type { BlockFn } from './block.ts';
 import { type ModelConfig, type RwkvVersion, detectConfig } from './config.ts';
 import { Frame } from './frame.ts';
+import { mergeLora } from './lora.ts';
 import { prepareWeights } from './prepare.ts';
 import { RwkvState, stateLayout } from './state.ts';
 import { blockV4 } from './v4/block.ts';
@@ -43,6 +44,8 @@ export interface LoadOptions {
    * float32 weights would exceed COMPACT_AUTO_BYTES, else 'f32' (faster on the ts backend).
    */
   weights?: 'f32' | 'compact' | 'auto';
+  /** LoRA checkpoints merged at load, in order: W' = W + (alpha / r)·B·A (src/model/lora.ts). */
+  lora?: readonly { file: string; alpha: number }[];
 }
 
 /** Above this many bytes of float32 weights, weights: 'auto' keeps matrices compact. */
@@ -96,7 +99,9 @@ export class RwkvModel {
     for (const extra of options.extraFiles ?? []) {
       for (const [k, t] of (await loadCheckpoint(extra)).checkpoint) ckpt.set(k, t);
     }
-    return RwkvModel.fromCheckpoint(ckpt, { ...options, file, format: main.format });
+    let merged: Checkpoint = ckpt;
+    for (const l of options.lora ?? []) merged = mergeLora(merged, (await loadCheckpoint(l.file)).checkpoint, l.alpha, l.file);
+    return RwkvModel.fromCheckpoint(merged, { ...options, file, format: main.format });
   }
 
   /** Build a model from tensors in the original checkpoint layout. */

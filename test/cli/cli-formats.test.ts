@@ -1,0 +1,136 @@
+// CLI: rwkv convert (formats, dtype, atomic output, refusals), rwkv state convert, --lora.
+
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.ts';
+import { RwkvModel } from '../../src/index.ts';
+import { loadCheckpoint } from '../../src/io/load.ts';
+import { safetensorsWriter } from '../../src/io/safetensors-write.ts';
+import type { Checkpoint } from '../../src/io/tensor.ts';
+import { MemorySink } from '../../src/io/write.ts';
+import { mergeLora } from '../../src/model/lora.ts';
+import { fixturePath } from '../helpers/fixtures.ts';
+import { rng } from '../helpers/random-model.ts';
+import { expectClose } from '../helpers/tolerance.ts';
+
+async function run(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+const logitsOf = (s: string) => (JSON.parse(s) as { logits: number[] }).logits;
+const tmp = mkdtempSync(join(tmpdir(), 'rwkv-cli-formats-'));
+const v7 = fixturePath('tiny-rwkv/tiny-rwkv-7v0-834K-FP32.bin');
+const TOKENS = '34,105,110,32,97';
+
+describe.skipIf(v7 === undefined)('rwkv convert', () => {
+  it('bin → safetensors (f16, bf16, f32) gives a model with the same logits (within the dtype)', async () => {
+    const ref = logitsOf((await run(['forward', '--model', v7!, '--tokens', TOKENS])).out);
+    for (const [dtype, tol] of [['f32', 0], ['f16', 5e-2], ['bf16', 2e-1]] as const) {
+      const out = join(tmp, `v7-${dtype}.safetensors`);
+      const r = await run(['convert', v7!, out, '--dtype', dtype, '--json']);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ from: 'rwkv.cpp', to: 'safetensors', version: '7' });
+      const { checkpoint } = await loadCheckpoint(out);
+      expect(new Set([...checkpoint.values()].map((t) => t.storedAs))).toEqual(new Set([dtype.toUpperCase()]));
+      expectClose(`convert --dtype ${dtype}`, logitsOf((await run(['forward', '--model', out, '--tokens', TOKENS])).out), ref, tol);
+    }
+  });
+
+  it('never overwrites the input, refuses unknown targets, and leaves no partial file behind', async () => {
+    const same = await run(['convert', v7!, v7!]);
+    expect(same.code).toBe(1);
+    expect(same.err).toMatch(/overwrite the input/);
+    const bad = await run(['convert', v7!, join(tmp, 'x.onnx')]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/output format/);
+    const usage = await run(['convert', v7!]);
+    expect(usage.code).toBe(2);
+    const notModel = join(tmp, 'not-a-model.safetensors');
+    const sink = new MemorySink();
+    safetensorsWriter.write(new Map([['foo', { shape: [2], data: new Float32Array(2), storedAs: 'F32' }]]), sink, {});
+    writeFileSync(notModel, sink.bytes());
+    const out = join(tmp, 'never.safetensors');
+    const r = await run(['convert', notModel, out]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no RWKV version/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(tmp).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+});
+
+describe.skipIf(v7 === undefined)('rwkv state convert and --state-*-format', () => {
+  it('a state exported to rwkv.cpp / official / web-rwkv layouts and back continues identically', async () => {
+    const native = join(tmp, 'v7.state');
+    expect((await run(['forward', '--model', v7!, '--tokens', '34,105', '--state-out', native])).code).toBe(0);
+    const direct = logitsOf((await run(['forward', '--model', v7!, '--tokens', '110', '--state-in', native])).out);
+    for (const fmt of ['rwkv.cpp', 'official', 'web-rwkv']) {
+      const exported = join(tmp, `v7.${fmt}.state`);
+      const r = await run(['state', 'convert', native, exported, '--model', v7!, '--to', fmt]);
+      expect(r.code, r.err).toBe(0);
+      const via = await run(['forward', '--model', v7!, '--tokens', '110', '--state-in', exported, ...(fmt === 'official' ? [] : ['--state-in-format', fmt])]);
+      expect(via.code, via.err).toBe(0);
+      expect(logitsOf(via.out)).toEqual(direct);
+    }
+    // --state-out-format writes the other layout directly
+    const raw = join(tmp, 'v7.rwkvcpp.bin');
+    expect((await run(['forward', '--model', v7!, '--tokens', '34,105', '--state-out', raw, '--state-out-format', 'rwkv.cpp'])).code).toBe(0);
+    expect(readFileSync(raw).length).toBe(12 * (2 + 64) * 64 * 4);
+    const back = await run(['forward', '--model', v7!, '--tokens', '110', '--state-in', raw, '--state-in-format', 'rwkv.cpp']);
+    expect(logitsOf(back.out)).toEqual(direct);
+  });
+
+  it('refuses bad format names and undetectable raw files with one-line errors', async () => {
+    const r = await run(['forward', '--model', v7!, '--tokens', '1', '--state-out', join(tmp, 'x'), '--state-out-format', 'pickle']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--state-out-format/);
+    const raw = join(tmp, 'raw.bin');
+    writeFileSync(raw, new Uint8Array(12 * 66 * 64 * 4));
+    const u = await run(['forward', '--model', v7!, '--tokens', '1', '--state-in', raw]);
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/--state-in-format/);
+  });
+});
+
+describe.skipIf(v7 === undefined)('--lora', () => {
+  /** A random rank-3 LoRA on two matrices of the tiny v7 model. */
+  function loraFile(): string {
+    const r = rng(7);
+    const rank = 3;
+    const lora: Checkpoint = new Map();
+    for (const key of ['blocks.0.att.key', 'blocks.5.ffn.value']) {
+      const [out, inp] = key.endsWith('value') ? [64, 256] : [64, 64];
+      lora.set(`${key}.lora_A`, { shape: [rank, inp], data: Float32Array.from({ length: rank * inp }, () => r() - 0.5), storedAs: 'F32' });
+      lora.set(`${key}.lora_B`, { shape: [out, rank], data: Float32Array.from({ length: out * rank }, () => r() - 0.5), storedAs: 'F32' });
+    }
+    const sink = new MemorySink();
+    safetensorsWriter.write(lora, sink, {});
+    const f = join(tmp, 'lora.safetensors');
+    writeFileSync(f, sink.bytes());
+    return f;
+  }
+
+  it('forward --lora equals a model built from the merged weights, and convert --lora bakes it in', async () => {
+    const lf = loraFile();
+    const base = logitsOf((await run(['forward', '--model', v7!, '--tokens', TOKENS])).out);
+    const r = await run(['forward', '--model', v7!, '--tokens', TOKENS, '--lora', lf, '--lora-alpha', '6']);
+    expect(r.code, r.err).toBe(0);
+    const withLora = logitsOf(r.out);
+    expect(Math.max(...withLora.map((x, i) => Math.abs(x - base[i]!)))).toBeGreaterThan(1e-3);
+    const merged = mergeLora((await loadCheckpoint(v7!)).checkpoint, (await loadCheckpoint(lf)).checkpoint, 6);
+    const expected = (await RwkvModel.fromCheckpoint(merged).forward(TOKENS.split(',').map(Number))).logits as Float32Array;
+    expect(withLora.map(Math.fround)).toEqual(Array.from(expected));
+    const out = join(tmp, 'merged.safetensors');
+    expect((await run(['convert', v7!, out, '--lora', lf, '--lora-alpha', '6'])).code).toBe(0);
+    expect(logitsOf((await run(['forward', '--model', out, '--tokens', TOKENS])).out)).toEqual(withLora);
+  });
+
+  it('--lora without --lora-alpha, or a non-number alpha, is a usage error', async () => {
+    expect((await run(['forward', '--model', v7!, '--tokens', '1', '--lora', 'x.safetensors'])).code).toBe(2);
+    expect((await run(['forward', '--model', v7!, '--tokens', '1', '--lora', 'x', '--lora-alpha', 'big'])).err).toMatch(/--lora-alpha/);
+    expect((await run(['forward', '--model', v7!, '--tokens', '1', '--lora-alpha', '2'])).err).toMatch(/--lora FILE/);
+  });
+});
