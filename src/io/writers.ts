@@ -2,11 +2,13 @@
 
 import { extname } from 'node:path';
 import { RwkvError } from '../errors.ts';
+import { rwkvCppWriter } from './rwkvcpp-write.ts';
 import { safetensorsWriter } from './safetensors-write.ts';
 import type { CheckpointWriter } from './write.ts';
 
 export const WRITERS: Readonly<Record<string, CheckpointWriter>> = {
   safetensors: safetensorsWriter,
+  'rwkv.cpp': rwkvCppWriter,
 };
 
 const BY_EXTENSION: Readonly<Record<string, string>> = {
