@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { BACKEND_NAMES } from './backends/select.ts';
 import { convertModel } from './convert.ts';
+import { resolveModelFile } from './hub/index.ts';
 import { RwkvError } from './errors.ts';
 import { loadCheckpoint } from './io/load.ts';
 import { STATE_FILE_FORMATS, type StateFileFormat, decodeStateFile, detectStateFileFormat, encodeStateFile } from './io/state-interop.ts';
@@ -31,7 +32,12 @@ const USAGE = `usage:
   rwkv convert IN OUT [--dtype f32|f16|bf16] [--format NAME] [--initial-state FILE] [--json]
   rwkv state convert IN OUT --model FILE [--from FORMAT] --to FORMAT
 
-  --model FILE          .safetensors or rwkv.cpp .bin model file (version detected from the weights)
+  --model FILE          model file: .pth, .safetensors, rwkv.cpp .bin or GGUF (version detected from the
+                        weights), or a Hugging Face Hub file ORG/REPO[@REV]/PATH (downloaded once into
+                        the Hugging Face cache, shared with Python)
+  --file PATH           with --model ORG/REPO: the file in the repository
+  --revision REV        Hub branch, tag or commit (default main)
+  --offline             use only the Hub cache, no network
   --tokens LIST         comma-separated token ids
   --mode gpt|rnn        gpt (default): one call on all tokens; rnn: one call per token
   --chunk N             calls of N tokens each, carrying the state
@@ -72,6 +78,9 @@ const OPTIONS = {
   from: { type: 'string' },
   to: { type: 'string' },
   weights: { type: 'string' },
+  file: { type: 'string' },
+  revision: { type: 'string' },
+  offline: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -289,6 +298,34 @@ async function cmdConvert(v: Values, args: string[], out: (s: string) => void): 
   }
 }
 
+/**
+ * Turn every model-file argument that is a Hugging Face Hub reference into the path of its
+ * cached copy (downloading it once, with a progress bar on a terminal). Local paths pass through.
+ */
+async function resolveHubFiles(v: Values, command: string, rest: string[]): Promise<void> {
+  const hub = {
+    ...(v.revision !== undefined ? { revision: v.revision } : {}),
+    ...(v.offline ? { offline: true } : {}),
+  };
+  const resolveOne = async (spec: string, file?: string): Promise<string> => {
+    const bar = progressBar('downloading');
+    try {
+      return await resolveModelFile(spec, {
+        ...hub,
+        ...(file !== undefined ? { file } : {}),
+        onProgress: (p) => bar.update(p.loaded, p.total, `${p.file} ${formatBytes(p.loaded)} / ${formatBytes(p.total)}`),
+      });
+    } finally {
+      bar.done();
+    }
+  };
+  const mutable = v as { model?: string; 'initial-state'?: string; lora?: string[] };
+  if (mutable.model !== undefined) mutable.model = await resolveOne(mutable.model, v.file);
+  if (mutable['initial-state'] !== undefined) mutable['initial-state'] = await resolveOne(mutable['initial-state']);
+  if (mutable.lora !== undefined) mutable.lora = await Promise.all(mutable.lora.map((l) => resolveOne(l)));
+  if (command === 'convert' && rest[0] !== undefined) rest[0] = await resolveOne(rest[0], v.file);
+}
+
 /** Run the CLI; returns the exit code. Exported for tests. */
 export async function main(argv: string[], out = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number> {
   try {
@@ -298,6 +335,7 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
       out(USAGE);
       return command === undefined && !values.help ? 2 : 0;
     }
+    await resolveHubFiles(values, command, rest);
     if (command === 'convert') {
       await cmdConvert(values, rest, out);
       return 0;

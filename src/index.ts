@@ -9,3 +9,14 @@ export type { Checkpoint, HostTensor } from './io/tensor.ts';
 export type { Backend, BackendCaps, Tensor, UnaryOp, BinaryOp } from './backends/backend.ts';
 export { TsBackend } from './backends/ts/ts-backend.ts';
 export { selectBackend, BACKEND_NAMES, type BackendName } from './backends/select.ts';
+export { convertModel, type ConvertOptions, type ConvertResult } from './convert.ts';
+export { mergeLora } from './model/lora.ts';
+export { encodeState, decodeState, STATE_MAGIC, STATE_FORMAT_VERSION } from './io/state-file.ts';
+export {
+  exportState, importState, encodeStateFile, decodeStateFile, detectStateFileFormat,
+  STATE_FILE_FORMATS, STATE_LAYOUT_NAMES, type StateFileFormat, type StateLayoutName,
+} from './io/state-interop.ts';
+export { WRITERS, writerFor } from './io/writers.ts';
+export type { CheckpointWriter, WriteOptions, FloatDType } from './io/write.ts';
+export { FileSource, MemorySource, type ByteSource } from './io/source.ts';
+export * from './hub/index.ts';

@@ -134,3 +134,40 @@ describe.skipIf(v7 === undefined)('--lora', () => {
     expect((await run(['forward', '--model', v7!, '--tokens', '1', '--lora-alpha', '2'])).err).toMatch(/--lora FILE/);
   });
 });
+
+describe.skipIf(v7 === undefined)('--model from the Hugging Face Hub (fake Hub on 127.0.0.1)', () => {
+  it('downloads into the HF cache once, then runs offline from it', async () => {
+    const { startHubServer } = await import('../helpers/hub-server.ts');
+    const bytes = new Uint8Array(readFileSync(v7!));
+    const commit = 'a'.repeat(40);
+    const server = await startHubServer({ 'RWKV/tiny': { commits: { [commit]: { 'tiny-7v0.bin': { bytes, lfs: true } } }, refs: { main: commit } } });
+    const cache = join(tmp, 'hf-cache');
+    const keys = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_TOKEN', 'HF_HUB_OFFLINE'] as const;
+    const saved = keys.map((k) => process.env[k]);
+    delete process.env['HF_HUB_OFFLINE'];
+    process.env['HF_ENDPOINT'] = server.url;
+    process.env['HF_HUB_CACHE'] = cache;
+    process.env['HF_TOKEN'] = '';
+    try {
+      const local = logitsOf((await run(['forward', '--model', v7!, '--tokens', TOKENS])).out);
+      const first = await run(['forward', '--model', 'RWKV/tiny/tiny-7v0.bin', '--tokens', TOKENS]);
+      expect(first.code, first.err).toBe(0);
+      expect(logitsOf(first.out)).toEqual(local);
+      expect(existsSync(join(cache, 'models--RWKV--tiny', 'refs', 'main'))).toBe(true);
+      const before = server.requests.length;
+      const offline = await run(['info', '--model', 'RWKV/tiny/tiny-7v0.bin', '--offline', '--json']);
+      expect(offline.code, offline.err).toBe(0);
+      expect(JSON.parse(offline.out).version).toBe('7');
+      expect(server.requests.length).toBe(before);
+      const missing = await run(['info', '--model', 'RWKV/tiny/nope.bin']);
+      expect(missing.code).toBe(1);
+      expect(missing.err).toMatch(/nope\.bin/);
+    } finally {
+      keys.forEach((k, i) => {
+        if (saved[i] === undefined) delete process.env[k];
+        else process.env[k] = saved[i];
+      });
+      await server.close();
+    }
+  });
+});
