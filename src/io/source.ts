@@ -40,6 +40,9 @@ export class MemorySource implements ByteSource {
   }
 }
 
+/** The largest typed array every runtime allocates (Bun caps ArrayBuffers at 4 GiB). */
+const MAX_BUFFER = 2 ** 32 - 1;
+
 /** The largest single readSync we issue (Node caps one read at 2 GiB − 1). */
 const MAX_READ = 1 << 30;
 
@@ -55,6 +58,11 @@ export class FileSource implements ByteSource {
   }
   read(offset: number, length: number, what?: string): Uint8Array {
     checkRange(this, offset, length, what);
+    if (length > MAX_BUFFER) {
+      throw new RwkvError('UNSUPPORTED_FORMAT', `${what ?? 'a tensor'} of ${length} bytes is larger than one buffer can hold here (4 GiB)`, {
+        file: this.name, expected: `<= ${MAX_BUFFER} bytes`, actual: `${length}`,
+      });
+    }
     const out = new Uint8Array(length);
     const fd = openSync(this.name, 'r');
     try {

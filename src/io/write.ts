@@ -36,6 +36,8 @@ export interface CheckpointWriter {
   write(ckpt: Checkpoint, sink: ByteSink, options: WriteOptions): void;
 }
 
+const MAX_WRITE = 1 << 30;
+
 /** A ByteSink collecting into memory (tests, small files). */
 export class MemorySink implements ByteSink {
   private chunks: Uint8Array[] = [];
@@ -68,8 +70,9 @@ export function writeFileAtomic(path: string, fill: (sink: ByteSink) => void): v
     const sink: ByteSink = {
       position: 0,
       write(bytes: Uint8Array) {
+        // one writeSync is capped at 2 GiB − 1: write in pieces
         let done = 0;
-        while (done < bytes.length) done += writeSync(handle, bytes, done, bytes.length - done);
+        while (done < bytes.length) done += writeSync(handle, bytes, done, Math.min(MAX_WRITE, bytes.length - done));
         (this as { position: number }).position += bytes.length;
       },
     };

@@ -2,6 +2,7 @@
 
 import { extname } from 'node:path';
 import { RwkvError } from '../errors.ts';
+import { pthWriter } from './pth-write.ts';
 import { rwkvCppWriter } from './rwkvcpp-write.ts';
 import { safetensorsWriter } from './safetensors-write.ts';
 import type { CheckpointWriter } from './write.ts';
@@ -9,6 +10,7 @@ import type { CheckpointWriter } from './write.ts';
 export const WRITERS: Readonly<Record<string, CheckpointWriter>> = {
   safetensors: safetensorsWriter,
   'rwkv.cpp': rwkvCppWriter,
+  pth: pthWriter,
 };
 
 const BY_EXTENSION: Readonly<Record<string, string>> = {

@@ -7,7 +7,7 @@ import { RwkvModel } from '../../src/index.ts';
 import { type OracleCase, type OracleResults, fixturePath, oracleCases } from '../helpers/fixtures.ts';
 import { LOGITS_ORACLE_ATOL, STATE_ORACLE_ATOL, STATE_ORACLE_RTOL, argmax, expectClose } from '../helpers/tolerance.ts';
 
-const READABLE = /\.(safetensors|bin)$/; // .pth comes with the model-files issue
+const READABLE = /\.(safetensors|bin|pth)$/;
 
 async function checkPrompt(model: RwkvModel, tokens: number[], r: OracleResults, label: string): Promise<void> {
   // GPT mode: one call on the whole prompt
@@ -47,7 +47,10 @@ function filesOf(c: OracleCase) {
   for (const s of c.sets) {
     for (const f of s.files) {
       if (!READABLE.test(f)) continue;
-      out.push({ set: s.set, file: f, extra: s.timeStateFiles.filter((t) => t.endsWith('.safetensors')) });
+      // a state-tuning file in the base file's own format when there is one (.pth with .pth), else .safetensors
+      const ext = f.slice(f.lastIndexOf('.'));
+      const same = s.timeStateFiles.filter((t) => t.endsWith(ext));
+      out.push({ set: s.set, file: f, extra: same.length > 0 ? same : s.timeStateFiles.filter((t) => t.endsWith('.safetensors')) });
     }
   }
   return out;

@@ -9,8 +9,8 @@
 //   chunk7   forwardSequence on chunks of 7 tokens, state carried: last row of each vs chunk7_logits
 // Logits must agree within LOGITS_ORACLE_ATOL; the state within STATE_ORACLE_ATOL·max(1, |ref|).
 //
-// Files: .safetensors are read now; rwkv.cpp .bin files are included and skip (loudly) while the
-// .bin reader is missing; .pth files are not readable yet and are listed as skipped.
+// Files: every file of every set (.safetensors, .pth, rwkv.cpp .bin) is read through src/io's
+// loadCheckpoint; a format the loader cannot read (UNSUPPORTED_FORMAT) skips loudly.
 
 import { basename } from 'node:path';
 import { afterAll, describe, expect, it, type TestContext } from 'vitest';
@@ -182,10 +182,6 @@ for (const c of cases) {
     for (const { set, files, timeStateFiles } of c.sets) {
       for (const file of files) {
         const name = `${set} ${basename(file)}`;
-        if (file.endsWith('.pth')) {
-          it.skip(`${name}: skipped, .pth files cannot be read yet (src/io has no .pth reader)`, () => {});
-          continue;
-        }
         // a state-tuning model: the time_state file in the same format as the base file
         let stateFile: string | undefined;
         if (timeStateFiles.length > 0) {

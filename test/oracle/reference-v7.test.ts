@@ -3,9 +3,9 @@
 // §6, §10). Both reference paths are checked: forwardSequence (GPT mode) and forwardToken (RNN
 // mode), plus 7-token chunks carrying the state.
 //
-// Every weight file of every set is loaded through src/io's loadCheckpoint. Formats that loader
-// cannot read yet (UNSUPPORTED_FORMAT: today .pth, and rwkv.cpp .bin until its reader lands) are
-// skipped with a message naming the file; they start running as soon as the loader reads them.
+// Every weight file of every set (.safetensors, .pth, rwkv.cpp .bin) is loaded through src/io's
+// loadCheckpoint. A format that loader cannot read (UNSUPPORTED_FORMAT) is skipped with a message
+// naming the file.
 
 import { basename } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
