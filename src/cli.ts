@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { BACKEND_NAMES } from './backends/select.ts';
 import { convertModel } from './convert.ts';
 import { resolveModelFile } from './hub/index.ts';
+import { GGML_QUANT_TYPES, type GgmlQuantType } from './io/ggml-quants.ts';
 import { RwkvError } from './errors.ts';
 import { loadCheckpoint } from './io/load.ts';
 import { STATE_FILE_FORMATS, type StateFileFormat, decodeStateFile, detectStateFileFormat, encodeStateFile } from './io/state-interop.ts';
@@ -29,7 +30,8 @@ const USAGE = `usage:
                [--state-in FILE] [--state-out FILE] [--initial-state FILE] [--backend NAME] [--json]
   rwkv generate --model FILE --tokens 34,105,110 [-n COUNT] [--state-in FILE] [--state-out FILE]
                [--initial-state FILE] [--backend NAME] [--json]
-  rwkv convert IN OUT [--dtype f32|f16|bf16] [--format NAME] [--initial-state FILE] [--json]
+  rwkv convert IN OUT [--dtype f32|f16|bf16] [--format NAME] [--quantize TYPE] [--vocab FILE]
+               [--initial-state FILE] [--json]
   rwkv state convert IN OUT --model FILE [--from FORMAT] --to FORMAT
 
   --model FILE          model file: .pth, .safetensors, rwkv.cpp .bin or GGUF (version detected from the
@@ -54,6 +56,8 @@ const USAGE = `usage:
   -n, --count N         generate: number of tokens (greedy, argmax)
   --dtype f32|f16|bf16  convert: store every tensor in this dtype (default: keep each tensor's)
   --format NAME         convert: output format (default: from OUT's extension)
+  --quantize TYPE       convert to GGUF: Q8_0 | Q4_0 | Q4_1 | Q5_0 | Q5_1 for the large matrices
+  --vocab FILE          convert to GGUF: tokenizer vocabulary (rwkv_vocab_v20230424.txt) for World models
   --json                machine-readable output`;
 
 class UsageError extends Error {}
@@ -78,6 +82,8 @@ const OPTIONS = {
   from: { type: 'string' },
   to: { type: 'string' },
   weights: { type: 'string' },
+  quantize: { type: 'string' },
+  vocab: { type: 'string' },
   file: { type: 'string' },
   revision: { type: 'string' },
   offline: { type: 'boolean' },
@@ -278,11 +284,19 @@ async function cmdConvert(v: Values, args: string[], out: (s: string) => void): 
     dtype = (DTYPES as Record<string, 'F32' | 'F16' | 'BF16'>)[v.dtype.toLowerCase()];
     if (dtype === undefined) throw new UsageError(`--dtype must be f32, f16 or bf16, got "${v.dtype}"`);
   }
+  let quantize: GgmlQuantType | undefined;
+  if (v.quantize !== undefined) {
+    const q = v.quantize.toUpperCase();
+    if (!(GGML_QUANT_TYPES as readonly string[]).includes(q)) throw new UsageError(`--quantize must be one of ${GGML_QUANT_TYPES.join(', ')}, got "${v.quantize}"`);
+    quantize = q as GgmlQuantType;
+  }
   const bar = progressBar('converting');
   try {
     const r = await convertModel(input, output, {
       ...(dtype !== undefined ? { dtype } : {}),
       ...(v.format !== undefined ? { format: v.format } : {}),
+      ...(quantize !== undefined ? { quantize } : {}),
+      ...(v.vocab !== undefined ? { vocabFile: v.vocab } : {}),
       ...(v['initial-state'] !== undefined ? { extraFiles: [v['initial-state']] } : {}),
       lora: loraOptions(v),
       onProgress: (done, total, bytes) => bar.update(done, total, `${done}/${total} tensors, ${formatBytes(bytes)}`),

@@ -2,9 +2,11 @@
 // checkpoint layout. The output is written to a temporary file and renamed into place when
 // complete; the input is only ever read.
 
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { RwkvError } from './errors.ts';
+import type { GgmlQuantType } from './io/ggml-quants.ts';
+import { createGgufWriter, parseRwkvVocab } from './io/gguf-write.ts';
 import { loadCheckpoint } from './io/load.ts';
 import type { Checkpoint } from './io/tensor.ts';
 import { type FloatDType, writeFileAtomic } from './io/write.ts';
@@ -19,6 +21,10 @@ export interface ConvertOptions {
   format?: string;
   /** Extra checkpoints merged over the input (e.g. a state-tuning file). */
   extraFiles?: readonly string[];
+  /** GGUF only: store the large matrices in this ggml block type. */
+  quantize?: GgmlQuantType;
+  /** GGUF only: the tokenizer vocabulary file (rwkv_vocab_v20230424.txt) for non-byte-level models. */
+  vocabFile?: string;
   /** LoRA checkpoints merged before writing, in order. */
   lora?: readonly { file: string; alpha: number }[];
   onProgress?: (done: number, total: number, bytes: number) => void;
@@ -46,7 +52,23 @@ export async function convertModel(input: string, output: string, options: Conve
   if (samePath(input, output)) {
     throw new RwkvError('INVALID_ARGUMENT', 'the output would overwrite the input', { file: output, hint: 'choose another output file' });
   }
-  const writer = writerFor(output, options.format);
+  let writer = writerFor(output, options.format);
+  if (options.quantize !== undefined || options.vocabFile !== undefined) {
+    if (writer.format !== 'gguf') {
+      throw new RwkvError('INVALID_ARGUMENT', `--quantize and --vocab apply to GGUF output only, not ${writer.format}`, { file: output });
+    }
+    let vocab: ReturnType<typeof parseRwkvVocab> | undefined;
+    if (options.vocabFile !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(options.vocabFile, 'utf8');
+      } catch (e) {
+        throw new RwkvError('FILE_NOT_FOUND', `cannot read the vocabulary (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file: options.vocabFile });
+      }
+      vocab = parseRwkvVocab(text, options.vocabFile);
+    }
+    writer = createGgufWriter({ ...(options.quantize !== undefined ? { quantize: options.quantize } : {}), ...(vocab !== undefined ? { vocab } : {}) });
+  }
   const loaded = await loadCheckpoint(input);
   let ckpt: Checkpoint = new Map(loaded.checkpoint);
   for (const extra of options.extraFiles ?? []) for (const [k, t] of (await loadCheckpoint(extra)).checkpoint) ckpt.set(k, t);

@@ -3,6 +3,8 @@
 
 import { stat } from 'node:fs/promises';
 import { RwkvError } from '../errors.ts';
+import { parseGguf } from './gguf.ts';
+import { parsePth } from './pth.ts';
 import { parseSafetensors } from './safetensors.ts';
 import { parseRwkvCppBin, RWKV_CPP_MAGIC } from './rwkvcpp.ts';
 import { type ByteSource, FileSource, MemorySource } from './source.ts';
@@ -24,17 +26,17 @@ export const FORMATS: readonly CheckpointFormat[] = [
   {
     name: 'rwkv.cpp',
     sniff: (h) => h.length >= 4 && u32le(h, 0) === RWKV_CPP_MAGIC,
-    parse: (src, file) => parseRwkvCppBin(src.read(0, src.size), file),
+    parse: (src, file) => parseRwkvCppBin(src, file),
   },
   {
     name: 'gguf',
     sniff: (h) => h.length >= 4 && String.fromCharCode(h[0]!, h[1]!, h[2]!, h[3]!) === 'GGUF',
-    parse: undefined,
+    parse: parseGguf,
   },
   {
     name: 'pth',
     sniff: (h) => h.length >= 4 && h[0] === 0x50 && h[1] === 0x4b && h[2] === 0x03 && h[3] === 0x04,
-    parse: undefined,
+    parse: (src, file) => parsePth(src, file),
   },
   {
     // u64 LE header length, then the JSON header, which starts with '{'
@@ -59,7 +61,7 @@ export function parseCheckpoint(input: Uint8Array | ByteSource, file?: string): 
   if (format === undefined) {
     throw new RwkvError('FILE_FORMAT', 'not a model file this library knows', {
       file,
-      expected: 'safetensors, rwkv.cpp .bin (GGUF and .pth are recognised)',
+      expected: 'a .pth (zip), .safetensors, rwkv.cpp .bin or GGUF file',
       actual: `first bytes ${[...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`,
     });
   }

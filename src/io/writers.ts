@@ -2,6 +2,7 @@
 
 import { extname } from 'node:path';
 import { RwkvError } from '../errors.ts';
+import { ggufWriter } from './gguf-write.ts';
 import { pthWriter } from './pth-write.ts';
 import { rwkvCppWriter } from './rwkvcpp-write.ts';
 import { safetensorsWriter } from './safetensors-write.ts';
@@ -11,6 +12,7 @@ export const WRITERS: Readonly<Record<string, CheckpointWriter>> = {
   safetensors: safetensorsWriter,
   'rwkv.cpp': rwkvCppWriter,
   pth: pthWriter,
+  gguf: ggufWriter,
 };
 
 const BY_EXTENSION: Readonly<Record<string, string>> = {

@@ -40,6 +40,24 @@ describe.skipIf(v7 === undefined)('rwkv convert', () => {
     }
   });
 
+  it('--quantize Q8_0 writes a GGUF llama.cpp-style, within Q8_0 error; GGUF refuses RWKV-4', async () => {
+    const ref = logitsOf((await run(['forward', '--model', v7!, '--tokens', TOKENS])).out);
+    const out = join(tmp, 'v7-q8.gguf');
+    const r = await run(['convert', v7!, out, '--quantize', 'q8_0', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const { checkpoint } = await loadCheckpoint(out);
+    expect([...checkpoint.values()].some((t) => t.storedAs === 'Q8_0')).toBe(true);
+    expectClose('q8_0 gguf', logitsOf((await run(['forward', '--model', out, '--tokens', TOKENS])).out), ref, 2.5e-2);
+    expect((await run(['convert', v7!, join(tmp, 'x.safetensors'), '--quantize', 'Q8_0'])).err).toMatch(/GGUF output only/);
+    expect((await run(['convert', v7!, join(tmp, 'x.gguf'), '--quantize', 'Q3_K'])).code).toBe(2);
+    const v4 = fixturePath('tiny-rwkv/tiny-rwkv-4v0-660K-FP32.bin');
+    if (v4 !== undefined) {
+      const no = await run(['convert', v4, join(tmp, 'v4.gguf')]);
+      expect(no.code).toBe(1);
+      expect(no.err).toMatch(/RWKV-4/);
+    }
+  });
+
   it('never overwrites the input, refuses unknown targets, and leaves no partial file behind', async () => {
     const same = await run(['convert', v7!, v7!]);
     expect(same.code).toBe(1);
