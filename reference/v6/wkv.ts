@@ -11,30 +11,10 @@
 //   S[i][j] ← a[i][j] + w[i]·S[i][j]                      i.e. S   = a + w∘S
 // w (this token's decay, in (0,1)) and u (time_faaaa, the bonus) are indexed by the key channel i.
 
-/** The state of one layer's WKV: S[h][i][j]. */
-export type WkvState = Float64Array[][]; // [H][N][N]
+// One token is exactly RWKV-5's step (the decay is simply this token's own): ../v5/wkv.ts.
+import { wkvStep, type WkvState } from '../v5/wkv.ts';
 
-/** One token: r, k, v, w, u [C]. Returns out [C] and updates S in place. */
-export function wkvStep(S: WkvState, r: Float64Array, k: Float64Array, v: Float64Array, w: Float64Array, u: Float64Array): Float64Array {
-  const H = S.length;
-  const N = S[0].length;
-  const out = new Float64Array(H * N);
-  for (let h = 0; h < H; h++) {
-    for (let i = 0; i < N; i++) {
-      const c = h * N + i; // key channel i of head h
-      const Si = S[h][i];
-      for (let j = 0; j < N; j++) {
-        // a = k_i · v_j
-        const a = k[c] * v[h * N + j];
-        // out_j += r_i · (u_i·a + S_ij)
-        out[h * N + j] += r[c] * (u[c] * a + Si[j]);
-        // S_ij = a + w_i · S_ij
-        Si[j] = a + w[c] * Si[j];
-      }
-    }
-  }
-  return out;
-}
+export { wkvStep, type WkvState };
 
 /** T tokens: wkvStep folded over t, each token with its own decay. r, k, v, w [T][C]; u [C]. */
 export function wkvSequence(S: WkvState, r: Float64Array[], k: Float64Array[], v: Float64Array[], w: Float64Array[], u: Float64Array): Float64Array[] {
