@@ -1,8 +1,13 @@
-// WASM SIMD kernels (AssemblyScript). Empty build target for now: the WASM backend issue fills
-// this with kernels that mirror src/backends/ts/kernels/ name for name (see ../STYLE notes in
-// README "How the pieces fit"). Kept buildable so `npm run build:wasm` works from day one.
+// WASM SIMD kernels (AssemblyScript). One op per file under kernels/; each mirrors a scalar twin
+// in src/backends/ts/ and is bound to it by a property test. Kernels take raw byte pointers into
+// the imported shared memory; JS owns the memory layout (no allocation, no static data here).
+
+export * from './kernels/matmul';
+export * from './kernels/norm';
+export * from './kernels/elementwise';
+export * from './kernels/wkv';
 
 /** Version of the kernel ABI; the JS side refuses a binary whose version it does not know. */
 export function abiVersion(): i32 {
-  return 0;
+  return 1;
 }

@@ -29,8 +29,13 @@ export type UnaryOp =
 
 export type BinaryOp = 'add' | 'sub' | 'mul';
 
-/** How a weight is kept in backend memory. 'bf16'/'f16' halve it, for matrices that are exact in them. */
-export type WeightStorage = 'f32' | 'bf16' | 'f16';
+/**
+ * How a weight matrix is kept in backend memory. 'bf16'/'f16' halve it; the model asks for them
+ * when every value is exact in them, or when the strategy string asks for that precision (then
+ * values are rounded to nearest-even). 'i8' is the official package's uint8 scheme with per-row
+ * and per-column offset and scale (SPEC §2.1.5): lossy, only when the strategy asks (`fp32i8`).
+ */
+export type WeightStorage = 'f32' | 'bf16' | 'f16' | 'i8';
 
 export interface BackendCaps {
   readonly name: string;
@@ -47,9 +52,9 @@ export interface Backend {
   /**
    * Put host data into a new tensor of `shape` (data.length must equal its size). The backend
    * may keep `data` itself rather than copy it: the caller must not modify it afterwards.
-   * `storage` asks for a compact encoding of a weight matrix used only as `matmul`'s W; the
-   * model asks for it only when every value is exactly representable (so results do not
-   * change). A backend may ignore it and store float32.
+   * `storage` asks for a compact encoding of a weight matrix used only as `matmul`'s W (see
+   * WeightStorage for when the model asks for a lossy one). A backend may ignore it and store
+   * float32.
    */
   upload(data: Float32Array, shape: readonly number[], label: string, storage?: WeightStorage): Tensor;
   /**
