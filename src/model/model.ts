@@ -113,7 +113,7 @@ export class RwkvModel {
     const config = detectConfig(ckpt, file);
     const backend = selectBackend(options.backend ?? 'auto');
     const weights = new Map<string, Tensor>();
-    const bytes: Record<WeightStorage, number> = { f32: 0, bf16: 0, f16: 0 };
+    const bytes: Record<WeightStorage, number> = { f32: 0, bf16: 0, f16: 0, i8: 0 };
     let policy = options.weights ?? 'auto';
     if (policy === 'auto') {
       let n = 0;

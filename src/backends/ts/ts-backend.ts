@@ -67,7 +67,7 @@ export class TsBackend implements Backend {
         tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${data.length}`,
       });
     }
-    if (storage !== 'f32' && shape.length === 2) {
+    if ((storage === 'bf16' || storage === 'f16') && shape.length === 2) {
       const bits = new Uint16Array(data.length);
       if (storage === 'bf16') {
         const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
