@@ -2,13 +2,15 @@
 //   rwkv info     --model FILE [--initial-state F] [--json]
 //   rwkv forward  --model FILE --tokens 34,105,110 [--mode gpt|rnn] [--chunk N] [--all]
 //                 [--state-in F] [--state-out F] [--initial-state F] [--backend NAME] [--json]
-//   rwkv generate --model FILE --tokens 34,105,110 [-n 32] [...same state options] [--json]
+//   rwkv generate --model FILE [sampling options] [--tokens N] [--json] PROMPT   (src/cli/text.ts)
+//   rwkv chat / tokenize / detokenize / perplexity                                (src/cli/text.ts)
 //   rwkv convert  IN OUT [--dtype f32|f16|bf16] [--format NAME] [--initial-state F] [--lora F --lora-alpha A]
 //   rwkv state convert IN OUT --model FILE [--from FMT] --to FMT
 // Output of forward is one JSON object on stdout. Errors: one line on stderr, non-zero exit
 // (2 for bad arguments, 1 for bad files or failures).
 
 import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { BACKEND_NAMES } from './backends/select.ts';
 import { convertModel } from './convert.ts';
@@ -23,13 +25,21 @@ import { RwkvModel } from './model/model.ts';
 import type { RwkvState } from './model/state.ts';
 import { float32ArrayJson } from './util/format.ts';
 import { formatBytes, progressBar } from './util/progress.ts';
+import { cmdChat, cmdDetokenize, cmdGenerate, cmdPerplexity, cmdTokenize } from './cli/text.ts';
 
 const USAGE = `usage:
   rwkv info --model FILE [--initial-state FILE] [--json]
   rwkv forward --model FILE --tokens 34,105,110 [--mode gpt|rnn] [--chunk N] [--all]
                [--state-in FILE] [--state-out FILE] [--initial-state FILE] [--backend NAME] [--json]
-  rwkv generate --model FILE --tokens 34,105,110 [-n COUNT] [--state-in FILE] [--state-out FILE]
-               [--initial-state FILE] [--backend NAME] [--json]
+  rwkv generate --model FILE [--tokenizer world|20b|bytes|PATH] [--vocab PATH] [--tokens N]
+               [--temperature T] [--top-p P] [--top-k K] [--alpha-frequency A] [--alpha-presence A]
+               [--alpha-decay D] [--ban ID,...] [--stop ID,...] [--stop-text S]... [--seed N]
+               [--chunk-len N] [--state-in FILE] [--state-out FILE] [--json] PROMPT
+  rwkv generate --model FILE --tokens 34,105,110 [-n COUNT] [...]   (older form: prompt ids, greedy)
+  rwkv chat --model FILE [tokenizer and sampling options] [--tokens N] [--preamble TEXT] [--json]
+  rwkv tokenize (--tokenizer NAME|PATH | --vocab PATH | --model FILE) TEXT
+  rwkv detokenize (--tokenizer NAME|PATH | --vocab PATH | --model FILE) IDS
+  rwkv perplexity --model FILE (--text FILE | --lambada FILE.jsonl) [--chunk-len N] [--json]
   rwkv convert IN OUT [--dtype f32|f16|bf16] [--format NAME] [--quantize TYPE] [--vocab FILE]
                [--initial-state FILE] [--json]
   rwkv state convert IN OUT --model FILE [--from FORMAT] --to FORMAT
@@ -40,7 +50,33 @@ const USAGE = `usage:
   --file PATH           with --model ORG/REPO: the file in the repository
   --revision REV        Hub branch, tag or commit (default main)
   --offline             use only the Hub cache, no network
-  --tokens LIST         comma-separated token ids
+  --tokens LIST         forward: comma-separated token ids
+  --tokens N            generate: tokens to generate (default 100; -n is the same); chat: most tokens
+                        per reply (default 500). Without PROMPT, generate --tokens LIST is the older
+                        form: LIST = prompt ids, -n COUNT tokens (default 32), greedy unless
+                        --temperature is given, prints the generated ids
+  PROMPT                generate: the prompt text; - reads it from stdin (any text, control characters
+                        included); put -- before a prompt that starts with -
+  --prompt-tokens LIST  generate: the prompt as token ids instead of PROMPT
+  --tokenizer NAME      world | 20b | bytes | PATH (*.txt World vocab, *.json tokenizer.json); default:
+                        from the model's vocab size (65536 world, 50277 20b, 256 bytes)
+  --vocab PATH          the tokenizer file (default: found next to the model, or $RWKV_VOCAB /
+                        $RWKV_TOKENIZER_20B); convert to GGUF: the vocabulary to embed
+  --force-tokenizer     use a tokenizer whose vocab size differs from the model's
+  --temperature T       0 = greedy (argmax); default 1 (chat 1)
+  --top-p P             nucleus sampling; default 0.85 (chat 0.3)
+  --top-k K             keep the K most likely tokens; default 0 = off
+  --alpha-frequency A   penalty per (decayed) occurrence; default 0.2 (chat 0.5; greedy 0)
+  --alpha-presence A    penalty for any occurrence; default 0.2 (chat 0.5; greedy 0)
+  --alpha-decay D       occurrence decay per token; default 0.996
+  --ban ID,...          token ids never generated
+  --stop ID,...         token ids that end generation (not printed)
+  --stop-text S         text that ends generation (not printed); repeatable
+  --seed N              seed of the sampler's random numbers (the same text on every runtime)
+  --chunk-len N         prompt tokens per model call (default 256)
+  --preamble TEXT       chat: text fed once before the conversation
+  --text FILE           perplexity: the text (- reads stdin)
+  --lambada FILE        perplexity: LAMBADA jsonl ({"text": ...} per line), RWKV-LM's protocol
   --mode gpt|rnn        gpt (default): one call on all tokens; rnn: one call per token
   --chunk N             calls of N tokens each, carrying the state
   --all                 logits for every input token ({"logits": [[...], ...]})
@@ -53,14 +89,21 @@ const USAGE = `usage:
   --state-in-format F   ${STATE_FILE_FORMATS.join(' | ')} (default: detected)
   --state-out-format F  as above (default rwkv-js)
   --weights MODE        f32 | compact | auto: keep 16-bit-exact matrices in 16 bits (default auto)
-  -n, --count N         generate: number of tokens (greedy, argmax)
+  -n, --count N         generate: number of tokens (same as --tokens N)
   --dtype f32|f16|bf16  convert: store every tensor in this dtype (default: keep each tensor's)
   --format NAME         convert: output format (default: from OUT's extension)
   --quantize TYPE       convert to GGUF: Q8_0 | Q4_0 | Q4_1 | Q5_0 | Q5_1 for the large matrices
-  --vocab FILE          convert to GGUF: tokenizer vocabulary (rwkv_vocab_v20230424.txt) for World models
   --json                machine-readable output`;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
+
+/** Streams for the commands that read stdin or stream text (tests pass their own). */
+export interface CliIo {
+  /** Input for PROMPT / TEXT / IDS `-` and chat (default process.stdin). */
+  stdin?: Readable;
+  /** Raw text output, no newline added (default process.stdout.write). */
+  write?: (s: string) => void;
+}
 
 const OPTIONS = {
   model: { type: 'string' },
@@ -84,6 +127,23 @@ const OPTIONS = {
   weights: { type: 'string' },
   quantize: { type: 'string' },
   vocab: { type: 'string' },
+  tokenizer: { type: 'string' },
+  'force-tokenizer': { type: 'boolean' },
+  'prompt-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  'top-k': { type: 'string' },
+  'alpha-frequency': { type: 'string' },
+  'alpha-presence': { type: 'string' },
+  'alpha-decay': { type: 'string' },
+  ban: { type: 'string' },
+  stop: { type: 'string' },
+  'stop-text': { type: 'string', multiple: true },
+  seed: { type: 'string' },
+  'chunk-len': { type: 'string' },
+  preamble: { type: 'string' },
+  text: { type: 'string' },
+  lambada: { type: 'string' },
   file: { type: 'string' },
   revision: { type: 'string' },
   offline: { type: 'boolean' },
@@ -91,7 +151,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Values = ReturnType<typeof parse>['values'];
+export type Values = ReturnType<typeof parse>['values'];
 
 function parse(args: string[]) {
   try {
@@ -101,13 +161,13 @@ function parse(args: string[]) {
   }
 }
 
-function positiveInt(name: string, s: string | undefined, fallback: number): number {
+export function positiveInt(name: string, s: string | undefined, fallback: number): number {
   if (s === undefined) return fallback;
   if (!/^\d+$/.test(s) || Number(s) < 1) throw new UsageError(`--${name} must be a positive integer, got "${s}"`);
   return Number(s);
 }
 
-function parseTokens(s: string | undefined): number[] {
+export function parseTokens(s: string | undefined): number[] {
   if (s === undefined) throw new UsageError('--tokens is required (comma-separated token ids, e.g. 34,105,110)');
   const parts = s.split(',').map((p) => p.trim());
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) {
@@ -116,7 +176,7 @@ function parseTokens(s: string | undefined): number[] {
   return parts.map(Number);
 }
 
-async function loadModel(v: Values): Promise<RwkvModel> {
+export async function loadModel(v: Values): Promise<RwkvModel> {
   if (v.model === undefined) throw new UsageError('--model FILE is required');
   if (v.backend !== undefined && !BACKEND_NAMES.includes(v.backend)) {
     throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got "${v.backend}"`);
@@ -150,7 +210,7 @@ function loraOptions(v: Values): { file: string; alpha: number }[] {
   return files.map((file, i) => ({ file, alpha: alphas.length === 1 ? alphas[0]! : alphas[i]! }));
 }
 
-function stateFormat(name: string | undefined, option: string): StateFileFormat | undefined {
+export function stateFormat(name: string | undefined, option: string): StateFileFormat | undefined {
   if (name === undefined || name === 'auto') return undefined;
   if (!(STATE_FILE_FORMATS as readonly string[]).includes(name)) {
     throw new UsageError(`--${option} must be one of ${STATE_FILE_FORMATS.join(', ')}, got "${name}"`);
@@ -158,7 +218,7 @@ function stateFormat(name: string | undefined, option: string): StateFileFormat 
   return name as StateFileFormat;
 }
 
-async function readStateBytes(file: string): Promise<Uint8Array> {
+export async function readStateBytes(file: string): Promise<Uint8Array> {
   try {
     return await readFile(file);
   } catch (e) {
@@ -175,7 +235,7 @@ function decodeAnyState(bytes: Uint8Array, cfg: ModelConfig, format: StateFileFo
   return decodeStateFile(bytes, cfg, fmt, file);
 }
 
-async function startState(model: RwkvModel, v: Values): Promise<RwkvState> {
+export async function startState(model: RwkvModel, v: Values): Promise<RwkvState> {
   const inFormat = stateFormat(v['state-in-format'], 'state-in-format');
   stateFormat(v['state-out-format'], 'state-out-format'); // validate before any work
   const state = model.createState();
@@ -186,7 +246,7 @@ async function startState(model: RwkvModel, v: Values): Promise<RwkvState> {
   return state;
 }
 
-async function saveState(model: RwkvModel, state: RwkvState, v: Values): Promise<void> {
+export async function saveState(model: RwkvModel, state: RwkvState, v: Values): Promise<void> {
   const file = v['state-out'];
   if (file === undefined) return;
   const format = stateFormat(v['state-out-format'], 'state-out-format') ?? 'rwkv-js';
@@ -256,24 +316,6 @@ async function cmdForward(v: Values, out: (s: string) => void): Promise<void> {
   out(v.all ? `{"logits":[${rows.map(float32ArrayJson).join(',')}]}` : `{"logits":${float32ArrayJson(last!)}}`);
 }
 
-async function cmdGenerate(v: Values, out: (s: string) => void): Promise<void> {
-  const tokens = parseTokens(v.tokens);
-  const count = positiveInt('count', v.count, 32);
-  const model = await loadModel(v);
-  const state = await startState(model, v);
-  let { logits } = await model.forward(tokens, state);
-  const generated: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const l = logits as Float32Array;
-    let best = 0;
-    for (let j = 1; j < l.length; j++) if (l[j]! > l[best]!) best = j;
-    generated.push(best);
-    if (i + 1 < count) ({ logits } = await model.forward([best], state));
-  }
-  await saveState(model, state, v);
-  out(v.json ? JSON.stringify({ tokens: generated }) : generated.join(','));
-}
-
 const DTYPES = { f32: 'F32', f16: 'F16', bf16: 'BF16' } as const;
 
 async function cmdConvert(v: Values, args: string[], out: (s: string) => void): Promise<void> {
@@ -341,7 +383,12 @@ async function resolveHubFiles(v: Values, command: string, rest: string[]): Prom
 }
 
 /** Run the CLI; returns the exit code. Exported for tests. */
-export async function main(argv: string[], out = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number> {
+export async function main(
+  argv: string[],
+  out = (s: string) => console.log(s),
+  err = (s: string) => console.error(s),
+  io: CliIo = {},
+): Promise<number> {
   try {
     const { values, positionals } = parse(argv);
     const [command, ...rest] = positionals;
@@ -358,11 +405,21 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
       await cmdState(values, rest, out);
       return 0;
     }
-    if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-    if (command === 'info') await cmdInfo(values, out);
-    else if (command === 'forward') await cmdForward(values, out);
-    else if (command === 'generate') await cmdGenerate(values, out);
-    else throw new UsageError(`unknown command "${command}" (expected info, forward, generate, convert or state)`);
+    if (command === 'generate') await cmdGenerate(values, rest, out, io);
+    else if (command === 'chat') await cmdChat(values, rest, out, err, io);
+    else if (command === 'tokenize') await cmdTokenize(values, rest, out, io);
+    else if (command === 'detokenize') await cmdDetokenize(values, rest, out, io);
+    else if (command === 'perplexity') await cmdPerplexity(values, rest, out, io);
+    else {
+      if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+      if (command === 'info') await cmdInfo(values, out);
+      else if (command === 'forward') await cmdForward(values, out);
+      else {
+        throw new UsageError(
+          `unknown command "${command}" (expected info, forward, generate, chat, tokenize, detokenize, perplexity, convert or state)`,
+        );
+      }
+    }
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -20,3 +20,5 @@ export { WRITERS, writerFor } from './io/writers.ts';
 export type { CheckpointWriter, WriteOptions, FloatDType } from './io/write.ts';
 export { FileSource, MemorySource, type ByteSource } from './io/source.ts';
 export * from './hub/index.ts';
+export * from './tokenizer/index.ts';
+export * from './generate/index.ts';
