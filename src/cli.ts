@@ -26,6 +26,8 @@ import type { RwkvState } from './model/state.ts';
 import { float32ArrayJson } from './util/format.ts';
 import { formatBytes, progressBar } from './util/progress.ts';
 import { cmdChat, cmdDetokenize, cmdGenerate, cmdPerplexity, cmdTokenize } from './cli/text.ts';
+import { cmdBench } from './cli/bench.ts';
+import { STRATEGY_HELP, STRATEGY_OPTIONS, StrategyOptionError, strategyLoadOptions } from './cli/strategy-option.ts';
 
 const USAGE = `usage:
   rwkv info --model FILE [--initial-state FILE] [--json]
@@ -43,6 +45,8 @@ const USAGE = `usage:
   rwkv convert IN OUT [--dtype f32|f16|bf16] [--format NAME] [--quantize TYPE] [--vocab FILE]
                [--initial-state FILE] [--json]
   rwkv state convert IN OUT --model FILE [--from FORMAT] --to FORMAT
+  rwkv bench --shape 0.1B|0.4B|1.5B|L,C,V --strategy S [--prefill N] [--decode N] [--threads N] [--json]
+  (every command that loads a model also takes --strategy S and --threads N)
 
   --model FILE          model file: .pth, .safetensors, rwkv.cpp .bin or GGUF (version detected from the
                         weights), or a Hugging Face Hub file ORG/REPO[@REV]/PATH (downloaded once into
@@ -89,6 +93,7 @@ const USAGE = `usage:
   --state-in-format F   ${STATE_FILE_FORMATS.join(' | ')} (default: detected)
   --state-out-format F  as above (default rwkv-js)
   --weights MODE        f32 | compact | auto: keep 16-bit-exact matrices in 16 bits (default auto)
+${STRATEGY_HELP}
   -n, --count N         generate: number of tokens (same as --tokens N)
   --dtype f32|f16|bf16  convert: store every tensor in this dtype (default: keep each tensor's)
   --format NAME         convert: output format (default: from OUT's extension)
@@ -106,6 +111,7 @@ export interface CliIo {
 }
 
 const OPTIONS = {
+  ...STRATEGY_OPTIONS,
   model: { type: 'string' },
   tokens: { type: 'string' },
   mode: { type: 'string' },
@@ -176,19 +182,26 @@ export function parseTokens(s: string | undefined): number[] {
   return parts.map(Number);
 }
 
+/** Models loaded by this CLI run: disposed when the command ends (worker threads, backend memory). */
+const openModels: RwkvModel[] = [];
+
 export async function loadModel(v: Values): Promise<RwkvModel> {
   if (v.model === undefined) throw new UsageError('--model FILE is required');
+  const strategy = strategyLoadOptions(v);
   if (v.backend !== undefined && !BACKEND_NAMES.includes(v.backend)) {
     throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got "${v.backend}"`);
   }
   const weights = v.weights ?? 'auto';
   if (weights !== 'auto' && weights !== 'f32' && weights !== 'compact') throw new UsageError(`--weights must be f32, compact or auto, got "${weights}"`);
-  return RwkvModel.load(v.model, {
-    weights,
+  const model = await RwkvModel.load(v.model, {
+    // --strategy replaces --backend/--weights (strategyLoadOptions refuses both together)
+    ...(strategy.strategy !== undefined ? strategy : { weights, ...strategy }),
     lora: loraOptions(v),
     ...(v.backend !== undefined ? { backend: v.backend } : {}),
     ...(v['initial-state'] !== undefined ? { extraFiles: [v['initial-state']] } : {}),
   });
+  openModels.push(model);
+  return model;
 }
 
 /** --lora F (repeatable) with --lora-alpha A: one alpha per --lora, or a single one for all. */
@@ -390,6 +403,8 @@ export async function main(
   io: CliIo = {},
 ): Promise<number> {
   try {
+    // `rwkv bench` has its own options (src/cli/bench.ts)
+    if (argv[0] === 'bench') return await cmdBench(argv.slice(1), out);
     const { values, positionals } = parse(argv);
     const [command, ...rest] = positionals;
     if (values.help || command === undefined || command === 'help') {
@@ -422,7 +437,7 @@ export async function main(
     }
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof StrategyOptionError) {
       err(`rwkv: error: ${e.message} (see rwkv --help)`);
       return 2;
     }
@@ -432,6 +447,8 @@ export async function main(
     }
     err(`rwkv: internal error: ${(e as Error).stack?.split('\n').slice(0, 2).join(' ') ?? String(e)}`);
     return 1;
+  } finally {
+    for (const m of openModels.splice(0)) await m.dispose();
   }
 }
 

@@ -22,3 +22,7 @@ export { FileSource, MemorySource, type ByteSource } from './io/source.ts';
 export * from './hub/index.ts';
 export * from './tokenizer/index.ts';
 export * from './generate/index.ts';
+export {
+  parseStrategy, allocateLayers, placeLayers, openStrategy, closeStrategy, STRATEGY_GRAMMAR, STRATEGY_DEVICES, STRATEGY_DTYPES,
+  type Strategy, type StrategySegment, type OpenedStrategy, type StrategyDevice, type StrategyDType,
+} from './strategy.ts';

@@ -3,6 +3,10 @@
 
 import type { Backend, Tensor, WeightStorage } from '../backends/backend.ts';
 import { type BackendName, selectBackend } from '../backends/select.ts';
+import {
+  type OpenedStrategy, type Strategy, type StrategySegment, closeStrategy, createNamedBackend, openStrategy, openStrategySync, parseStrategy,
+  weightStorage,
+} from '../strategy.ts';
 import { LN_EPS, V4_PP_INIT } from '../constants.ts';
 import { RwkvError } from '../errors.ts';
 import { type FileFormatName, loadCheckpoint } from '../io/load.ts';
@@ -30,7 +34,13 @@ const BLOCKS: Record<RwkvVersion, BlockFn> = {
 };
 
 export interface LoadOptions {
-  /** 'auto' (default), 'ts', or a Backend instance. */
+  /**
+   * A backend name ('auto', 'ts', 'wasm', …) or a Backend instance: shorthand for a one-segment
+   * strategy. `load` / `create` make named backends with select.ts `createBackend` (async; its
+   * 'auto' is wasm where that works, else ts) and release them in dispose(); `fromCheckpoint`
+   * uses the synchronous `selectBackend` ('auto' = ts). Without backend and strategy the model
+   * runs on the ts backend.
+   */
   backend?: BackendName | string | Backend;
   /**
    * Extra checkpoint files merged over the model's tensors before loading, e.g. a v6
@@ -42,8 +52,21 @@ export interface LoadOptions {
    * one of its values is exactly representable there (as in 16-bit checkpoints), which halves
    * memory and leaves every result unchanged; 'auto' (default) is 'compact' for models whose
    * float32 weights would exceed COMPACT_AUTO_BYTES, else 'f32' (faster on the ts backend).
+   *
+   * `{ backend: B, weights: 'f32' }` is the strategy "B fp32"; 'compact' and 'auto' have no
+   * strategy-string form (they never change a result); `strategy: 'auto'` is `backend: 'auto'`
+   * with `weights: 'auto'`.
    */
   weights?: 'f32' | 'compact' | 'auto';
+  /**
+   * Which backend runs which layers and how their weights are stored (src/strategy.ts,
+   * docs/strategy.md): "wasm fp32", "wasm bf16 *8 -> ts fp32", "auto", … A string, a parsed
+   * Strategy, or one opened with openStrategy (backends already made). Not together with
+   * `backend` / `weights`.
+   */
+  strategy?: string | Strategy | OpenedStrategy;
+  /** Worker threads for the backends a strategy opens (wasm); default: theirs. */
+  threads?: number;
   /** LoRA checkpoints merged at load, in order: W' = W + (alpha / r)·B·A (src/model/lora.ts). */
   lora?: readonly { file: string; alpha: number }[];
 }
@@ -69,6 +92,36 @@ export function exactStorage(data: Float32Array): WeightStorage {
   return 'f16';
 }
 
+/** Bytes a matrix or vector of `shape` takes in `storage` (i8: one byte a value + float32 mx, my, rx, ry). */
+export function storageBytes(storage: WeightStorage, shape: readonly number[]): number {
+  const n = numel(shape);
+  if (storage === 'f32') return n * 4;
+  if (storage === 'i8') return n + (shape.length === 2 ? 8 * (shape[0]! + shape[1]!) : 0);
+  return n * 2;
+}
+
+/**
+ * How one layer's weights are stored: as the `weights` option says ('f32' / 'compact'), or as a
+ * strategy segment says (src/strategy.ts weightStorage).
+ */
+type StoragePolicy = 'f32' | 'compact' | StrategySegment;
+
+/** Where one of the n_layer + 1 layers lives. */
+interface LayerSlot {
+  readonly backend: Backend;
+  readonly policy: StoragePolicy;
+}
+
+/** The layer a runtime weight belongs to: blocks.i.* → i; emb → 0; ln_out, head → n_layer. */
+function layerOfKey(key: string, nLayer: number): number {
+  if (key.startsWith('blocks.')) return Number(key.slice(7, key.indexOf('.', 7)));
+  return key.startsWith('emb.') ? 0 : nLayer;
+}
+
+function isOpened(s: LoadOptions['strategy']): s is OpenedStrategy {
+  return typeof s === 'object' && 'placement' in s;
+}
+
 export interface ForwardOptions {
   /** Return logits for every input token ([T][V]) instead of the last one only. */
   allLogits?: boolean;
@@ -82,15 +135,25 @@ export interface ForwardResult {
 }
 
 export class RwkvModel {
+  /** The backend of layer 0 (embedding and first block); the only one unless a strategy splits. */
+  readonly backend: Backend;
+
   private constructor(
     readonly config: ModelConfig,
-    readonly backend: Backend,
+    /** The backend of each of the n_layer + 1 layers (index n_layer: ln_out + head). */
+    readonly layerBackends: readonly Backend[],
     private readonly weights: Map<string, Tensor>,
     /** The file the model came from and its format (for `rwkv info`). */
     readonly source: { file: string; format: FileFormatName | 'memory' },
     /** Bytes of weights by how they are stored (requested; a backend may store f32 anyway). */
     readonly weightBytes: Readonly<Record<WeightStorage, number>>,
-  ) {}
+    /** The strategy in normal form, or how the backend / weights options were read. */
+    readonly strategy: string,
+    /** Backends this model opened itself (from a strategy string or backend name): released by dispose(). */
+    private readonly owned: readonly Backend[],
+  ) {
+    this.backend = layerBackends[0]!;
+  }
 
   /** Load a model file (.safetensors, rwkv.cpp .bin); version and shapes come from the weights. */
   static async load(file: string, options: LoadOptions = {}): Promise<RwkvModel> {
@@ -101,47 +164,134 @@ export class RwkvModel {
     }
     let merged: Checkpoint = ckpt;
     for (const l of options.lora ?? []) merged = mergeLora(merged, (await loadCheckpoint(l.file)).checkpoint, l.alpha, l.file);
-    return RwkvModel.fromCheckpoint(merged, { ...options, file, format: main.format });
+    return RwkvModel.create(merged, { ...options, file, format: main.format });
   }
 
-  /** Build a model from tensors in the original checkpoint layout. */
+  /**
+   * fromCheckpoint, but a strategy's backends are opened asynchronously (backends that start
+   * workers, like wasm, need that).
+   */
+  static async create(
+    ckpt: Checkpoint,
+    options: LoadOptions & { file?: string; format?: FileFormatName | 'memory' } = {},
+  ): Promise<RwkvModel> {
+    const s = options.strategy;
+    const threads = options.threads !== undefined ? { threads: options.threads } : {};
+    let opened: Pick<OpenedStrategy, 'backends'>;
+    let build: typeof options;
+    if (s !== undefined && !isOpened(s)) {
+      const o = await openStrategy(s, detectConfig(ckpt, options.file).nLayer, threads);
+      [opened, build] = [o, { ...options, strategy: o }];
+    } else if (s === undefined && typeof options.backend === 'string') {
+      // a backend by name: select.ts createBackend (its 'auto' may pick wasm)
+      const backend = await createNamedBackend(options.backend, threads);
+      [opened, build] = [{ backends: [backend] }, { ...options, backend }];
+    } else {
+      // no options (the ts backend, as fromCheckpoint), a Backend instance, or an opened strategy
+      return RwkvModel.fromCheckpoint(ckpt, options);
+    }
+    try {
+      return RwkvModel.build(ckpt, build, opened.backends.filter((b) => b !== null));
+    } catch (e) {
+      await closeStrategy(opened);
+      throw e;
+    }
+  }
+
+  /**
+   * Build a model from tensors in the original checkpoint layout. A strategy string is opened
+   * with synchronous backends only (select.ts selectBackend); use `create` for the others.
+   */
   static fromCheckpoint(
     ckpt: Checkpoint,
     options: LoadOptions & { file?: string; format?: FileFormatName | 'memory' } = {},
   ): RwkvModel {
+    return RwkvModel.build(ckpt, options, []);
+  }
+
+  private static build(
+    ckpt: Checkpoint,
+    options: LoadOptions & { file?: string; format?: FileFormatName | 'memory' },
+    owned: readonly Backend[],
+  ): RwkvModel {
     const file = options.file;
     const config = detectConfig(ckpt, file);
-    const backend = selectBackend(options.backend ?? 'auto');
+    const { slots, strategy, opened } = RwkvModel.slots(ckpt, config, options);
     const weights = new Map<string, Tensor>();
     const bytes: Record<WeightStorage, number> = { f32: 0, bf16: 0, f16: 0, i8: 0 };
-    let policy = options.weights ?? 'auto';
-    if (policy === 'auto') {
-      let n = 0;
-      for (const t of ckpt.values()) n += numel(t.shape);
-      policy = n * 4 > COMPACT_AUTO_BYTES ? 'compact' : 'f32';
-    }
-    // stream: each source tensor is read, transformed and uploaded, then dropped.
-    // Matrices (matmul weights; not the embedding tables, which are looked up) may go compact.
+    // stream: each source tensor is read, transformed and uploaded to its layer's backend, then
+    // dropped. Matrices (matmul weights; not the embedding tables, which are looked up) may be
+    // stored compact, as the layer's policy says.
     prepareWeights(ckpt, config, file, (key, t) => {
+      const { backend, policy } = slots[layerOfKey(key, config.nLayer)]!;
       const matrix = t.shape.length === 2 && !key.endsWith('emb.weight');
+      // 'exact': the narrowest storage that keeps every value (the 'compact' option)
+      const want: WeightStorage | 'exact' =
+        policy === 'f32' ? 'f32' : policy === 'compact' ? (matrix ? 'exact' : 'f32') : weightStorage(key, t.shape, policy);
       const src = t.unchanged;
-      if (policy === 'compact' && matrix && src?.raw && (src.storedAs === 'BF16' || src.storedAs === 'F16') && backend.uploadCompact) {
-        // a 16-bit matrix used as stored: keep its bytes, never decode to float32
-        const raw = src.raw();
-        // own the bytes: adopt a buffer of exactly this tensor, copy a view into something larger
-        const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
-        const bits = new Uint16Array(whole ? raw.buffer : raw.slice().buffer, 0, raw.length / 2);
-        const encoding = src.storedAs === 'BF16' ? 'bf16' : 'f16';
-        weights.set(key, backend.uploadCompact(LITTLE_ENDIAN ? bits : byteSwapped(bits), t.shape, key, encoding));
-        bytes[encoding] += bits.length * 2;
-        return;
+      if (matrix && (want === 'exact' || want === 'bf16' || want === 'f16') && src?.raw && backend.uploadCompact) {
+        const encoding = src.storedAs === 'BF16' ? 'bf16' : src.storedAs === 'F16' ? 'f16' : undefined;
+        if (encoding !== undefined && (want === 'exact' || want === encoding)) {
+          // a 16-bit matrix used as stored: keep its bytes, never decode to float32
+          const raw = src.raw();
+          // own the bytes: adopt a buffer of exactly this tensor, copy a view into something larger
+          const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
+          const bits = new Uint16Array(whole ? raw.buffer : raw.slice().buffer, 0, raw.length / 2);
+          weights.set(key, backend.uploadCompact(LITTLE_ENDIAN ? bits : byteSwapped(bits), t.shape, key, encoding));
+          bytes[encoding] += bits.length * 2;
+          return;
+        }
       }
       const data = t.data;
-      const storage = policy === 'compact' && matrix ? exactStorage(data) : 'f32';
+      const storage = want === 'exact' ? exactStorage(data) : want;
       weights.set(key, backend.upload(data, t.shape, key, storage));
-      bytes[storage] += data.length * (storage === 'f32' ? 4 : 2);
+      bytes[storage] += storageBytes(storage, t.shape);
     });
-    return new RwkvModel(config, backend, weights, { file: file ?? '(memory)', format: options.format ?? 'memory' }, bytes);
+    const source = { file: file ?? '(memory)', format: options.format ?? 'memory' } as const;
+    // a strategy string opened here (synchronously): this model owns those backends
+    const own = opened !== null && !isOpened(options.strategy) ? opened.backends.filter((b) => b !== null) : owned;
+    return new RwkvModel(config, slots.map((s) => s.backend), weights, source, bytes, strategy, own);
+  }
+
+  /** The backend and storage policy of each of the n_layer + 1 layers, from the options. */
+  private static slots(
+    ckpt: Checkpoint,
+    config: ModelConfig,
+    options: LoadOptions,
+  ): { slots: LayerSlot[]; strategy: string; opened: OpenedStrategy | null } {
+    const L = config.nLayer + 1;
+    const autoPolicy = (): 'f32' | 'compact' => {
+      let n = 0;
+      for (const t of ckpt.values()) n += numel(t.shape);
+      return n * 4 > COMPACT_AUTO_BYTES ? 'compact' : 'f32';
+    };
+    if (options.strategy === undefined) {
+      // the one-segment shorthand: every layer on one backend, one policy
+      const backend = selectBackend(options.backend ?? 'auto');
+      const policy = options.weights === undefined || options.weights === 'auto' ? autoPolicy() : options.weights;
+      const slot = { backend, policy };
+      const strategy = policy === 'f32' ? `${backend.caps.name} fp32` : `${backend.caps.name} fp32 (16-bit-exact matrices compact)`;
+      return { slots: Array.from({ length: L }, () => slot), strategy, opened: null };
+    }
+    if (options.backend !== undefined || options.weights !== undefined) {
+      throw new RwkvError('INVALID_ARGUMENT', 'give either a strategy or backend / weights options, not both', {
+        argument: 'strategy', hint: '"B fp32" is { backend: B, weights: "f32" }',
+      });
+    }
+    const s = options.strategy;
+    const opened = isOpened(s) ? s : openStrategySync(typeof s === 'string' ? parseStrategy(s) : s, config.nLayer);
+    if (opened.placement.length !== L) {
+      throw new RwkvError('INVALID_ARGUMENT', 'the opened strategy was allocated for another number of layers', {
+        argument: 'strategy', expected: `${L} layers (n_layer + 1)`, actual: `${opened.placement.length}`,
+      });
+    }
+    const policy0: 'f32' | 'compact' | undefined = opened.strategy.auto ? autoPolicy() : undefined;
+    const slots = opened.placement.map((p): LayerSlot => {
+      const backend = opened.backends[p.segment];
+      if (backend == null) throw new RwkvError('INVALID_ARGUMENT', `strategy segment ${p.segment + 1} has layers but no backend`, { argument: 'strategy' });
+      return { backend, policy: policy0 ?? opened.strategy.segments[p.segment]! };
+    });
+    return { slots, strategy: opened.strategy.text, opened };
   }
 
   private w(key: string): Tensor {
@@ -150,21 +300,22 @@ export class RwkvModel {
     return t;
   }
 
-  /** A fresh state: zeros (v4 pp = −1e30; v6 state tuning: the tuned att_kv). */
+  /** A fresh state, each layer's on that layer's backend: zeros (v4 pp = −1e30; v6 state tuning: the tuned att_kv). */
   createState(): RwkvState {
     const cfg = this.config;
     const layers: Tensor[][] = [];
     for (let i = 0; i < cfg.nLayer; i++) {
+      const b = this.layerBackends[i]!;
       layers.push(
         stateLayout(cfg).map((e) => {
-          const t = this.backend.zeros(e.shape, `blocks.${i}.${e.name}`);
-          if (e.name === 'att_pp') this.backend.write(t, new Float32Array(cfg.nEmbd).fill(V4_PP_INIT));
-          if (e.name === 'att_kv' && cfg.hasTimeState) this.backend.copy(t, this.w(`blocks.${i}.att.time_state`));
+          const t = b.zeros(e.shape, `blocks.${i}.${e.name}`);
+          if (e.name === 'att_pp') b.write(t, new Float32Array(cfg.nEmbd).fill(V4_PP_INIT));
+          if (e.name === 'att_kv' && cfg.hasTimeState) b.copy(t, this.w(`blocks.${i}.att.time_state`));
           return t;
         }),
       );
     }
-    return new RwkvState(this.backend, cfg, layers);
+    return new RwkvState(this.layerBackends.slice(0, cfg.nLayer), cfg, layers);
   }
 
   /**
@@ -192,36 +343,81 @@ export class RwkvModel {
         expected: describe(cfg), actual: describe(st.config),
       });
     }
-    const f = new Frame(this.backend);
+    const place = this.layerBackends;
+    // one Frame per backend; with one backend (no split) this is a single frame
+    let f = new Frame(place[0]!);
+    const frames = [f];
+    const frameOn = (b: Backend): Frame => {
+      let g = frames.find((fr) => fr.backend === b);
+      if (g === undefined) frames.push((g = new Frame(b)));
+      return g;
+    };
     try {
-      const x = f.embedding(this.w('emb.weight'), ids);
-      const shared = {};
+      let x = f.embedding(this.w('emb.weight'), ids);
+      const shared: { vFirst?: Tensor } = {};
       const block = BLOCKS[cfg.version];
       for (let i = 0; i < cfg.nLayer; i++) {
+        if (place[i] !== f.backend) {
+          // segment boundary: the residual stream (and v7's v_first) move to the next backend
+          const g = frameOn(place[i]!);
+          x = await transfer(f, g, x);
+          if (shared.vFirst !== undefined) shared.vFirst = await transfer(f, g, shared.vFirst);
+          f = g;
+        }
+        // each block's temporaries are freed right after it (a long prompt then needs one layer's
+        // activations, not all of them); layer 0's stay until the end: they hold v7's v_first
+        const lf = i === 0 ? f : new Frame(f.backend);
         const prefix = `blocks.${i}.`;
-        block({ f, cfg, layer: i, W: (name) => this.w(prefix + name), state: st.layers[i]!, tokens: ids, shared }, x);
+        try {
+          block({ f: lf, cfg, layer: i, W: (name) => this.w(prefix + name), state: st.layers[i]!, tokens: ids, shared }, x);
+        } finally {
+          if (lf !== f) lf.release();
+        }
       }
+      // head: ln_out and head.weight on the last layer's backend (the last row moves, if only it is needed)
       let h = x;
       if (!options.allLogits && T > 1) {
         h = f.zeros([1, cfg.nEmbd], 'x_last');
         f.saveLastRow(h, x);
       }
+      if (place[cfg.nLayer] !== f.backend) {
+        const g = frameOn(place[cfg.nLayer]!);
+        h = await transfer(f, g, h);
+        f = g;
+      }
       const logits = f.matmul(f.layerNorm(h, this.w('ln_out.weight'), this.w('ln_out.bias'), cfg.nEmbd, LN_EPS), this.w('head.weight'));
-      const flat = await this.backend.download(logits);
+      const flat = await f.backend.download(logits);
       if (!options.allLogits) return { logits: flat, state: st };
       const rows: Float32Array[] = [];
       for (let t = 0; t < T; t++) rows.push(flat.slice(t * cfg.nVocab, (t + 1) * cfg.nVocab));
       return { logits: rows, state: st };
     } finally {
-      f.release();
+      for (const fr of frames) fr.release();
     }
   }
 
-  /** Free the weights (backend memory). The model is unusable afterwards. */
-  dispose(): void {
-    for (const t of this.weights.values()) this.backend.free(t);
+  /**
+   * Free the weights (backend memory), and release the backends the model opened itself from a
+   * strategy string (e.g. wasm worker threads; the promise settles when they are gone). The model
+   * is unusable afterwards.
+   */
+  dispose(): Promise<void> {
+    for (const [key, t] of this.weights) this.layerBackends[layerOfKey(key, this.config.nLayer)]!.free(t);
     this.weights.clear();
+    return closeStrategy({ backends: this.owned });
   }
+}
+
+/**
+ * A copy of t (on frame `from`'s backend) in a new temporary of frame `to`: through the host
+ * (download, then write). Both are CPU backends today, so this is two memcpy's of [T, C] floats
+ * per boundary and call.
+ */
+async function transfer(from: Frame, to: Frame, t: Tensor): Promise<Tensor> {
+  const host = await from.backend.download(t);
+  const out = to.zeros(t.shape, t.label);
+  to.backend.write(out, host);
+  return out;
 }
 
 function sameShape(a: ModelConfig, b: ModelConfig): boolean {

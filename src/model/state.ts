@@ -8,7 +8,8 @@
 //   v7          att_x_prev [C], att_kv [H, N, N] indexed [head][value i][key j], ffn_x_prev [C]
 //
 // x_prev entries are the layer-normed (ln1 / ln2) input of the last token seen. The tensors live
-// in backend memory; `toArray()` downloads, `fromArray()` uploads.
+// in backend memory, each layer's on that layer's backend (a strategy may split the layers over
+// several); `toArray()` downloads, `fromArray()` uploads.
 
 import type { Backend, Tensor } from '../backends/backend.ts';
 import { RwkvError } from '../errors.ts';
@@ -37,14 +38,28 @@ const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 export class RwkvState {
   /** layers[i][e]: entry e (per stateLayout) of layer i. */
   readonly layers: Tensor[][];
+  /** The backend that holds layer i's entries. */
+  readonly backends: readonly Backend[];
   private disposed = false;
 
+  /** `backends`: one for every layer, or one per layer. */
   constructor(
-    readonly backend: Backend,
+    backends: Backend | readonly Backend[],
     readonly config: ModelConfig,
     layers: Tensor[][],
   ) {
     this.layers = layers;
+    this.backends = Array.isArray(backends) ? [...(backends as readonly Backend[])] : layers.map(() => backends as Backend);
+    if (this.backends.length !== layers.length) {
+      throw new RwkvError('INVALID_ARGUMENT', 'a state needs one backend per layer', {
+        expected: `${layers.length}`, actual: `${this.backends.length}`,
+      });
+    }
+  }
+
+  /** The backend of layer 0 (the only one unless the model's strategy splits the layers). */
+  get backend(): Backend {
+    return this.backends[0]!;
   }
 
   /** Number of float32 values in the state. */
@@ -57,12 +72,13 @@ export class RwkvState {
     this.assertLive();
     const layers = this.layers.map((entries, i) =>
       entries.map((t) => {
-        const c = this.backend.zeros(t.shape, `blocks.${i}.${t.label}`);
-        this.backend.copy(c, t);
+        const b = this.backends[i]!;
+        const c = b.zeros(t.shape, `blocks.${i}.${t.label}`);
+        b.copy(c, t);
         return c;
       }),
     );
-    return new RwkvState(this.backend, this.config, layers);
+    return new RwkvState(this.backends, this.config, layers);
   }
 
   /** The state flattened in the official layout (see the file header). */
@@ -70,9 +86,9 @@ export class RwkvState {
     this.assertLive();
     const out = new Float32Array(this.size);
     let o = 0;
-    for (const entries of this.layers) {
+    for (const [i, entries] of this.layers.entries()) {
       for (const t of entries) {
-        const d = await this.backend.download(t);
+        const d = await this.backends[i]!.download(t);
         out.set(d, o);
         o += d.length;
       }
@@ -89,10 +105,10 @@ export class RwkvState {
       });
     }
     let o = 0;
-    for (const entries of this.layers) {
+    for (const [i, entries] of this.layers.entries()) {
       for (const t of entries) {
         const n = size(t.shape);
-        this.backend.write(t, data.subarray(o, o + n));
+        this.backends[i]!.write(t, data.subarray(o, o + n));
         o += n;
       }
     }
@@ -100,7 +116,7 @@ export class RwkvState {
 
   dispose(): void {
     if (this.disposed) return;
-    for (const entries of this.layers) for (const t of entries) this.backend.free(t);
+    for (const [i, entries] of this.layers.entries()) for (const t of entries) this.backends[i]!.free(t);
     this.disposed = true;
   }
 
