@@ -193,13 +193,20 @@ export async function loadModel(v: Values): Promise<RwkvModel> {
   }
   const weights = v.weights ?? 'auto';
   if (weights !== 'auto' && weights !== 'f32' && weights !== 'compact') throw new UsageError(`--weights must be f32, compact or auto, got "${weights}"`);
-  const model = await RwkvModel.load(v.model, {
-    // --strategy replaces --backend/--weights (strategyLoadOptions refuses both together)
-    ...(strategy.strategy !== undefined ? strategy : { weights, ...strategy }),
-    lora: loraOptions(v),
-    ...(v.backend !== undefined ? { backend: v.backend } : {}),
-    ...(v['initial-state'] !== undefined ? { extraFiles: [v['initial-state']] } : {}),
-  });
+  const bar = progressBar('loading');
+  let model: RwkvModel;
+  try {
+    model = await RwkvModel.load(v.model, {
+      onProgress: (p) => bar.update(p.loaded, p.total, `${v.model} ${formatBytes(p.loaded * 4)} of ${formatBytes(p.total * 4)} (as float32)`),
+      // --strategy replaces --backend/--weights (strategyLoadOptions refuses both together)
+      ...(strategy.strategy !== undefined ? strategy : { weights, ...strategy }),
+      lora: loraOptions(v),
+      ...(v.backend !== undefined ? { backend: v.backend } : {}),
+      ...(v['initial-state'] !== undefined ? { extraFiles: [v['initial-state']] } : {}),
+    });
+  } finally {
+    bar.done();
+  }
   openModels.push(model);
   return model;
 }

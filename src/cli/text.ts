@@ -104,15 +104,9 @@ function tokenizerFor(v: Values, model?: { file?: string; vocabSize?: number }):
   });
 }
 
-/** A model with a progress line on a terminal while it loads. */
+/** A model (loadModel draws a progress bar on a terminal while it loads). */
 async function loadModelWithProgress(v: Values): Promise<RwkvModel> {
-  const bar = progressBar('loading');
-  try {
-    bar.update(0, 1, v.model ?? '');
-    return await loadModel(v);
-  } finally {
-    bar.done();
-  }
+  return loadModel(v);
 }
 
 /** Stand-in for the older id-only `generate` when no tokenizer can be loaded: no text. */

@@ -59,6 +59,11 @@ export interface LoadOptions {
    */
   weights?: 'f32' | 'compact' | 'auto';
   /**
+   * Called as weights reach the backend: `loaded` of `total` parameters (the checkpoint's element
+   * count), so a caller can draw a progress bar. The same shape as the Hub download progress.
+   */
+  onProgress?: (p: { phase: 'load'; file?: string; loaded: number; total: number }) => void;
+  /**
    * Which backend runs which layers and how their weights are stored (src/strategy.ts,
    * docs/strategy.md): "wasm fp32", "wasm bf16 *8 -> ts fp32", "auto", … A string, a parsed
    * Strategy, or one opened with openStrategy (backends already made). Not together with
@@ -222,7 +227,15 @@ export class RwkvModel {
     // stream: each source tensor is read, transformed and uploaded to its layer's backend, then
     // dropped. Matrices (matmul weights; not the embedding tables, which are looked up) may be
     // stored compact, as the layer's policy says.
+    let total = 0;
+    for (const t of ckpt.values()) total += numel(t.shape);
+    let loaded = 0;
+    const progress = (n: number) => {
+      loaded = Math.min(total, loaded + n);
+      options.onProgress?.({ phase: 'load', ...(file !== undefined ? { file } : {}), loaded, total });
+    };
     prepareWeights(ckpt, config, file, (key, t) => {
+      progress(numel(t.shape));
       const { backend, policy } = slots[layerOfKey(key, config.nLayer)]!;
       const matrix = t.shape.length === 2 && !key.endsWith('emb.weight');
       // 'exact': the narrowest storage that keeps every value (the 'compact' option)
@@ -247,6 +260,7 @@ export class RwkvModel {
       weights.set(key, backend.upload(data, t.shape, key, storage));
       bytes[storage] += storageBytes(storage, t.shape);
     });
+    options.onProgress?.({ phase: 'load', ...(file !== undefined ? { file } : {}), loaded: total, total });
     const source = { file: file ?? '(memory)', format: options.format ?? 'memory' } as const;
     // a strategy string opened here (synchronously): this model owns those backends
     const own = opened !== null && !isOpened(options.strategy) ? opened.backends.filter((b) => b !== null) : owned;
