@@ -18,15 +18,31 @@
 // kernel's (C, T) group: the share of this runtime's scalar multiply-add rate the kernel reaches,
 // which travels between machines (and through a noisy one) better than raw GFLOP/s.
 //
+// Second table: the WASM matrix kernels (assembly/kernels/matmul.ts through WasmBackend.matmul,
+// thread dispatch included) against the TS ones at the RWKV-7 0.1B shapes (O×K = 768×768,
+// 3072×768 and the 65536×768 head), W stored as f32, bf16, f16 and int8, 1 and all threads, each
+// validated against its TS twin (same storage) before timing. GB/s = weight bytes ÷ time (what
+// decode is bound by), GFLOP/s = 2·T·O·K ÷ time (what prefill is bound by). The TS kernels run
+// only where a call stays under 64 M multiply-adds (T = 1, and T > 1 at 768×768); above that the
+// wasm result is validated on its first 512 rows.
+//
 // Environment (all optional):
 //   BENCH_TIME_MS    time budget per task, ms   (default 200)
 //   BENCH_WARMUP_MS  warm-up per task, ms       (default 30)
 //   BENCH_C          widths                     (default 768,1024,2048)
 //   BENCH_T          token counts               (default 1,16; the style guide's full set adds 128)
 //   BENCH_KERNELS    subset, e.g. matmul,wkv7   (default all)
+//   BENCH_WASM       0 = skip the WASM matmul table            (default 1)
+//   BENCH_MM_T       token counts of that table                (default 1,64)
+//   BENCH_MM_THREADS wasm thread counts                        (default 1,<available cores>)
 
+import { availableParallelism } from 'node:os';
 import { Bench } from 'tinybench';
+import type { WeightStorage } from '../src/backends/backend.ts';
+import { quantizeI8 } from '../src/backends/quant-i8.ts';
 import * as K from '../src/backends/ts/kernels.ts';
+import { WasmBackend } from '../src/backends/wasm/wasm-backend.ts';
+import { floatToHalf } from '../src/io/float.ts';
 import { DECAY_SCALE } from '../src/constants.ts';
 import {
   dotLoop, envList, envNumber, environment, expectClose, fmt, markdownTable, printHeader, progress, rng, sink, timingOf,
@@ -398,3 +414,95 @@ console.log(
   ),
 );
 console.log(`\n(total ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+
+// ---------- WASM matmul vs TS matmul at the 0.1B shapes ----------
+
+if (envNumber('BENCH_WASM', 1) !== 0) await wasmMatmul();
+
+async function wasmMatmul(): Promise<void> {
+  const shapes: [number, number][] = [[768, 768], [3072, 768], [65536, 768]];
+  const Ts = envList('BENCH_MM_T', ['1', '64']).map(Number);
+  const threadCounts = envList('BENCH_MM_THREADS', ['1', String(availableParallelism())]).map(Number);
+  const storages: WeightStorage[] = ['f32', 'bf16', 'f16', 'i8'];
+  const BYTES: Record<WeightStorage, number> = { f32: 4, bf16: 2, f16: 2, i8: 1 };
+  const TS_MAX_MACS = 64e6;
+  const VALIDATE_ROWS = 512;
+  const backends = await Promise.all(threadCounts.map((threads) => WasmBackend.create({ threads })));
+  const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, warmupIterations: 2, iterations: 5, throws: true });
+  interface Row { name: string; impl: string; storage: WeightStorage; O: number; K: number; T: number; threads: number }
+  const rows: Row[] = [];
+  for (const [O, Kd] of shapes) {
+    const W = uniform(O * Kd, -1 / Math.sqrt(Kd), 1 / Math.sqrt(Kd));
+    const bits16 = { bf16: K.encodeBf16(W), f16: Uint16Array.from(W, floatToHalf) };
+    const q = quantizeI8(W, O, Kd);
+    for (const T of Ts) {
+      const x = uniform(T * Kd, -1, 1);
+      for (const storage of storages) {
+        // the TS twin: reference for validation (on the first VALIDATE_ROWS rows where the whole
+        // product would take the scalar twin too long), and timed where affordable
+        const affordable = T * O * Kd <= TS_MAX_MACS;
+        const Ov = affordable ? O : Math.min(O, VALIDATE_ROWS);
+        const ref = new Float32Array(T * O);
+        const twin = () => {
+          if (storage === 'f32') K.matmul(ref, x, W, T, Kd, O);
+          else if (storage === 'i8') K.matmulI8(ref, x, q, T, Kd, O);
+          else K.matmul16(ref, x, bits16[storage], T, Kd, O, storage);
+          return ref[0]!;
+        };
+        let refRows: Float32Array;
+        if (affordable) {
+          twin();
+          refRows = ref;
+        } else {
+          refRows = new Float32Array(T * Ov);
+          const Wv = W.subarray(0, Ov * Kd);
+          if (storage === 'f32') K.matmul(refRows, x, Wv, T, Kd, Ov);
+          else if (storage === 'i8') K.matmulI8(refRows, x, { ...q, O: Ov, q: q.q.subarray(0, Ov * Kd) }, T, Kd, Ov);
+          else K.matmul16(refRows, x, bits16[storage].subarray(0, Ov * Kd), T, Kd, Ov, storage);
+        }
+        if (affordable) {
+          const name = `ts ${storage} ${O}×${Kd} T=${T}`;
+          bench.add(name, () => {
+            sink.value += twin();
+          });
+          rows.push({ name, impl: 'ts', storage, O, K: Kd, T, threads: 1 });
+        }
+        for (const b of backends) {
+          const w = b.upload(W, [O, Kd], 'W', storage);
+          const xt = b.upload(x, [T, Kd], 'x');
+          const out = b.zeros([T, O], 'out');
+          b.matmul(out, xt, w);
+          const got = await b.download(out);
+          const gotRows = Ov === O ? got : Float32Array.from({ length: T * Ov }, (_, i) => got[Math.floor(i / Ov) * O + (i % Ov)]!);
+          expectClose(`wasm ${storage} ${O}×${Kd} T=${T} ×${b.caps.threads} vs ts twin`, gotRows, refRows, 1e-4);
+          const name = `wasm ${storage} ${O}×${Kd} T=${T} ×${b.caps.threads}`;
+          bench.add(name, () => b.matmul(out, xt, w));
+          rows.push({ name, impl: `wasm (${(b as WasmBackend).caps.variant})`, storage, O, K: Kd, T, threads: b.caps.threads });
+        }
+      }
+    }
+  }
+  bench.addEventListener('cycle', (e) => {
+    if (e.task !== undefined) progress(e.task.name);
+  });
+  await bench.run();
+  printHeader('WASM vs TS matmul at the RWKV-7 0.1B shapes (bench/kernels.bench.ts)', env, [
+    `wasm: ${backends.map((b) => b.caps.description).join(' | ')}`,
+    'out [T, O] = x [T, K] · W [O, K]ᵀ through Backend.matmul (thread dispatch included); validated against the TS twin of the same storage within 1e-4',
+    'GB/s = weight bytes of W ÷ time per call; GFLOP/s = 2·T·O·K ÷ time per call',
+  ]);
+  console.log(
+    markdownTable(
+      ['impl', 'W', '>O×K', '>T', '>threads', '>µs/call', '>±rme %', '>GB/s', '>GFLOP/s'],
+      rows.map((r) => {
+        const t = timingOf(bench.getTask(r.name)!);
+        const s = t.medianMs / 1000;
+        return [
+          r.impl, r.storage, `${r.O}×${r.K}`, String(r.T), String(r.threads), fmt(t.medianMs * 1000), t.rme.toFixed(1),
+          fmt((r.O * r.K * BYTES[r.storage]) / s / 1e9), fmt((2 * r.T * r.O * r.K) / s / 1e9),
+        ];
+      }),
+    ),
+  );
+  for (const b of backends) await b.dispose();
+}

@@ -1,2 +1,624 @@
-// placeholder: filled by the WASM backend work
-export function _matmul_placeholder(): i32 { return 0; }
+// Matrix products out[T, O] = x[T, K] · W[O, K]ᵀ for W stored as f32, bf16, f16 and int8, over
+// an output row range [row0, row1) so threads split the rows. Twins: matmul, matmul16 and
+// matmulI8 in src/backends/ts/kernels.ts.
+//
+// Every kernel has the same signature (out, x, W, T, K, O, row0, row1, scratch): byte pointers
+// into the shared memory, sizes in elements. `scratch` is this thread's own 4·K f32 (16 KiB for
+// K 1024), used when T ≥ 2 to decode four compact rows once and reuse them for every token.
+//
+// Decode (T = 1) streams each weight once: four rows at a time against one x, so the x vector is
+// loaded once per four rows and four (or eight) independent accumulators hide the add latency.
+// Prefill (T ≥ 2) is blocked: four W rows (16·K bytes, L1-resident) against two tokens at a time,
+// eight accumulators, so every loaded weight vector is used twice and every x vector four times;
+// tokens go in blocks whose x rows fit in L2 (tokenBlock), all of the thread's rows per block.
+//
+// Accumulation is f32 in four lanes (the twins accumulate in f64); the relaxed build uses
+// f32x4.relaxed_madd, which may fuse (one rounding fewer). Every SIMD loop has a scalar tail.
+
+// ---- helpers ----
+
+/** a·b + c: fused where the relaxed build and the CPU allow it. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** bf16 → f32 is the 16 bits moved to the top: lanes 0–3 (lo) and 4–7 (hi) of eight bf16. */
+// @ts-ignore: decorator
+@inline function bf16lo(v: v128): v128 {
+  return i32x4.shl(i32x4.extend_low_i16x8_u(v), 16);
+}
+// @ts-ignore: decorator
+@inline function bf16hi(v: v128): v128 {
+  return i32x4.shl(i32x4.extend_high_i16x8_u(v), 16);
+}
+/** The even (0, 2, 4, 6) and odd (1, 3, 5, 7) bf16 of eight, as f32: one op each. */
+// @ts-ignore: decorator
+@inline function bf16even(v: v128): v128 {
+  return i32x4.shl(v, 16);
+}
+// @ts-ignore: decorator
+@inline function bf16odd(v: v128): v128 {
+  return v128.and(v, i32x4.splat(0xffff0000));
+}
+
+/**
+ * f16 → f32 for finite halves (the backend stores a matrix holding an f16 inf or NaN as f32
+ * instead): with the half's sign at bit 31 and its exponent and mantissa moved to bits 27..13 —
+ * an arithmetic shift right by 3 of the half in the top 16 bits, masked — the f32 is the value
+ * · 2^−112, for normal and subnormal halves alike; one multiply by 2^112 gives the value.
+ */
+// @ts-ignore: decorator
+@inline function f16top(top: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shr_s(top, 3), i32x4.splat(0x8fffe000)), f32x4.splat(5.192296858534828e33));
+}
+/** Four halves sign-extended to i32 lanes (i32x4.extend_*_i16x8_s). */
+// @ts-ignore: decorator
+@inline function f16x4(h: v128): v128 {
+  return f16top(i32x4.shl(h, 16));
+}
+/** The even (0, 2, 4, 6) and odd (1, 3, 5, 7) halves of eight, as f32. */
+// @ts-ignore: decorator
+@inline function f16even(v: v128): v128 {
+  return f16top(i32x4.shl(v, 16));
+}
+// @ts-ignore: decorator
+@inline function f16odd(v: v128): v128 {
+  return f16top(v);
+}
+
+/**
+ * int8 scheme bytes → f32 (exact): byte j of each of the four i32 lanes of sixteen bytes, i.e.
+ * q[4i + j] for lanes i = 0..3. Pairs with xr stored in the same order (see matmulI8Prep).
+ */
+// @ts-ignore: decorator
+@inline function u8lane(v: v128, j: i32): v128 {
+  let b: v128;
+  if (j == 0) b = v128.and(v, i32x4.splat(0xff));
+  else if (j == 1) b = v128.and(i32x4.shr_u(v, 8), i32x4.splat(0xff));
+  else if (j == 2) b = v128.and(i32x4.shr_u(v, 16), i32x4.splat(0xff));
+  else b = i32x4.shr_u(v, 24);
+  return f32x4.convert_i32x4_s(b);
+}
+
+// @ts-ignore: decorator
+@inline function halfToF32(h: u32): f32 {
+  return f32x4.extract_lane(f16top(i32x4.splat(<i32>(h << 16))), 0);
+}
+
+// ---- f32 rows (shared by every storage once rows are f32: W itself, or a decoded scratch) ----
+
+/** Σ_k x[k]·w[k] over K f32. */
+function dotF32(x: usize, w: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const o = <usize>k << 2;
+    a0 = madd(v128.load(x + o), v128.load(w + o), a0);
+    a1 = madd(v128.load(x + o, 16), v128.load(w + o, 16), a1);
+  }
+  for (; k + 4 <= K; k += 4) {
+    const o = <usize>k << 2;
+    a0 = madd(v128.load(x + o), v128.load(w + o), a0);
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(w + (<usize>k << 2));
+  return s;
+}
+
+/** out[0..4) = four rows w0..w3 (stride ws bytes) · one x. */
+function rows4x1F32(out: usize, x: usize, w: usize, ws: usize, K: i32): void {
+  const w1 = w + ws;
+  const w2 = w1 + ws;
+  const w3 = w2 + ws;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0);
+  let b1 = f32x4.splat(0);
+  let b2 = f32x4.splat(0);
+  let b3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const o = <usize>k << 2;
+    const xa = v128.load(x + o);
+    const xb = v128.load(x + o, 16);
+    a0 = madd(xa, v128.load(w + o), a0);
+    a1 = madd(xa, v128.load(w1 + o), a1);
+    a2 = madd(xa, v128.load(w2 + o), a2);
+    a3 = madd(xa, v128.load(w3 + o), a3);
+    b0 = madd(xb, v128.load(w + o, 16), b0);
+    b1 = madd(xb, v128.load(w1 + o, 16), b1);
+    b2 = madd(xb, v128.load(w2 + o, 16), b2);
+    b3 = madd(xb, v128.load(w3 + o, 16), b3);
+  }
+  for (; k + 4 <= K; k += 4) {
+    const o = <usize>k << 2;
+    const xa = v128.load(x + o);
+    a0 = madd(xa, v128.load(w + o), a0);
+    a1 = madd(xa, v128.load(w1 + o), a1);
+    a2 = madd(xa, v128.load(w2 + o), a2);
+    a3 = madd(xa, v128.load(w3 + o), a3);
+  }
+  let s0 = hsum(f32x4.add(a0, b0));
+  let s1 = hsum(f32x4.add(a1, b1));
+  let s2 = hsum(f32x4.add(a2, b2));
+  let s3 = hsum(f32x4.add(a3, b3));
+  for (; k < K; k++) {
+    const o = <usize>k << 2;
+    const xk = load<f32>(x + o);
+    s0 += xk * load<f32>(w + o);
+    s1 += xk * load<f32>(w1 + o);
+    s2 += xk * load<f32>(w2 + o);
+    s3 += xk * load<f32>(w3 + o);
+  }
+  store<f32>(out, s0);
+  store<f32>(out, s1, 4);
+  store<f32>(out, s2, 8);
+  store<f32>(out, s3, 12);
+}
+
+/** Four rows (stride ws bytes) against two tokens: out0[0..4) for x0, out1[0..4) for x1. */
+function rows4x2F32(out0: usize, out1: usize, x0: usize, x1: usize, w: usize, ws: usize, K: i32): void {
+  const w1 = w + ws;
+  const w2 = w1 + ws;
+  const w3 = w2 + ws;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let c0 = f32x4.splat(0);
+  let c1 = f32x4.splat(0);
+  let c2 = f32x4.splat(0);
+  let c3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const o = <usize>k << 2;
+    const xa = v128.load(x0 + o);
+    const xc = v128.load(x1 + o);
+    const v0 = v128.load(w + o);
+    const v1 = v128.load(w1 + o);
+    const v2 = v128.load(w2 + o);
+    const v3 = v128.load(w3 + o);
+    a0 = madd(xa, v0, a0);
+    c0 = madd(xc, v0, c0);
+    a1 = madd(xa, v1, a1);
+    c1 = madd(xc, v1, c1);
+    a2 = madd(xa, v2, a2);
+    c2 = madd(xc, v2, c2);
+    a3 = madd(xa, v3, a3);
+    c3 = madd(xc, v3, c3);
+  }
+  let s0 = hsum(a0);
+  let s1 = hsum(a1);
+  let s2 = hsum(a2);
+  let s3 = hsum(a3);
+  let t0 = hsum(c0);
+  let t1 = hsum(c1);
+  let t2 = hsum(c2);
+  let t3 = hsum(c3);
+  for (; k < K; k++) {
+    const o = <usize>k << 2;
+    const xa = load<f32>(x0 + o);
+    const xc = load<f32>(x1 + o);
+    const v0 = load<f32>(w + o);
+    const v1 = load<f32>(w1 + o);
+    const v2 = load<f32>(w2 + o);
+    const v3 = load<f32>(w3 + o);
+    s0 += xa * v0;
+    s1 += xa * v1;
+    s2 += xa * v2;
+    s3 += xa * v3;
+    t0 += xc * v0;
+    t1 += xc * v1;
+    t2 += xc * v2;
+    t3 += xc * v3;
+  }
+  store<f32>(out0, s0);
+  store<f32>(out0, s1, 4);
+  store<f32>(out0, s2, 8);
+  store<f32>(out0, s3, 12);
+  store<f32>(out1, t0);
+  store<f32>(out1, t1, 4);
+  store<f32>(out1, t2, 8);
+  store<f32>(out1, t3, 12);
+}
+
+/** Four f32 rows at w (stride ws) against every token: out[t, o..o+4). */
+function rows4AllTokens(out: usize, x: usize, w: usize, ws: usize, T: i32, K: i32, O: i32, o: i32): void {
+  const xs = <usize>K << 2;
+  const os = <usize>O << 2;
+  const oo = out + (<usize>o << 2);
+  let t = 0;
+  for (; t + 2 <= T; t += 2) {
+    rows4x2F32(oo + <usize>t * os, oo + <usize>(t + 1) * os, x + <usize>t * xs, x + <usize>(t + 1) * xs, w, ws, K);
+  }
+  if (t < T) rows4x1F32(oo + <usize>t * os, x + <usize>t * xs, w, ws, K);
+}
+
+// ---- f32 ----
+
+/**
+ * Tokens per block of a prefill: the block's x rows (≤ 128 KiB) stay in L2 while the thread's
+ * W rows stream past them once per block (W itself mostly stays in L3 between blocks).
+ */
+function tokenBlock(K: i32): i32 {
+  const tb = (131072 / (K << 2)) & ~1;
+  return tb < 2 ? 2 : tb;
+}
+
+export function matmulF32(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize): void {
+  const tb = tokenBlock(K);
+  for (let t0 = 0; t0 < T; t0 += tb) {
+    const n = T - t0 < tb ? T - t0 : tb;
+    f32Rows(out + ((<usize>t0 * O) << 2), x + ((<usize>t0 * K) << 2), W, n, K, O, row0, row1);
+  }
+}
+
+/** matmulF32 for one token block. */
+function f32Rows(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32): void {
+  const ws = <usize>K << 2;
+  let o = row0;
+  for (; o + 4 <= row1; o += 4) rows4AllTokens(out, x, W + <usize>o * ws, ws, T, K, O, o);
+  for (; o < row1; o++) {
+    for (let t = 0; t < T; t++) {
+      store<f32>(out + ((<usize>t * O + o) << 2), dotF32(x + <usize>t * ws, W + <usize>o * ws, K));
+    }
+  }
+}
+
+// ---- 16-bit rows: decode into the scratch for T ≥ 2, decode in registers for T = 1 ----
+
+/** Decode `n` rows of 16-bit values (bf16 when `bf`, else f16) into f32 at dst. */
+function decode16Rows(dst: usize, src: usize, K: i32, n: i32, bf: bool): void {
+  const total = K * n;
+  let k = 0;
+  for (; k + 8 <= total; k += 8) {
+    const v = v128.load(src + (<usize>k << 1));
+    const d = dst + (<usize>k << 2);
+    if (bf) {
+      v128.store(d, bf16lo(v));
+      v128.store(d, bf16hi(v), 16);
+    } else {
+      v128.store(d, f16x4(i32x4.extend_low_i16x8_s(v)));
+      v128.store(d, f16x4(i32x4.extend_high_i16x8_s(v)), 16);
+    }
+  }
+  for (; k < total; k++) {
+    const h = <u32>load<u16>(src + (<usize>k << 1));
+    store<f32>(dst + (<usize>k << 2), bf ? reinterpret<f32>(h << 16) : halfToF32(h));
+  }
+}
+
+/** Four 16-bit rows (stride ws bytes) · one x, decoded in registers. */
+function rows4x1B16(out: usize, x: usize, w: usize, ws: usize, K: i32, bf: bool): void {
+  const w1 = w + ws;
+  const w2 = w1 + ws;
+  const w3 = w2 + ws;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0);
+  let b1 = f32x4.splat(0);
+  let b2 = f32x4.splat(0);
+  let b3 = f32x4.splat(0);
+  let k = 0;
+  if (bf) {
+    for (; k + 8 <= K; k += 8) {
+      const xo = <usize>k << 2;
+      const wo = <usize>k << 1;
+      const xa = v128.load(x + xo);
+      const xb = v128.load(x + xo, 16);
+      // x split into its even and odd elements, matching the even/odd weights of each 16 bytes
+      const xe = i32x4.shuffle(xa, xb, 0, 2, 4, 6);
+      const xd = i32x4.shuffle(xa, xb, 1, 3, 5, 7);
+      const v0 = v128.load(w + wo);
+      a0 = madd(xe, bf16even(v0), a0);
+      b0 = madd(xd, bf16odd(v0), b0);
+      const v1 = v128.load(w1 + wo);
+      a1 = madd(xe, bf16even(v1), a1);
+      b1 = madd(xd, bf16odd(v1), b1);
+      const v2 = v128.load(w2 + wo);
+      a2 = madd(xe, bf16even(v2), a2);
+      b2 = madd(xd, bf16odd(v2), b2);
+      const v3 = v128.load(w3 + wo);
+      a3 = madd(xe, bf16even(v3), a3);
+      b3 = madd(xd, bf16odd(v3), b3);
+    }
+  } else {
+    for (; k + 8 <= K; k += 8) {
+      const xo = <usize>k << 2;
+      const wo = <usize>k << 1;
+      const xa = v128.load(x + xo);
+      const xb = v128.load(x + xo, 16);
+      // x split into its even and odd elements, matching the even/odd weights of each 16 bytes
+      const xe = i32x4.shuffle(xa, xb, 0, 2, 4, 6);
+      const xd = i32x4.shuffle(xa, xb, 1, 3, 5, 7);
+      const v0 = v128.load(w + wo);
+      a0 = madd(xe, f16even(v0), a0);
+      b0 = madd(xd, f16odd(v0), b0);
+      const v1 = v128.load(w1 + wo);
+      a1 = madd(xe, f16even(v1), a1);
+      b1 = madd(xd, f16odd(v1), b1);
+      const v2 = v128.load(w2 + wo);
+      a2 = madd(xe, f16even(v2), a2);
+      b2 = madd(xd, f16odd(v2), b2);
+      const v3 = v128.load(w3 + wo);
+      a3 = madd(xe, f16even(v3), a3);
+      b3 = madd(xd, f16odd(v3), b3);
+    }
+  }
+  let s0 = hsum(f32x4.add(a0, b0));
+  let s1 = hsum(f32x4.add(a1, b1));
+  let s2 = hsum(f32x4.add(a2, b2));
+  let s3 = hsum(f32x4.add(a3, b3));
+  for (; k < K; k++) {
+    const xk = load<f32>(x + (<usize>k << 2));
+    const wo = <usize>k << 1;
+    if (bf) {
+      s0 += xk * reinterpret<f32>(<u32>load<u16>(w + wo) << 16);
+      s1 += xk * reinterpret<f32>(<u32>load<u16>(w1 + wo) << 16);
+      s2 += xk * reinterpret<f32>(<u32>load<u16>(w2 + wo) << 16);
+      s3 += xk * reinterpret<f32>(<u32>load<u16>(w3 + wo) << 16);
+    } else {
+      s0 += xk * halfToF32(<u32>load<u16>(w + wo));
+      s1 += xk * halfToF32(<u32>load<u16>(w1 + wo));
+      s2 += xk * halfToF32(<u32>load<u16>(w2 + wo));
+      s3 += xk * halfToF32(<u32>load<u16>(w3 + wo));
+    }
+  }
+  store<f32>(out, s0);
+  store<f32>(out, s1, 4);
+  store<f32>(out, s2, 8);
+  store<f32>(out, s3, 12);
+}
+
+function matmul16(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize, bf: bool): void {
+  const tb = tokenBlock(K);
+  for (let t0 = 0; t0 < T; t0 += tb) {
+    const n = T - t0 < tb ? T - t0 : tb;
+    b16Rows(out + ((<usize>t0 * O) << 2), x + ((<usize>t0 * K) << 2), W, n, K, O, row0, row1, scratch, bf);
+  }
+}
+
+/** matmul16 for one token block. */
+function b16Rows(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize, bf: bool): void {
+  const ws = <usize>K << 1;
+  const fs = <usize>K << 2;
+  let o = row0;
+  for (; o + 4 <= row1; o += 4) {
+    if (T == 1) {
+      rows4x1B16(out + (<usize>o << 2), x, W + <usize>o * ws, ws, K, bf);
+    } else {
+      decode16Rows(scratch, W + <usize>o * ws, K, 4, bf);
+      rows4AllTokens(out, x, scratch, fs, T, K, O, o);
+    }
+  }
+  for (; o < row1; o++) {
+    decode16Rows(scratch, W + <usize>o * ws, K, 1, bf);
+    for (let t = 0; t < T; t++) store<f32>(out + ((<usize>t * O + o) << 2), dotF32(x + <usize>t * fs, scratch, K));
+  }
+}
+
+export function matmulBf16(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize): void {
+  matmul16(out, x, W, T, K, O, row0, row1, scratch, true);
+}
+
+export function matmulF16(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize): void {
+  matmul16(out, x, W, T, K, O, row0, row1, scratch, false);
+}
+
+// ---- int8 (SPEC §2.1.5) ----
+//
+// W[o, k] ≈ (q[o, k] + 0.5)·rx[o]·ry[k] + mx[o] + my[k]   (rx, ry stored already divided by 16)
+// so   y[t, o] = rx[o]·(Σ_k xr[t, k]·q[o, k] + ½·Σ_k xr[t, k]) + Σ_k x[t, k]·my[k] + mx[o]·Σ_k x[t, k]
+// with xr[t, k] = x[t, k]·ry[k]. matmulI8Prep computes xr and the three per-token sums once; the
+// row kernel is then a dot of f32 xr with the uint8 row, plus that epilogue.
+//
+// One allocation holds the matrix: mx [O] f32, rx [O] f32, my [K] f32, ry [K] f32, q [O, K] u8.
+// For matmulI8, `x` points at the prep output: xr [T, K] f32 then sums [T, 3] f32.
+
+/**
+ * xr[t, k] = x[t, k]·ry[k]; sums[t] = (½·Σ xr, Σ x·my, Σ x). W is the int8 matrix block.
+ * Within each full block of 16, xr is stored transposed as 4×4 (element 4i + j at 4j + i), the
+ * order in which u8lane unpacks the bytes; the tail (K mod 16) keeps its order.
+ */
+export function matmulI8Prep(xr: usize, x: usize, W: usize, T: i32, K: i32, O: i32): void {
+  const my = W + (<usize>O << 3);
+  const ry = my + (<usize>K << 2);
+  const sums = xr + ((<usize>T * K) << 2);
+  for (let t = 0; t < T; t++) {
+    const xt = x + ((<usize>t * K) << 2);
+    const rt = xr + ((<usize>t * K) << 2);
+    let half = f32x4.splat(0);
+    let xm = f32x4.splat(0);
+    let xs = f32x4.splat(0);
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const o = <usize>k << 2;
+      const xv = v128.load(xt + o);
+      const r = f32x4.mul(xv, v128.load(ry + o));
+      v128.store(rt + o, r);
+      half = f32x4.add(half, r);
+      xm = madd(xv, v128.load(my + o), xm);
+      xs = f32x4.add(xs, xv);
+    }
+    // full blocks of 16: reorder to (4i + j) → (4j + i), a 4×4 transpose, to match u8lane
+    for (let b = 0; b + 16 <= K; b += 16) {
+      const p = rt + (<usize>b << 2);
+      const r0 = v128.load(p);
+      const r1 = v128.load(p, 16);
+      const r2 = v128.load(p, 32);
+      const r3 = v128.load(p, 48);
+      const lo01 = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+      const lo23 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+      const hi01 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+      const hi23 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+      v128.store(p, i32x4.shuffle(lo01, lo23, 0, 1, 4, 5));
+      v128.store(p, i32x4.shuffle(lo01, lo23, 2, 3, 6, 7), 16);
+      v128.store(p, i32x4.shuffle(hi01, hi23, 0, 1, 4, 5), 32);
+      v128.store(p, i32x4.shuffle(hi01, hi23, 2, 3, 6, 7), 48);
+    }
+    let h = hsum(half);
+    let m = hsum(xm);
+    let s = hsum(xs);
+    for (; k < K; k++) {
+      const o = <usize>k << 2;
+      const xv = load<f32>(xt + o);
+      const r = xv * load<f32>(ry + o);
+      store<f32>(rt + o, r);
+      h += r;
+      m += xv * load<f32>(my + o);
+      s += xv;
+    }
+    const st = sums + (<usize>t * 12);
+    store<f32>(st, h * 0.5);
+    store<f32>(st, m, 4);
+    store<f32>(st, s, 8);
+  }
+}
+
+/** Σ_k xr[k]·q[k] over K bytes, plus a scalar tail. */
+function dotU8(x: usize, q: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const xo = x + (<usize>k << 2);
+    const v = v128.load(q + k);
+    a0 = madd(v128.load(xo), u8lane(v, 0), a0);
+    a1 = madd(v128.load(xo, 16), u8lane(v, 1), a1);
+    a0 = madd(v128.load(xo, 32), u8lane(v, 2), a0);
+    a1 = madd(v128.load(xo, 48), u8lane(v, 3), a1);
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * <f32>load<u8>(q + k);
+  return s;
+}
+
+/** Four uint8 rows (stride K bytes) · one xr, decoded in registers. */
+function rows4x1U8(out: usize, x: usize, q: usize, K: i32): void {
+  const ks = <usize>K;
+  const q1 = q + ks;
+  const q2 = q1 + ks;
+  const q3 = q2 + ks;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const xo = x + (<usize>k << 2);
+    const v0 = v128.load(q + k);
+    const v1 = v128.load(q1 + k);
+    const v2 = v128.load(q2 + k);
+    const v3 = v128.load(q3 + k);
+    const x0 = v128.load(xo, 0);
+    a0 = madd(x0, u8lane(v0, 0), a0);
+    a1 = madd(x0, u8lane(v1, 0), a1);
+    a2 = madd(x0, u8lane(v2, 0), a2);
+    a3 = madd(x0, u8lane(v3, 0), a3);
+    const x1 = v128.load(xo, 16);
+    a0 = madd(x1, u8lane(v0, 1), a0);
+    a1 = madd(x1, u8lane(v1, 1), a1);
+    a2 = madd(x1, u8lane(v2, 1), a2);
+    a3 = madd(x1, u8lane(v3, 1), a3);
+    const x2 = v128.load(xo, 32);
+    a0 = madd(x2, u8lane(v0, 2), a0);
+    a1 = madd(x2, u8lane(v1, 2), a1);
+    a2 = madd(x2, u8lane(v2, 2), a2);
+    a3 = madd(x2, u8lane(v3, 2), a3);
+    const x3 = v128.load(xo, 48);
+    a0 = madd(x3, u8lane(v0, 3), a0);
+    a1 = madd(x3, u8lane(v1, 3), a1);
+    a2 = madd(x3, u8lane(v2, 3), a2);
+    a3 = madd(x3, u8lane(v3, 3), a3);
+  }
+  let s0 = hsum(a0);
+  let s1 = hsum(a1);
+  let s2 = hsum(a2);
+  let s3 = hsum(a3);
+  for (; k < K; k++) {
+    const xk = load<f32>(x + (<usize>k << 2));
+    s0 += xk * <f32>load<u8>(q + k);
+    s1 += xk * <f32>load<u8>(q1 + k);
+    s2 += xk * <f32>load<u8>(q2 + k);
+    s3 += xk * <f32>load<u8>(q3 + k);
+  }
+  store<f32>(out, s0);
+  store<f32>(out, s1, 4);
+  store<f32>(out, s2, 8);
+  store<f32>(out, s3, 12);
+}
+
+/** Decode `n` uint8 rows of K into f32 at dst (exact integers 0..255), in the order of matmulI8Prep's xr. */
+function decodeU8Rows(dst: usize, src: usize, K: i32, n: i32): void {
+  for (let r = 0; r < n; r++) {
+    const q = src + <usize>r * K;
+    const d = dst + ((<usize>r * K) << 2);
+    let k = 0;
+    for (; k + 16 <= K; k += 16) {
+      const v = v128.load(q + k);
+      const o = d + (<usize>k << 2);
+      v128.store(o, u8lane(v, 0));
+      v128.store(o, u8lane(v, 1), 16);
+      v128.store(o, u8lane(v, 2), 32);
+      v128.store(o, u8lane(v, 3), 48);
+    }
+    for (; k < K; k++) store<f32>(d + (<usize>k << 2), <f32>load<u8>(q + k));
+  }
+}
+
+/** y[t, o] = rx[o]·(dot + ½Σxr) + Σx·my + mx[o]·Σx for rows [o0, o1) of every token. */
+function epilogueI8(out: usize, sums: usize, W: usize, T: i32, O: i32, o0: i32, o1: i32): void {
+  const mx = W;
+  const rx = W + (<usize>O << 2);
+  for (let t = 0; t < T; t++) {
+    const st = sums + (<usize>t * 12);
+    const half = load<f32>(st);
+    const xm = load<f32>(st, 4);
+    const xs = load<f32>(st, 8);
+    const row = out + ((<usize>t * O) << 2);
+    for (let o = o0; o < o1; o++) {
+      const p = row + (<usize>o << 2);
+      const oo = <usize>o << 2;
+      store<f32>(p, load<f32>(rx + oo) * (load<f32>(p) + half) + xm + load<f32>(mx + oo) * xs);
+    }
+  }
+}
+
+export function matmulI8(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize): void {
+  const tb = tokenBlock(K);
+  for (let t0 = 0; t0 < T; t0 += tb) {
+    const n = T - t0 < tb ? T - t0 : tb;
+    u8Rows(out + ((<usize>t0 * O) << 2), x + ((<usize>t0 * K) << 2), W, n, K, O, row0, row1, scratch);
+  }
+  epilogueI8(out, x + ((<usize>T * K) << 2), W, T, O, row0, row1);
+}
+
+/** Σ_k xr·q for rows [row0, row1) of one token block (the epilogue comes after all blocks). */
+function u8Rows(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize): void {
+  const q = W + (<usize>O << 3) + (<usize>K << 3);
+  const fs = <usize>K << 2;
+  let o = row0;
+  for (; o + 4 <= row1; o += 4) {
+    if (T == 1) {
+      rows4x1U8(out + (<usize>o << 2), x, q + <usize>o * K, K);
+    } else {
+      decodeU8Rows(scratch, q + <usize>o * K, K, 4);
+      rows4AllTokens(out, x, scratch, fs, T, K, O, o);
+    }
+  }
+  for (; o < row1; o++) {
+    for (let t = 0; t < T; t++) store<f32>(out + ((<usize>t * O + o) << 2), dotU8(x + <usize>t * fs, q + <usize>o * K, K));
+  }
+}

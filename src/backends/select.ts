@@ -1,27 +1,70 @@
 // Backend selection: an explicit name, or 'auto'. Unknown or unavailable names throw and list
 // the available ones. No environment switches, no work at import time.
+//
+// Two entry points: `createBackend` (async) makes any backend, including 'wasm', whose worker
+// threads start asynchronously; 'auto' there is wasm where it works, else ts. `selectBackend`
+// (sync, used by RwkvModel.fromCheckpoint) makes only the backends that need no async start:
+// its 'auto' is 'ts', and 'wasm' throws a typed error pointing at the async path.
 
 import { RwkvError } from '../errors.ts';
 import type { Backend } from './backend.ts';
 import { TsBackend } from './ts/ts-backend.ts';
+import type { WasmBackendOptions } from './wasm/wasm-backend.ts';
 
-export type BackendName = 'auto' | 'ts';
+/** The wasm backend, imported on first use (it pulls in node:worker_threads). */
+async function createWasm(options: WasmBackendOptions): Promise<Backend> {
+  const { WasmBackend } = await import('./wasm/wasm-backend.ts');
+  return WasmBackend.create(options);
+}
 
-const FACTORIES: Readonly<Record<Exclude<BackendName, 'auto'>, () => Backend>> = Object.freeze({
-  ts: () => new TsBackend(),
-});
+export type BackendName = 'auto' | 'ts' | 'wasm';
 
-export const BACKEND_NAMES: readonly string[] = ['auto', ...Object.keys(FACTORIES)];
+export const BACKEND_NAMES: readonly string[] = ['auto', 'ts', 'wasm'];
 
-/** 'auto' picks the fastest available backend; today that is 'ts' (the only one). */
+export interface CreateBackendOptions {
+  /** Worker threads (wasm; default os.availableParallelism()). */
+  threads?: number;
+  /** Which WASM build (default 'auto': relaxed SIMD where supported and verified). */
+  variant?: WasmBackendOptions['variant'];
+}
+
+function unknown(name: string): RwkvError {
+  return new RwkvError('BACKEND_UNAVAILABLE', `unknown backend "${name}"`, {
+    argument: 'backend', expected: `one of ${BACKEND_NAMES.join(', ')}`, actual: name,
+  });
+}
+
+/**
+ * Make a backend. 'auto' is the fastest that works here: wasm (SIMD + threads), else ts.
+ * Release a wasm backend's threads with its `dispose()` (they never keep the process alive).
+ */
+export async function createBackend(name: string | Backend = 'auto', options: CreateBackendOptions = {}): Promise<Backend> {
+  if (typeof name !== 'string') return name;
+  const wasmOptions: WasmBackendOptions = {};
+  if (options.threads !== undefined) wasmOptions.threads = options.threads;
+  if (options.variant !== undefined) wasmOptions.variant = options.variant;
+  if (name === 'ts') return new TsBackend();
+  if (name === 'wasm') return createWasm(wasmOptions);
+  if (name === 'auto') {
+    try {
+      return await createWasm(wasmOptions);
+    } catch (e) {
+      if (!(e instanceof RwkvError && e.code === 'BACKEND_UNAVAILABLE')) throw e;
+      return new TsBackend();
+    }
+  }
+  throw unknown(name);
+}
+
+/** Make a backend synchronously: 'auto' and 'ts' give the ts backend; 'wasm' needs createBackend. */
 export function selectBackend(name: string | Backend = 'auto'): Backend {
   if (typeof name !== 'string') return name;
-  if (name === 'auto') return FACTORIES.ts();
-  const make = (FACTORIES as Record<string, () => Backend>)[name];
-  if (make === undefined) {
-    throw new RwkvError('BACKEND_UNAVAILABLE', `unknown backend "${name}"`, {
-      argument: 'backend', expected: `one of ${BACKEND_NAMES.join(', ')}`, actual: name,
+  if (name === 'auto' || name === 'ts') return new TsBackend();
+  if (name === 'wasm') {
+    throw new RwkvError('BACKEND_UNAVAILABLE', 'the wasm backend starts its worker threads asynchronously', {
+      argument: 'backend', expected: 'createBackend("wasm") (async), RwkvModel.load, or a ready Backend instance', actual: name,
+      hint: 'pass `backend: await createBackend("wasm")` to RwkvModel.fromCheckpoint',
     });
   }
-  return make();
+  throw unknown(name);
 }

@@ -1,4 +1,4 @@
-// Scalar kernels over flat Float32Arrays: the plain twins of the (future) WASM SIMD kernels in
+// Scalar kernels over flat Float32Arrays: the plain twins of the WASM SIMD kernels in
 // assembly/, same parameter order (outputs first, then inputs, then sizes) and the same
 // loop order. Accumulations run in f64 (JS numbers) and are rounded to f32 when stored.
 //
@@ -7,6 +7,7 @@
 import { DECAY_SCALE } from '../../constants.ts';
 import { halfToFloat } from '../../io/float.ts';
 import type { BinaryOp, UnaryOp } from '../backend.ts';
+import type { QuantI8 } from '../quant-i8.ts';
 
 /** out[T, O] = x[T, K] · W[O, K]ᵀ */
 export function matmul(out: Float32Array, x: Float32Array, W: Float32Array, T: number, K: number, O: number): void {
@@ -42,6 +43,49 @@ export function matmul16(
       out[t * O + o] = s;
     }
   }
+}
+
+/**
+ * out[T, O] = x[T, K] · Wᵀ with W in the int8 scheme (src/backends/quant-i8.ts):
+ *   y[t, o] = rx[o]·(Σ_k xr[t, k]·q[o, k] + ½·Σ_k xr[t, k]) + Σ_k x[t, k]·my[k] + mx[o]·Σ_k x[t, k]
+ * with xr[t, k] = x[t, k]·ry[k], which is Σ_k x[t, k]·W[o, k] for the dequantised
+ * W[o, k] = (q + 0.5)·rx[o]·ry[k] + mx[o] + my[k], factored so the inner loop reads only q.
+ */
+export function matmulI8(out: Float32Array, x: Float32Array, W: QuantI8, T: number, K: number, O: number): void {
+  const { q, mx, rx, my, ry } = W;
+  const xr = new Float64Array(K);
+  for (let t = 0; t < T; t++) {
+    const xo = t * K;
+    let half = 0;
+    let xm = 0;
+    let xs = 0;
+    for (let k = 0; k < K; k++) {
+      const xk = x[xo + k]!;
+      xr[k] = xk * ry[k]!;
+      half += xr[k]!;
+      xm += xk * my[k]!;
+      xs += xk;
+    }
+    half *= 0.5;
+    for (let o = 0; o < O; o++) {
+      const qo = o * K;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += xr[k]! * q[qo + k]!;
+      out[t * O + o] = rx[o]! * (s + half) + xm + mx[o]! * xs;
+    }
+  }
+}
+
+/** float32 → bf16 bits, rounded to nearest even (NaN stays a quiet NaN). */
+export function encodeBf16(data: Float32Array): Uint16Array {
+  const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const bits = new Uint16Array(data.length);
+  for (let i = 0; i < u32.length; i++) {
+    const u = u32[i]!;
+    if ((u & 0x7fffffff) > 0x7f800000) bits[i] = (u >>> 16) | 0x40;
+    else bits[i] = (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+  }
+  return bits;
 }
 
 /** 16-bit values (bf16 or f16 bits) → float32. */

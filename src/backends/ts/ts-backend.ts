@@ -4,6 +4,7 @@
 import { RwkvError, shapeString } from '../../errors.ts';
 import { floatToHalf } from '../../io/float.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
+import { type QuantI8, dequantizeI8, quantizeI8 } from '../quant-i8.ts';
 import * as K from './kernels.ts';
 
 class TsTensor implements Tensor {
@@ -13,6 +14,8 @@ class TsTensor implements Tensor {
     public data: Float32Array | null,
     /** A compact weight matrix (bf16 or f16 bits), only for matmul's W; `data` is null then. */
     public compact: { bits: Uint16Array; encoding: 'bf16' | 'f16' } | null = null,
+    /** An int8 weight matrix (SPEC §2.1.5), only for matmul's W; `data` is null then. */
+    public i8: QuantI8 | null = null,
   ) {}
 }
 
@@ -30,7 +33,7 @@ export class TsBackend implements Backend {
     if (!(t instanceof TsTensor)) {
       throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} does not belong to the ts backend`);
     }
-    if (t.data === null && t.compact === null) throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} was freed`);
+    if (t.data === null && t.compact === null && t.i8 === null) throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} was freed`);
     return t;
   }
 
@@ -44,6 +47,7 @@ export class TsBackend implements Backend {
   private values(t: Tensor): Float32Array {
     const o = this.own(t);
     if (o.data !== null) return o.data;
+    if (o.i8 !== null) return dequantizeI8(o.i8);
     return K.decode16(o.compact!.bits, o.compact!.encoding);
   }
 
@@ -68,14 +72,12 @@ export class TsBackend implements Backend {
       });
     }
     if ((storage === 'bf16' || storage === 'f16') && shape.length === 2) {
-      const bits = new Uint16Array(data.length);
-      if (storage === 'bf16') {
-        const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
-        for (let i = 0; i < data.length; i++) bits[i] = u32[i]! >>> 16;
-      } else {
-        for (let i = 0; i < data.length; i++) bits[i] = floatToHalf(data[i]!);
-      }
+      // rounded to nearest even (exact values are kept as they are)
+      const bits = storage === 'bf16' ? K.encodeBf16(data) : Uint16Array.from(data, floatToHalf);
       return new TsTensor([...shape], label, null, { bits, encoding: storage });
+    }
+    if (storage === 'i8' && shape.length === 2) {
+      return new TsTensor([...shape], label, null, null, quantizeI8(data, shape[0]!, shape[1]!, label));
     }
     // adopt the caller's array (the contract says it is not modified afterwards): no copy
     return new TsTensor([...shape], label, data);
@@ -113,6 +115,7 @@ export class TsBackend implements Backend {
     if (t instanceof TsTensor) {
       t.data = null;
       t.compact = null;
+      t.i8 = null;
     }
   }
 
@@ -137,7 +140,8 @@ export class TsBackend implements Backend {
     const O = W.shape[0]!;
     this.check(size(out.shape) === T * O, 'matmul out must be [T, O]', out, x, W);
     const w = this.own(W);
-    if (w.compact !== null) K.matmul16(this.d(out), this.d(x), w.compact.bits, T, Kx, O, w.compact.encoding);
+    if (w.i8 !== null) K.matmulI8(this.d(out), this.d(x), w.i8, T, Kx, O);
+    else if (w.compact !== null) K.matmul16(this.d(out), this.d(x), w.compact.bits, T, Kx, O, w.compact.encoding);
     else K.matmul(this.d(out), this.d(x), this.d(W), T, Kx, O);
   }
   layerNorm(out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, groupSize: number, eps: number): void {

@@ -1,0 +1,524 @@
+// The WASM SIMD backend: every tensor lives in one shared WebAssembly.Memory (allocated by
+// ./arena.ts), the matrix products run in the AssemblyScript kernels of assembly/kernels/matmul.ts
+// split over a thread pool (./pool.ts), the other ops in the kernels of abi-ops.ts on this thread.
+//
+// Weights are stored as asked: f32, bf16 (rounded to nearest even), f16 (a matrix holding an f16
+// inf or NaN stays f32: the f16 kernel decodes finite halves), or the int8 scheme of SPEC §2.1.5
+// (src/backends/quant-i8.ts). wasm32 memory is capped at 4 GiB: a model whose weights do not fit
+// gets a typed error telling to use bf16/int8 storage. Embedding rows are copied in JS.
+//
+// The relaxed-SIMD build (fused multiply-add) is used where the runtime validates it, after a
+// check against the portable build on first use; on a mismatch the backend falls back to the
+// portable build and says so in caps.description.
+
+import { availableParallelism } from 'node:os';
+import { RwkvError, shapeString } from '../../errors.ts';
+import { floatToHalf } from '../../io/float.ts';
+import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
+import { i8Bytes, quantizeI8 } from '../quant-i8.ts';
+import * as TS from '../ts/kernels.ts';
+import { BINARY_EXPORT, OP_KERNEL_NAMES, type OpKernels, UNARY_EXPORT } from './abi-ops.ts';
+import { Arena } from './arena.ts';
+import { type WasmVariant, createSharedMemory, kernelModule, wasmVariantSupported } from './module.ts';
+import { CONTROL_BYTES, MAX_PARTS, ThreadPool } from './pool.ts';
+
+/** How a tensor's bytes encode its values. */
+type Encoding = 'f32' | 'bf16' | 'f16' | 'i8';
+
+class WasmTensor implements Tensor {
+  constructor(
+    readonly shape: readonly number[],
+    readonly label: string,
+    public ptr: number,
+    readonly encoding: Encoding,
+    readonly owner: WasmBackend,
+  ) {}
+}
+
+/** The matrix kernels, in the pool's kernel-id order. */
+const MATMUL_KERNELS = ['matmulF32', 'matmulBf16', 'matmulF16', 'matmulI8'] as const;
+const KERNEL_ID: Record<Encoding, number> = { f32: 0, bf16: 1, f16: 2, i8: 3 };
+
+/** Bytes reserved at address 0 (a null pointer never points at data) before the control block. */
+const NULL_GUARD = 1024;
+/**
+ * A backend dropped without dispose() (e.g. with the model that made it) stops its workers when
+ * it is garbage-collected, so its threads and memory do not live until the process exits.
+ */
+const orphans = new FinalizationRegistry<ThreadPool>((pool) => void pool.close());
+
+/** The relaxed build's check, run on first use in this process (see checkRelaxed). */
+let relaxedVerdict: { mismatch: string | undefined } | undefined;
+
+/** Products smaller than this many multiply-adds run on one thread (sync costs more). */
+const MIN_PARALLEL_MACS = 1 << 16;
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Whether any half is ±inf or NaN (exponent bits all ones). */
+function hasNonFiniteHalf(bits: Uint16Array): boolean {
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7c00) === 0x7c00) return true;
+  return false;
+}
+
+export interface WasmBackendOptions {
+  /** Threads for the matrix products, this one included (default: os.availableParallelism()). */
+  threads?: number;
+  /** Which build: 'auto' (relaxed where supported and verified, else portable), or one of them. */
+  variant?: 'auto' | WasmVariant;
+}
+
+export interface WasmCaps extends BackendCaps {
+  readonly variant: WasmVariant;
+}
+
+type MatmulFn = (out: number, x: number, W: number, T: number, K: number, O: number, r0: number, r1: number, scratch: number) => void;
+interface MatrixKernels {
+  matmulF32: MatmulFn;
+  matmulBf16: MatmulFn;
+  matmulF16: MatmulFn;
+  matmulI8: MatmulFn;
+  matmulI8Prep: (xr: number, x: number, W: number, T: number, K: number, O: number) => void;
+}
+
+export class WasmBackend implements Backend {
+  readonly caps: WasmCaps;
+  private readonly arena: Arena;
+  private buf: ArrayBuffer | SharedArrayBuffer;
+  private readonly mm: MatrixKernels;
+  /** The op kernels of abi-ops.ts, or null where the binary lacks them (TS kernels on views then). */
+  private readonly ops: OpKernels | null;
+  /** Per-part scratch for compact prefill (4·K f32 each) and the int8 prep buffer: grow-only. */
+  private scratch = { ptr: 0, bytes: 0 };
+  private prep = { ptr: 0, bytes: 0 };
+
+  private constructor(
+    readonly memory: WebAssembly.Memory,
+    exports: WebAssembly.Exports,
+    private readonly pool: ThreadPool,
+    arena: Arena,
+    variant: WasmVariant,
+    note: string,
+  ) {
+    this.arena = arena;
+    this.buf = memory.buffer;
+    this.mm = exports as unknown as MatrixKernels;
+    this.ops = OP_KERNEL_NAMES.every((n) => typeof exports[n] === 'function') ? (exports as unknown as OpKernels) : null;
+    this.caps = {
+      name: 'wasm',
+      simd: true,
+      threads: pool.threads,
+      variant,
+      description:
+        `WASM SIMD (${variant} build), ${pool.threads} thread${pool.threads === 1 ? '' : 's'}` +
+        (this.ops === null ? '; non-matmul ops on TS kernels (binary without op kernels)' : '') +
+        (note ? `; ${note}` : ''),
+    };
+  }
+
+  static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const threads = options.threads ?? Math.min(availableParallelism(), MAX_PARTS);
+    if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_PARTS)) {
+      throw new RwkvError('INVALID_ARGUMENT', 'thread count out of range', {
+        argument: 'threads', expected: `an integer in [1, ${MAX_PARTS}]`, actual: String(threads),
+      });
+    }
+    const wanted = options.variant ?? 'auto';
+    if (!wasmVariantSupported('portable')) {
+      throw new RwkvError('BACKEND_UNAVAILABLE', 'this runtime cannot run WebAssembly SIMD with threads', {
+        expected: 'WebAssembly SIMD, threads and SharedArrayBuffer',
+      });
+    }
+    let variant: WasmVariant = 'portable';
+    let note = '';
+    if (wanted !== 'portable') {
+      if (!wasmVariantSupported('relaxed')) {
+        if (wanted === 'relaxed') kernelModule('relaxed'); // throws the typed "cannot run" error
+        note = 'relaxed SIMD unavailable in this runtime';
+      } else {
+        relaxedVerdict ??= { mismatch: checkRelaxed() };
+        const mismatch = relaxedVerdict.mismatch;
+        if (mismatch === undefined) variant = 'relaxed';
+        else note = `relaxed SIMD build disagreed with the portable build (${mismatch}): using portable`;
+      }
+    }
+    const memory = createSharedMemory(1);
+    const module = kernelModule(variant);
+    const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    const missing = MATMUL_KERNELS.filter((k) => typeof exports[k] !== 'function');
+    if (missing.length > 0) {
+      throw new RwkvError('BACKEND_UNAVAILABLE', `the WASM kernel module lacks ${missing.join(', ')}`, {
+        hint: 'the embedded binary is stale: run `npm run build:wasm`',
+      });
+    }
+    const ctrl = NULL_GUARD;
+    let backend: WasmBackend | undefined;
+    const arena = new Arena(memory, ctrl + CONTROL_BYTES, () => backend?.refresh());
+    const pool = await ThreadPool.create(module, memory, ctrl, exports, MATMUL_KERNELS, threads);
+    backend = new WasmBackend(memory, exports, pool, arena, variant, note);
+    orphans.register(backend, pool, backend);
+    return backend;
+  }
+
+  /** Stop the worker threads (idempotent). The backend still works afterwards, on this thread only. */
+  async dispose(): Promise<void> {
+    orphans.unregister(this);
+    await this.pool.close();
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  /** Bytes of tensors alive, and the heap's footprint (for tests and benchmarks). */
+  memoryStats(): { inUse: number; highWater: number; capacity: number } {
+    return { inUse: this.arena.inUse, highWater: this.arena.highWater, capacity: this.arena.capacity };
+  }
+
+  private refresh(): void {
+    this.buf = this.memory.buffer;
+  }
+
+  // ---- tensors ----
+
+  private own(t: Tensor): WasmTensor {
+    if (!(t instanceof WasmTensor) || t.owner !== this) {
+      throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} does not belong to this wasm backend`);
+    }
+    if (t.ptr === 0) throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} was freed`);
+    return t;
+  }
+  /** A float32 tensor's pointer (compact weights are only for matmul's W). */
+  private p(t: Tensor): number {
+    const o = this.own(t);
+    if (o.encoding !== 'f32') throw new RwkvError('INVALID_ARGUMENT', `tensor ${t.label} is a compact weight, usable only as matmul's W`);
+    return o.ptr;
+  }
+  /** A Float32Array view of a float32 tensor. */
+  private v(t: Tensor): Float32Array {
+    return new Float32Array(this.buf, this.p(t), size(t.shape));
+  }
+  private rc(t: Tensor): [number, number] {
+    const C = t.shape[t.shape.length - 1] ?? 1;
+    return [size(t.shape) / C, C];
+  }
+  private check(cond: boolean, what: string, ...ts: Tensor[]): void {
+    if (!cond) {
+      throw new RwkvError('SHAPE_MISMATCH', `wasm backend: ${what}`, {
+        actual: ts.map((t) => `${t.label} ${shapeString(t.shape)}`).join(', '),
+      });
+    }
+  }
+  private make(shape: readonly number[], label: string, bytes: number, encoding: Encoding): WasmTensor {
+    return new WasmTensor([...shape], label, this.arena.alloc(bytes, label), encoding, this);
+  }
+
+  upload(data: Float32Array, shape: readonly number[], label: string, storage: WeightStorage = 'f32'): Tensor {
+    const n = size(shape);
+    if (data.length !== n) {
+      throw new RwkvError('SHAPE_MISMATCH', 'upload size does not match the shape', {
+        tensor: label, expected: `${n} values for ${shapeString(shape)}`, actual: `${data.length}`,
+      });
+    }
+    const matrix = shape.length === 2;
+    if (matrix && (storage === 'bf16' || storage === 'f16')) {
+      const bits = storage === 'bf16' ? TS.encodeBf16(data) : Uint16Array.from(data, floatToHalf);
+      return this.uploadCompact(bits, shape, label, storage);
+    }
+    if (matrix && storage === 'i8') {
+      const [O, K] = [shape[0]!, shape[1]!];
+      const q = quantizeI8(data, O, K, label);
+      const t = this.make(shape, label, i8Bytes(O, K), 'i8');
+      const f = new Float32Array(this.buf, t.ptr, 2 * O + 2 * K);
+      f.set(q.mx, 0);
+      f.set(q.rx, O);
+      f.set(q.my, 2 * O);
+      f.set(q.ry, 2 * O + K);
+      new Uint8Array(this.buf, t.ptr + 8 * O + 8 * K, O * K).set(q.q);
+      return t;
+    }
+    const t = this.make(shape, label, n * 4, 'f32');
+    new Float32Array(this.buf, t.ptr, n).set(data);
+    return t;
+  }
+  uploadCompact(bits: Uint16Array, shape: readonly number[], label: string, encoding: 'bf16' | 'f16'): Tensor {
+    if (bits.length !== size(shape) || shape.length !== 2) {
+      throw new RwkvError('SHAPE_MISMATCH', 'compact upload must be a matrix of the given size', {
+        tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${bits.length}`,
+      });
+    }
+    if (encoding === 'f16' && hasNonFiniteHalf(bits)) {
+      // the f16 kernel decodes finite halves only: keep this (rare) matrix as its exact f32 values
+      const values = TS.decode16(bits, 'f16');
+      const t = this.make(shape, label, values.length * 4, 'f32');
+      new Float32Array(this.buf, t.ptr, values.length).set(values);
+      return t;
+    }
+    const t = this.make(shape, label, bits.length * 2, encoding);
+    new Uint16Array(this.buf, t.ptr, bits.length).set(bits);
+    return t;
+  }
+  zeros(shape: readonly number[], label: string): Tensor {
+    const n = size(shape);
+    const t = this.make(shape, label, n * 4, 'f32');
+    new Float32Array(this.buf, t.ptr, n).fill(0);
+    return t;
+  }
+  write(t: Tensor, data: Float32Array): void {
+    const d = this.v(t);
+    if (d.length !== data.length) {
+      throw new RwkvError('SHAPE_MISMATCH', 'write size does not match the tensor', {
+        tensor: t.label, expected: `${d.length}`, actual: `${data.length}`,
+      });
+    }
+    d.set(data);
+  }
+  /** float32 values of any tensor (compact ones decoded), as a fresh array. */
+  private values(t: Tensor): Float32Array {
+    const o = this.own(t);
+    const n = size(t.shape);
+    if (o.encoding === 'f32') return new Float32Array(this.buf, o.ptr, n).slice();
+    if (o.encoding === 'bf16' || o.encoding === 'f16') return TS.decode16(new Uint16Array(this.buf, o.ptr, n).slice(), o.encoding);
+    const [O, K] = [t.shape[0]!, t.shape[1]!];
+    const f = new Float32Array(this.buf, o.ptr, 2 * O + 2 * K);
+    const q = new Uint8Array(this.buf, o.ptr + 8 * O + 8 * K, O * K);
+    const out = new Float32Array(n);
+    for (let r = 0; r < O; r++) {
+      for (let k = 0; k < K; k++) out[r * K + k] = (q[r * K + k]! + 0.5) * f[O + r]! * f[2 * O + K + k]! + f[r]! + f[2 * O + k]!;
+    }
+    return out;
+  }
+  download(t: Tensor): Promise<Float32Array> {
+    return Promise.resolve(this.values(t));
+  }
+  copy(dst: Tensor, src: Tensor): void {
+    const a = this.v(dst);
+    const s = this.own(src);
+    this.check(a.length === size(src.shape), 'copy needs equal sizes', dst, src);
+    if (s.encoding === 'f32') a.set(new Float32Array(this.buf, s.ptr, a.length));
+    else a.set(this.values(src));
+  }
+  free(t: Tensor): void {
+    if (t instanceof WasmTensor && t.owner === this && t.ptr !== 0) {
+      this.arena.free(t.ptr);
+      t.ptr = 0;
+    }
+  }
+
+  // ---- ops ----
+
+  embedding(out: Tensor, table: Tensor, tokens: Int32Array): void {
+    const [V, C] = this.rc(table);
+    const o = this.v(out);
+    this.check(o.length === tokens.length * C, 'embedding out must be [T, C]', out, table);
+    const tb = this.own(table);
+    for (let t = 0; t < tokens.length; t++) {
+      const id = tokens[t]!;
+      if (!(id >= 0 && id < V)) {
+        throw new RwkvError('INVALID_TOKEN', `token id ${id} is outside the vocabulary`, {
+          tensor: table.label, expected: `0 <= id < ${V}`, actual: `${id}`,
+        });
+      }
+      if (tb.encoding === 'f32') o.set(new Float32Array(this.buf, tb.ptr + id * C * 4, C), t * C);
+      else if (tb.encoding === 'bf16' || tb.encoding === 'f16') {
+        o.set(TS.decode16(new Uint16Array(this.buf, tb.ptr + id * C * 2, C).slice(), tb.encoding), t * C);
+      } else {
+        throw new RwkvError('INVALID_ARGUMENT', `tensor ${table.label} is an int8 matrix, usable only as matmul's W`);
+      }
+    }
+  }
+
+  /** A grow-only buffer (reallocated when too small, so its size settles after the first calls). */
+  private grown(b: { ptr: number; bytes: number }, bytes: number, label: string): number {
+    if (b.bytes < bytes) {
+      if (b.ptr !== 0) this.arena.free(b.ptr);
+      b.ptr = this.arena.alloc(bytes, label);
+      b.bytes = bytes;
+    }
+    return b.ptr;
+  }
+
+  matmul(out: Tensor, x: Tensor, W: Tensor): void {
+    const [T, K] = this.rc(x);
+    this.check(W.shape.length === 2 && W.shape[1] === K, 'matmul needs W [O, K] with K = x columns', x, W);
+    const O = W.shape[0]!;
+    this.check(size(out.shape) === T * O, 'matmul out must be [T, O]', out, x, W);
+    const w = this.own(W);
+    const outP = this.p(out);
+    let xP = this.p(x);
+    if (w.encoding === 'i8') {
+      // xr [T, K] and the per-token sums [T, 3], computed once on this thread
+      xP = this.grown(this.prep, (T * K + T * 3) * 4, 'matmul i8 prep');
+      this.mm.matmulI8Prep(xP, this.p(x), w.ptr, T, K, O);
+    }
+    const parts = T * O * K < MIN_PARALLEL_MACS ? 1 : this.pool.threads;
+    const stride = Math.ceil((16 * K) / 64) * 64;
+    const scratch = w.encoding !== 'f32' ? this.grown(this.scratch, stride * this.pool.threads, 'matmul scratch') : 0;
+    this.pool.run(KERNEL_ID[w.encoding], [outP, xP, w.ptr, T, K, O, scratch, stride], O, parts);
+  }
+
+  layerNorm(out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, groupSize: number, eps: number): void {
+    const [T, C] = this.rc(x);
+    this.check(size(weight.shape) === C && size(bias.shape) === C && C % groupSize === 0 && size(out.shape) === T * C, 'layerNorm weight/bias must be [C], C divisible by group', x, weight, bias);
+    if (this.ops) this.ops.layerNorm(this.p(out), this.p(x), this.p(weight), this.p(bias), T, C, groupSize, eps);
+    else TS.layerNorm(this.v(out), this.v(x), this.v(weight), this.v(bias), T, C, groupSize, eps);
+  }
+  l2NormalizeGroups(out: Tensor, x: Tensor, groupSize: number, eps: number): void {
+    const n = size(x.shape);
+    this.check(n % groupSize === 0 && size(out.shape) === n, 'l2NormalizeGroups sizes', out, x);
+    if (this.ops) this.ops.l2NormalizeGroups(this.p(out), this.p(x), n, groupSize, eps);
+    else TS.l2NormalizeGroups(this.v(out), this.v(x), n, groupSize, eps);
+  }
+  shift(out: Tensor, x: Tensor, prev: Tensor): void {
+    const [T, C] = this.rc(x);
+    this.check(size(prev.shape) === C && size(out.shape) === T * C, 'shift needs prev [C]', out, x, prev);
+    if (this.ops) this.ops.shift(this.p(out), this.p(x), this.p(prev), T, C);
+    else TS.shift(this.v(out), this.v(x), this.v(prev), T, C);
+  }
+  lastRow(out: Tensor, x: Tensor): void {
+    const [T, C] = this.rc(x);
+    this.check(size(out.shape) === C, 'lastRow out must be [C]', out, x);
+    this.v(out).set(new Float32Array(this.buf, this.p(x) + (T - 1) * C * 4, C));
+  }
+  unary(op: UnaryOp, out: Tensor, x: Tensor): void {
+    const n = size(x.shape);
+    this.check(size(out.shape) === n, `unary ${op} sizes`, out, x);
+    if (this.ops) this.ops[UNARY_EXPORT[op]](this.p(out), this.p(x), n);
+    else TS.unary(op, this.v(out), this.v(x), n);
+  }
+  private period(a: Tensor, b: Tensor): number {
+    const n = size(a.shape);
+    const bn = size(b.shape);
+    const C = a.shape[a.shape.length - 1]!;
+    this.check(bn === n || bn === C, 'broadcast operand must be [C] or the full shape', a, b);
+    return bn;
+  }
+  binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {
+    const n = size(a.shape);
+    this.check(size(out.shape) === n, `binary ${op} out size`, out, a);
+    const bn = this.period(a, b);
+    if (this.ops) this.ops[BINARY_EXPORT[op]](this.p(out), this.p(a), this.p(b), n, bn);
+    else TS.binary(op, this.v(out), this.v(a), this.v(b), n, bn);
+  }
+  lerp(out: Tensor, a: Tensor, b: Tensor, t: Tensor): void {
+    const n = size(a.shape);
+    this.check(size(out.shape) === n, 'lerp out size', out, a);
+    const bn = this.period(a, b);
+    const tn = this.period(a, t);
+    if (this.ops) this.ops.lerp(this.p(out), this.p(a), this.p(b), this.p(t), n, bn, tn);
+    else TS.lerp(this.v(out), this.v(a), this.v(b), this.v(t), n, bn, tn);
+  }
+  groupSum(out: Tensor, x: Tensor, groupSize: number): void {
+    const n = size(x.shape);
+    this.check(n % groupSize === 0 && size(out.shape) === n / groupSize, 'groupSum out must be [T, H]', out, x);
+    if (this.ops) this.ops.groupSum(this.p(out), this.p(x), n, groupSize);
+    else TS.groupSum(this.v(out), this.v(x), n, groupSize);
+  }
+  groupScale(out: Tensor, x: Tensor, s: Tensor, groupSize: number): void {
+    const n = size(x.shape);
+    this.check(size(s.shape) * groupSize === n && size(out.shape) === n, 'groupScale needs s [T, H]', out, x, s);
+    if (this.ops) this.ops.groupScale(this.p(out), this.p(x), this.p(s), n, groupSize);
+    else TS.groupScale(this.v(out), this.v(x), this.v(s), n, groupSize);
+  }
+  rowVecMat(out: Tensor, x: Tensor, M: Tensor): void {
+    const [T, I] = this.rc(x);
+    const [, J] = this.rc(out);
+    this.check(size(out.shape) === T * J && size(M.shape) === T * I * J, 'rowVecMat needs M [T, I·J]', out, x, M);
+    if (this.ops) this.ops.rowVecMat(this.p(out), this.p(x), this.p(M), T, I, J);
+    else TS.rowVecMat(this.v(out), this.v(x), this.v(M), T, I, J);
+  }
+  wkv4(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void {
+    const [T, C] = this.rc(k);
+    for (const t of [aa, bb, pp, w, u]) this.check(size(t.shape) === C, 'wkv4 state/decay must be [C]', t, k);
+    this.check(size(v.shape) === T * C && size(out.shape) === T * C, 'wkv4 out, k, v must be [T, C]', out, k, v);
+    if (this.ops) this.ops.wkv4(this.p(out), this.p(aa), this.p(bb), this.p(pp), this.p(w), this.p(u), this.p(k), this.p(v), T, C, 0, C);
+    else TS.wkv4(this.v(out), this.v(aa), this.v(bb), this.v(pp), this.v(w), this.v(u), this.v(k), this.v(v), T, C);
+  }
+  wkv5(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void {
+    const [T, C] = this.rc(k);
+    const N = C / H;
+    this.check(Number.isInteger(N) && size(S.shape) === H * N * N, 'wkv5 state must be [H, N, N]', S, k);
+    const wn = size(w.shape);
+    this.check(wn === C || wn === T * C, 'wkv5 w must be [C] or [T, C]', w, k);
+    if (this.ops) this.ops.wkv5(this.p(out), this.p(S), this.p(r), this.p(k), this.p(v), this.p(w), this.p(u), T, H, N, wn !== C ? 1 : 0, 0, H);
+    else TS.wkv5(this.v(out), this.v(S), this.v(r), this.v(k), this.v(v), this.v(w), this.v(u), T, H, N, wn !== C);
+  }
+  wkv7(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void {
+    const [T, C] = this.rc(k);
+    const N = C / H;
+    this.check(Number.isInteger(N) && size(S.shape) === H * N * N, 'wkv7 state must be [H, N, N]', S, k);
+    if (this.ops) this.ops.wkv7(this.p(out), this.p(S), this.p(r), this.p(w), this.p(k), this.p(v), this.p(a), this.p(b), T, H, N, 0, H);
+    else TS.wkv7(this.v(out), this.v(S), this.v(r), this.v(w), this.v(k), this.v(v), this.v(a), this.v(b), T, H, N);
+  }
+}
+
+// ---- relaxed-SIMD verification ----
+
+/** Tolerance of relaxed (possibly fused) vs portable products: |Δ| ≤ RELAXED_RTOL·Σ|x·w|. */
+export const RELAXED_RTOL = 1e-5;
+
+/**
+ * Run every matrix kernel of the relaxed and the portable build on the same small seeded
+ * problems (odd sizes, T = 1 and T = 3, int8 included), twice (an engine may miscompile only a
+ * first call). Returns undefined when they agree, else what differed. `relaxed` may be replaced
+ * (tests pass a broken one).
+ */
+export function checkRelaxed(
+  relaxed: (memory: WebAssembly.Memory) => WebAssembly.Exports = (m) => new WebAssembly.Instance(kernelModule('relaxed'), { env: { memory: m } }).exports,
+): string | undefined {
+  const memory = createSharedMemory(4);
+  const a = new WebAssembly.Instance(kernelModule('portable'), { env: { memory } }).exports as unknown as MatrixKernels;
+  const b = relaxed(memory) as unknown as MatrixKernels;
+  const K = 37;
+  const O = 11;
+  const buf = memory.buffer;
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296) * 2 - 1;
+  // layout: x at 1024 (3·K f32), W at 4096 (f32 / 16-bit / int8 block), prep at 32768,
+  // outputs at 40960 (portable) and 45056 (relaxed), scratch at 49152
+  const X = 1024;
+  const WP = 4096;
+  const PREP = 32768;
+  const OUT_A = 40960;
+  const OUT_B = 45056;
+  const SCR = 49152;
+  const x = new Float32Array(buf, X, 3 * K);
+  for (let i = 0; i < x.length; i++) x[i] = rnd();
+  const w = Float32Array.from({ length: O * K }, rnd);
+  const absSum = (T: number) => {
+    let s = 0;
+    for (let i = 0; i < T * K; i++) s += Math.abs(x[i]!);
+    return s;
+  };
+  for (const enc of ['f32', 'bf16', 'f16', 'i8'] as const) {
+    if (enc === 'f32') new Float32Array(buf, WP, O * K).set(w);
+    else if (enc === 'bf16') new Uint16Array(buf, WP, O * K).set(TS.encodeBf16(w));
+    else if (enc === 'f16') new Uint16Array(buf, WP, O * K).set(Uint16Array.from(w, floatToHalf));
+    else {
+      const q = quantizeI8(w, O, K);
+      const f = new Float32Array(buf, WP, 2 * O + 2 * K);
+      f.set(q.mx, 0);
+      f.set(q.rx, O);
+      f.set(q.my, 2 * O);
+      f.set(q.ry, 2 * O + K);
+      new Uint8Array(buf, WP + 8 * O + 8 * K, O * K).set(q.q);
+    }
+    const name = MATMUL_KERNELS[KERNEL_ID[enc]];
+    for (const T of [1, 3, 1]) {
+      for (const [k, out] of [[a, OUT_A], [b, OUT_B]] as const) {
+        let xp = X;
+        if (enc === 'i8') {
+          k.matmulI8Prep(PREP, X, WP, T, K, O);
+          xp = PREP;
+        }
+        k[name](out, xp, WP, T, K, O, 0, O, SCR);
+      }
+      const ya = new Float32Array(buf, OUT_A, T * O);
+      const yb = new Float32Array(buf, OUT_B, T * O);
+      const tol = RELAXED_RTOL * absSum(T) * 4 + 1e-6;
+      for (let i = 0; i < T * O; i++) {
+        if (!(Math.abs(ya[i]! - yb[i]!) <= tol)) return `${name} T=${T} out[${i}]: relaxed ${yb[i]} vs portable ${ya[i]}`;
+      }
+    }
+  }
+  return undefined;
+}
