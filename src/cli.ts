@@ -201,7 +201,8 @@ export async function loadModel(v: Values): Promise<RwkvModel> {
       // --strategy replaces --backend/--weights (strategyLoadOptions refuses both together)
       ...(strategy.strategy !== undefined ? strategy : { weights, ...strategy }),
       lora: loraOptions(v),
-      ...(v.backend !== undefined ? { backend: v.backend } : {}),
+      // the CLI's default is 'auto': the fastest backend here (wasm where WebAssembly SIMD works)
+      ...(strategy.strategy === undefined ? { backend: v.backend ?? 'auto' } : {}),
       ...(v['initial-state'] !== undefined ? { extraFiles: [v['initial-state']] } : {}),
     });
   } finally {

@@ -133,8 +133,9 @@ describe.skipIf(v7 === undefined)('--lora', () => {
 
   it('forward --lora equals a model built from the merged weights, and convert --lora bakes it in', async () => {
     const lf = loraFile();
-    const base = logitsOf((await run(['forward', '--model', v7!, '--tokens', TOKENS])).out);
-    const r = await run(['forward', '--model', v7!, '--tokens', TOKENS, '--lora', lf, '--lora-alpha', '6']);
+    // --backend ts: compared bit for bit with a ts-backend model built from the merged weights
+    const base = logitsOf((await run(['forward', '--model', v7!, '--tokens', TOKENS, '--backend', 'ts'])).out);
+    const r = await run(['forward', '--model', v7!, '--tokens', TOKENS, '--lora', lf, '--lora-alpha', '6', '--backend', 'ts']);
     expect(r.code, r.err).toBe(0);
     const withLora = logitsOf(r.out);
     expect(Math.max(...withLora.map((x, i) => Math.abs(x - base[i]!)))).toBeGreaterThan(1e-3);
@@ -143,7 +144,7 @@ describe.skipIf(v7 === undefined)('--lora', () => {
     expect(withLora.map(Math.fround)).toEqual(Array.from(expected));
     const out = join(tmp, 'merged.safetensors');
     expect((await run(['convert', v7!, out, '--lora', lf, '--lora-alpha', '6'])).code).toBe(0);
-    expect(logitsOf((await run(['forward', '--model', out, '--tokens', TOKENS])).out)).toEqual(withLora);
+    expect(logitsOf((await run(['forward', '--model', out, '--tokens', TOKENS, '--backend', 'ts'])).out)).toEqual(withLora);
   });
 
   it('--lora without --lora-alpha, or a non-number alpha, is a usage error', async () => {
