@@ -14,6 +14,8 @@ export type RwkvErrorCode =
   | 'STATE_MISMATCH' // a state that belongs to another model
   | 'STATE_FORMAT'
   | 'BACKEND_UNAVAILABLE'
+  | 'CUDA_UNAVAILABLE' // no koffi, CUDA driver, GPU or kernel code (the message lists what was tried)
+  | 'CUDA_ERROR' // a CUDA driver or NVRTC call failed after the backend loaded
   | 'NOT_FOUND_ON_HUB' // the Hub has no such repository, revision or file
   | 'DOWNLOAD_FAILED' // network error, HTTP error, or downloaded bytes that fail verification
   | 'NOT_CACHED' // offline (or the Hub unreachable) and the file is not in the local cache

@@ -1,0 +1,38 @@
+// The CUDA backend through the shared conformance suite, against the TS backend. Skips, saying
+// why, where there is no GPU, driver, koffi or kernel code (cudaAvailable()). On a GPU machine:
+// scripts/cuda-check.sh.
+
+import { describe, it } from 'vitest';
+import { type CudaBackend, cudaAvailable } from '../../src/backends/cuda/index.ts';
+import { describeBackendConformance } from './suite.ts';
+import { CUDA_FP16_LOGITS, CUDA_FP32_LOGITS, CUDA_OPS } from './tolerances.ts';
+
+const avail = await cudaAvailable();
+
+if (!avail.ok) {
+  console.warn(`\n!!!!!!!! SKIPPING the cuda conformance suite: ${avail.reason}\n`);
+  describe.skip(`conformance: cuda backend (unavailable: ${avail.reason})`, () => {
+    it('needs a GPU', () => {});
+  });
+} else {
+  const { CudaBackend: Cuda } = await import('../../src/backends/cuda/index.ts');
+  describeBackendConformance({
+    name: 'cuda',
+    create: async () => {
+      const b = await Cuda.create({ device: Number(process.env['RWKV_CUDA_DEVICE'] ?? 0) });
+      console.log(`[conformance:cuda] ${b.caps.description}`);
+      return b;
+    },
+    dispose: (b) => (b as CudaBackend).dispose(),
+    opTolerance: CUDA_OPS,
+    models: {
+      against: 'ts',
+      weights: [
+        { weights: 'f32', logits: CUDA_FP32_LOGITS, exactGreedy: true },
+        { weights: 'compact', logits: CUDA_FP16_LOGITS, exactGreedy: false },
+      ],
+      greedyTokens: 16,
+      randomModels: true,
+    },
+  });
+}
