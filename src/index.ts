@@ -8,7 +8,7 @@ export { loadCheckpoint, parseCheckpoint, FORMATS, type FileFormatName, type Loa
 export type { Checkpoint, HostTensor } from './io/tensor.ts';
 export type { Backend, BackendCaps, Tensor, UnaryOp, BinaryOp } from './backends/backend.ts';
 export { TsBackend } from './backends/ts/ts-backend.ts';
-export { selectBackend, BACKEND_NAMES, type BackendName } from './backends/select.ts';
+export { selectBackend, createBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions } from './backends/select.ts';
 export { convertModel, type ConvertOptions, type ConvertResult } from './convert.ts';
 export { mergeLora } from './model/lora.ts';
 export { encodeState, decodeState, STATE_MAGIC, STATE_FORMAT_VERSION } from './io/state-file.ts';

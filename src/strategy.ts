@@ -229,6 +229,8 @@ export function weightStorage(key: string, shape: readonly number[], seg: Pick<S
 export interface OpenOptions {
   /** Worker threads for backends that use them (wasm); default: the backend's own default. */
   threads?: number;
+  /** Device ordinal (`cuda:K`). */
+  device?: number;
 }
 
 type BackendFactory = (name: string, options?: OpenOptions) => Backend | Promise<Backend>;
@@ -247,7 +249,7 @@ function known(): readonly string[] {
   return select.BACKEND_NAMES.filter((n) => n !== 'auto');
 }
 
-const CUDA_MISSING = 'the CUDA backend is not part of this build yet (it needs a native addon and an NVIDIA GPU)';
+const CUDA_MISSING = 'the CUDA backend needs an NVIDIA GPU, its driver and the optional koffi package (docs/cuda.md)';
 
 /** Throws BACKEND_UNAVAILABLE naming what is missing when select.ts has no such backend. */
 function checkKnown(device: Exclude<StrategyDevice, 'cpu'>): void {
@@ -308,7 +310,12 @@ export async function openStrategy(strategy: string | Strategy, nLayer: number, 
   const s = typeof strategy === 'string' ? parseStrategy(strategy) : strategy;
   const placement = placeLayers(s, nLayer);
   const backends: (Backend | null)[] = [];
-  for (const device of devicesToOpen(s, placement)) backends.push(device === null ? null : await openDevice(device, options));
+  const devices = devicesToOpen(s, placement);
+  for (let i = 0; i < devices.length; i++) {
+    const device = devices[i]!;
+    const index = s.auto ? undefined : s.segments[i]!.deviceIndex;
+    backends.push(device === null ? null : await openDevice(device, index !== undefined ? { ...options, device: index } : options));
+  }
   return { strategy: s, nLayer, placement, backends };
 }
 

@@ -4,7 +4,11 @@
 // Two entry points: `createBackend` (async) makes any backend, including 'wasm', whose worker
 // threads start asynchronously; 'auto' there is wasm where it works, else ts. `selectBackend`
 // (sync, used by RwkvModel.fromCheckpoint) makes only the backends that need no async start:
-// its 'auto' is 'ts', and 'wasm' throws a typed error pointing at the async path.
+// its 'auto' is 'ts', and 'wasm' / 'cuda' throw a typed error pointing at the async path.
+//
+// 'cuda' is optional: without koffi, a driver or a GPU it throws CUDA_UNAVAILABLE saying what is
+// missing. 'auto' does not pick CUDA: the CUDA backend has been checked against an emulated
+// driver only (docs/cuda.md), so a GPU is used only when asked for ('cuda', or a strategy).
 
 import { RwkvError } from '../errors.ts';
 import type { Backend } from './backend.ts';
@@ -17,15 +21,23 @@ async function createWasm(options: WasmBackendOptions): Promise<Backend> {
   return WasmBackend.create(options);
 }
 
-export type BackendName = 'auto' | 'ts' | 'wasm';
+/** The cuda backend, imported on first use (it loads koffi and the CUDA driver lazily). */
+async function createCuda(device: number | undefined): Promise<Backend> {
+  const { CudaBackend } = await import('./cuda/index.ts');
+  return CudaBackend.create(device !== undefined ? { device } : {});
+}
 
-export const BACKEND_NAMES: readonly string[] = ['auto', 'ts', 'wasm'];
+export type BackendName = 'auto' | 'ts' | 'wasm' | 'cuda';
+
+export const BACKEND_NAMES: readonly string[] = ['auto', 'ts', 'wasm', 'cuda'];
 
 export interface CreateBackendOptions {
   /** Worker threads (wasm; default os.availableParallelism()). */
   threads?: number;
   /** Which WASM build (default 'auto': relaxed SIMD where supported and verified). */
   variant?: WasmBackendOptions['variant'];
+  /** CUDA device ordinal (cuda; default 0). */
+  device?: number;
 }
 
 function unknown(name: string): RwkvError {
@@ -45,6 +57,7 @@ export async function createBackend(name: string | Backend = 'auto', options: Cr
   if (options.variant !== undefined) wasmOptions.variant = options.variant;
   if (name === 'ts') return new TsBackend();
   if (name === 'wasm') return createWasm(wasmOptions);
+  if (name === 'cuda') return createCuda(options.device);
   if (name === 'auto') {
     try {
       return await createWasm(wasmOptions);
@@ -60,10 +73,10 @@ export async function createBackend(name: string | Backend = 'auto', options: Cr
 export function selectBackend(name: string | Backend = 'auto'): Backend {
   if (typeof name !== 'string') return name;
   if (name === 'auto' || name === 'ts') return new TsBackend();
-  if (name === 'wasm') {
-    throw new RwkvError('BACKEND_UNAVAILABLE', 'the wasm backend starts its worker threads asynchronously', {
-      argument: 'backend', expected: 'createBackend("wasm") (async), RwkvModel.load, or a ready Backend instance', actual: name,
-      hint: 'pass `backend: await createBackend("wasm")` to RwkvModel.fromCheckpoint',
+  if (name === 'wasm' || name === 'cuda') {
+    throw new RwkvError('BACKEND_UNAVAILABLE', `the ${name} backend starts asynchronously`, {
+      argument: 'backend', expected: `createBackend("${name}") (async), RwkvModel.load, or a ready Backend instance`, actual: name,
+      hint: `pass \`backend: await createBackend("${name}")\` to RwkvModel.fromCheckpoint`,
     });
   }
   throw unknown(name);

@@ -215,13 +215,14 @@ describe('opening backends', () => {
     await closeStrategy({ ...o, backends: [cpu] });
   });
 
+  // (on a machine without a GPU, as CI: the optional CUDA backend says what is missing)
   it('cuda parses, and opening it says what is missing', async () => {
     const s = parseStrategy('cuda fp16 *20 -> wasm fp32i8');
     expect(allocateLayers(s, 24).counts).toEqual([20, 5]);
     const err = await openStrategy(s, 24).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RwkvError);
-    expect((err as RwkvError).code).toBe('BACKEND_UNAVAILABLE');
-    expect((err as RwkvError).message).toMatch(/"cuda" is not available.*CUDA backend/);
+    expect((err as RwkvError).code).toBe('CUDA_UNAVAILABLE');
+    expect((err as RwkvError).message).toMatch(/libcuda|koffi/);
     // a segment that gets no layers is never opened
     await expect(openStrategy('ts fp32 *99 -> cuda fp16', 2)).resolves.toBeDefined();
   });
