@@ -38,8 +38,9 @@ export interface LoadOptions {
    * A backend name ('auto', 'ts', 'wasm', …) or a Backend instance: shorthand for a one-segment
    * strategy. `load` / `create` make named backends with select.ts `createBackend` (async; its
    * 'auto' is wasm where that works, else ts) and release them in dispose(); `fromCheckpoint`
-   * uses the synchronous `selectBackend` ('auto' = ts). Without backend and strategy the model
-   * runs on the ts backend.
+   * uses the synchronous `selectBackend` ('auto' = ts). Default: 'auto' for `load` / `create`
+   * (the fastest backend here: wasm where WebAssembly SIMD and threads work, else ts), and the ts
+   * backend for `fromCheckpoint`.
    */
   backend?: BackendName | string | Backend;
   /**
@@ -187,12 +188,12 @@ export class RwkvModel {
     if (s !== undefined && !isOpened(s)) {
       const o = await openStrategy(s, detectConfig(ckpt, options.file).nLayer, threads);
       [opened, build] = [o, { ...options, strategy: o }];
-    } else if (s === undefined && typeof options.backend === 'string') {
-      // a backend by name: select.ts createBackend (its 'auto' may pick wasm)
-      const backend = await createNamedBackend(options.backend, threads);
+    } else if (s === undefined && (options.backend === undefined || typeof options.backend === 'string')) {
+      // a backend by name, by default 'auto': select.ts createBackend (wasm where it works, else ts)
+      const backend = await createNamedBackend(options.backend ?? 'auto', threads);
       [opened, build] = [{ backends: [backend] }, { ...options, backend }];
     } else {
-      // no options (the ts backend, as fromCheckpoint), a Backend instance, or an opened strategy
+      // a Backend instance, or an opened strategy
       return RwkvModel.fromCheckpoint(ckpt, options);
     }
     try {
