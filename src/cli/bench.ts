@@ -17,6 +17,8 @@
 //            table, of which one row), in the storage the strategy chose.
 //   peak RSS: process.resourceUsage().maxRSS, the whole process (includes the random generator).
 
+import { createRng } from '../generate/rng.ts';
+import { argmax } from '../generate/sampler.ts';
 import { parseArgs } from 'node:util';
 import { RwkvError } from '../errors.ts';
 import { type Checkpoint, lazyTensor } from '../io/tensor.ts';
@@ -74,17 +76,7 @@ export function parseShape(s: string): BenchShape {
   };
 }
 
-/** mulberry32, uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const TWO_M32 = 2 ** -32;
 
 /** FNV-1a of a key, for a per-tensor seed (so every tensor is generated alone, any number of times). */
 function hash(s: string): number {
@@ -106,10 +98,11 @@ export function randomRwkv7Checkpoint(shape: BenchShape, seed = 1): Checkpoint {
   const put = (key: string, dims: number[], lo: number, hi: number) => {
     const n = dims.reduce((a, b) => a * b, 1);
     ck.set(key, lazyTensor(dims, 'F32', () => {
-      const rand = rng(hash(key) ^ seed);
+      const rng = createRng((hash(key) ^ seed) >>> 0);
       const d = new Float32Array(n);
       const span = hi - lo;
-      for (let i = 0; i < n; i++) d[i] = lo + span * rand();
+      // 32 random bits per value are plenty for weights (and half the work of nextFloat's 53)
+      for (let i = 0; i < n; i++) d[i] = lo + span * (rng.nextUint32() * TWO_M32);
       return d;
     }));
   };
@@ -174,12 +167,6 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
 }
 
 function checkFinite(logits: Float32Array, what: string): void {
@@ -251,8 +238,8 @@ export async function loadBenchModel(shape: BenchShape, strategy: string, seed: 
 
 /** Seeded random token ids in [lo, V). */
 export function benchTokens(n: number, V: number, seed: number, lo = 0): number[] {
-  const rand = rng(seed);
-  return Array.from({ length: n }, () => lo + Math.floor(rand() * (V - lo)));
+  const rng = createRng(seed >>> 0);
+  return Array.from({ length: n }, () => lo + Math.floor(rng.nextFloat() * (V - lo)));
 }
 
 /**
