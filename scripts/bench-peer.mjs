@@ -31,8 +31,9 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { NODE_LLAMA_CPP_VERSION, installNodeLlamaCpp } from './node-llama-cpp.mjs';
 
-const VERSION = '3.21.1';
+const VERSION = NODE_LLAMA_CPP_VERSION;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = resolve(root, process.env.RWKV_FIXTURES ?? '../shared/fixtures');
 
@@ -86,18 +87,6 @@ const PRECISIONS = {
 };
 
 const log = (...a) => console.log(...a);
-
-function install(dir) {
-  const pkg = join(dir, 'node_modules', 'node-llama-cpp', 'package.json');
-  if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).version === VERSION) {
-    log(`using node-llama-cpp ${VERSION} already in ${dir}`);
-    return;
-  }
-  log(`installing node-llama-cpp@${VERSION} into ${dir} (npm registry) …`);
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = spawnSync(npm, ['install', '--prefix', dir, `node-llama-cpp@${VERSION}`, '--no-audit', '--no-fund', '--no-save'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`npm install failed (exit ${r.status}); see the output above`);
-}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -182,7 +171,7 @@ async function main() {
     rows: [],
   };
   try {
-    install(dir);
+    installNodeLlamaCpp(dir, log);
     const { getLlama } = await import(pathToFileURL(join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')).href);
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' });
     result.llamaCpp += ` (${llama.buildType} build, CPU)`;

@@ -34,8 +34,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { NODE_LLAMA_CPP_VERSION, installNodeLlamaCpp } from './node-llama-cpp.mjs';
 
-const VERSION = '3.21.1';
+const VERSION = NODE_LLAMA_CPP_VERSION;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = resolve(root, process.env.RWKV_FIXTURES ?? '../shared/fixtures');
 
@@ -73,20 +74,6 @@ function log(...a) {
   console.log(...a);
 }
 
-function install(dir) {
-  const pkg = join(dir, 'node_modules', 'node-llama-cpp', 'package.json');
-  if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).version === VERSION) {
-    log(`using node-llama-cpp ${VERSION} already in ${dir}`);
-    return;
-  }
-  log(`installing node-llama-cpp@${VERSION} into ${dir} (npm registry) …`);
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = spawnSync(npm, ['install', '--prefix', dir, `node-llama-cpp@${VERSION}`, '--no-audit', '--no-fund', '--no-save'], {
-    stdio: 'inherit',
-  });
-  if (r.status !== 0) throw new Error(`npm install failed (exit ${r.status}); see the output above`);
-}
-
 function softmax(logits) {
   let m = -Infinity;
   for (const x of logits) m = Math.max(m, x);
@@ -117,7 +104,7 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   let failures = 0;
   try {
-    install(dir);
+    installNodeLlamaCpp(dir, log);
     const { getLlama } = await import(pathToFileURL(join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')).href);
     const { loadCheckpoint } = await import(pathToFileURL(join(root, 'src/io/load.ts')).href);
     const { createGgufWriter } = await import(pathToFileURL(join(root, 'src/io/gguf-write.ts')).href);
