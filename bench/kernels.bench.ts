@@ -445,7 +445,7 @@ async function wasmMatmul(): Promise<void> {
         const ref = new Float32Array(T * O);
         const twin = () => {
           if (storage === 'f32') K.matmul(ref, x, W, T, Kd, O);
-          else if (storage === 'i8') K.matmulI8(ref, x, q, T, Kd, O);
+          else if (storage === 'i8') (T === 1 ? K.matmulI8x16 : K.matmulI8)(ref, x, q, T, Kd, O);
           else K.matmul16(ref, x, bits16[storage], T, Kd, O, storage);
           return ref[0]!;
         };
@@ -457,7 +457,7 @@ async function wasmMatmul(): Promise<void> {
           refRows = new Float32Array(T * Ov);
           const Wv = W.subarray(0, Ov * Kd);
           if (storage === 'f32') K.matmul(refRows, x, Wv, T, Kd, Ov);
-          else if (storage === 'i8') K.matmulI8(refRows, x, { ...q, O: Ov, q: q.q.subarray(0, Ov * Kd) }, T, Kd, Ov);
+          else if (storage === 'i8') (T === 1 ? K.matmulI8x16 : K.matmulI8)(refRows, x, { ...q, O: Ov, q: q.q.subarray(0, Ov * Kd) }, T, Kd, Ov);
           else K.matmul16(refRows, x, bits16[storage].subarray(0, Ov * Kd), T, Kd, Ov, storage);
         }
         if (affordable) {

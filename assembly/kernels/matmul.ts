@@ -1,13 +1,17 @@
 // Matrix products out[T, O] = x[T, K] · W[O, K]ᵀ for W stored as f32, bf16, f16 and int8, over
-// an output row range [row0, row1) so threads split the rows. Twins: matmul, matmul16 and
-// matmulI8 in src/backends/ts/kernels.ts.
+// an output row range [row0, row1) so threads split the rows. Twins: matmul, matmul16, matmulI8 and
+// matmulI8x16 (int8 decode) in src/backends/ts/kernels.ts.
 //
 // Every kernel has the same signature (out, x, W, T, K, O, row0, row1, scratch): byte pointers
 // into the shared memory, sizes in elements. `scratch` is this thread's own 4·K f32 (16 KiB for
 // K 1024), used when T ≥ 2 to decode four compact rows once and reuse them for every token.
 //
-// Decode (T = 1) streams each weight once: four rows at a time against one x, so the x vector is
-// loaded once per four rows and four (or eight) independent accumulators hide the add latency.
+// Decode (T = 1) streams each weight once, one row at a time (dotF32, dotB16, dotU8x16): a thread's
+// rows [row0, row1) are one contiguous block, read as a single sequential stream, 64 bytes of W
+// per step into four accumulators; bf16 / f16 / int8 decode in registers. (Measured, one thread,
+// 65536×768 f32 from DRAM: one stream reads as fast as a plain sum over the array; four row
+// streams interleaved K·4 bytes apart got about half of that. A storage layout interleaving four
+// rows in 16-element chunks, one stream again, measured the same as one row at a time.)
 // Prefill (T ≥ 2) is blocked: four W rows (16·K bytes, L1-resident) against two tokens at a time,
 // eight accumulators, so every loaded weight vector is used twice and every x vector four times;
 // tokens go in blocks whose x rows fit in L2 (tokenBlock), all of the thread's rows per block.
@@ -94,21 +98,30 @@
 
 // ---- f32 rows (shared by every storage once rows are f32: W itself, or a decoded scratch) ----
 
-/** Σ_k x[k]·w[k] over K f32. */
+/**
+ * Σ_k x[k]·w[k] over K f32: one row streamed alone, 16 floats (64 bytes, one cache line) per
+ * step into four accumulators. Decode (T = 1) uses this row by row: a single sequential stream of
+ * W per thread reads at the machine's full bandwidth, where four interleaved row streams (K·4
+ * bytes apart) measured about half of it.
+ */
 function dotF32(x: usize, w: usize, K: i32): f32 {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
   let k = 0;
-  for (; k + 8 <= K; k += 8) {
+  for (; k + 16 <= K; k += 16) {
     const o = <usize>k << 2;
     a0 = madd(v128.load(x + o), v128.load(w + o), a0);
     a1 = madd(v128.load(x + o, 16), v128.load(w + o, 16), a1);
+    a2 = madd(v128.load(x + o, 32), v128.load(w + o, 32), a2);
+    a3 = madd(v128.load(x + o, 48), v128.load(w + o, 48), a3);
   }
   for (; k + 4 <= K; k += 4) {
     const o = <usize>k << 2;
     a0 = madd(v128.load(x + o), v128.load(w + o), a0);
   }
-  let s = hsum(f32x4.add(a0, a1));
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(w + (<usize>k << 2));
   return s;
 }
@@ -266,6 +279,10 @@ export function matmulF32(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32
 /** matmulF32 for one token block. */
 function f32Rows(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32): void {
   const ws = <usize>K << 2;
+  if (T == 1) {
+    for (let o = row0; o < row1; o++) store<f32>(out + (<usize>o << 2), dotF32(x, W + <usize>o * ws, K));
+    return;
+  }
   let o = row0;
   for (; o + 4 <= row1; o += 4) rows4AllTokens(out, x, W + <usize>o * ws, ws, T, K, O, o);
   for (; o < row1; o++) {
@@ -298,88 +315,80 @@ function decode16Rows(dst: usize, src: usize, K: i32, n: i32, bf: bool): void {
   }
 }
 
-/** Four 16-bit rows (stride ws bytes) · one x, decoded in registers. */
-function rows4x1B16(out: usize, x: usize, w: usize, ws: usize, K: i32, bf: bool): void {
-  const w1 = w + ws;
-  const w2 = w1 + ws;
-  const w3 = w2 + ws;
+/**
+ * x in the order dotB16 reads it: within each full block of 8, the even elements then the odd
+ * ones (0 2 4 6 1 3 5 7), matching the even and odd values of 16 bytes of 16-bit weights; the
+ * tail (K mod 8) keeps its order. Done once per call into the thread's scratch, so the row loop
+ * has no shuffles.
+ */
+function splitEvenOdd(dst: usize, x: usize, K: i32): void {
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const o = <usize>k << 2;
+    const xa = v128.load(x + o);
+    const xb = v128.load(x + o, 16);
+    v128.store(dst + o, i32x4.shuffle(xa, xb, 0, 2, 4, 6));
+    v128.store(dst + o, i32x4.shuffle(xa, xb, 1, 3, 5, 7), 16);
+  }
+  for (; k < K; k++) store<f32>(dst + (<usize>k << 2), load<f32>(x + (<usize>k << 2)));
+}
+
+/**
+ * Σ_k x[k]·w[k] over one row of K 16-bit values (bf16 when `bf`, else f16), decoded in registers,
+ * with x in splitEvenOdd's order: the row streamed alone (see dotF32), 16 values (32 bytes) per
+ * step (32 per step into eight accumulators measured slower). Each 16 bytes hold eight values;
+ * their even and odd ones decode in one op each for bf16 (bf16even/odd), three for f16
+ * (f16even/odd). Inlined into dotBf16 and dotF16, so `bf` is a constant and the loop has no
+ * branch (with the branch inside, bf16 ran ~30% slower from L3).
+ */
+// @ts-ignore: decorator
+@inline function dotB16(x: usize, w: usize, K: i32, bf: bool): f32 {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   let a2 = f32x4.splat(0);
   let a3 = f32x4.splat(0);
-  let b0 = f32x4.splat(0);
-  let b1 = f32x4.splat(0);
-  let b2 = f32x4.splat(0);
-  let b3 = f32x4.splat(0);
   let k = 0;
-  if (bf) {
-    for (; k + 8 <= K; k += 8) {
-      const xo = <usize>k << 2;
-      const wo = <usize>k << 1;
-      const xa = v128.load(x + xo);
-      const xb = v128.load(x + xo, 16);
-      // x split into its even and odd elements, matching the even/odd weights of each 16 bytes
-      const xe = i32x4.shuffle(xa, xb, 0, 2, 4, 6);
-      const xd = i32x4.shuffle(xa, xb, 1, 3, 5, 7);
-      const v0 = v128.load(w + wo);
-      a0 = madd(xe, bf16even(v0), a0);
-      b0 = madd(xd, bf16odd(v0), b0);
-      const v1 = v128.load(w1 + wo);
-      a1 = madd(xe, bf16even(v1), a1);
-      b1 = madd(xd, bf16odd(v1), b1);
-      const v2 = v128.load(w2 + wo);
-      a2 = madd(xe, bf16even(v2), a2);
-      b2 = madd(xd, bf16odd(v2), b2);
-      const v3 = v128.load(w3 + wo);
-      a3 = madd(xe, bf16even(v3), a3);
-      b3 = madd(xd, bf16odd(v3), b3);
-    }
-  } else {
-    for (; k + 8 <= K; k += 8) {
-      const xo = <usize>k << 2;
-      const wo = <usize>k << 1;
-      const xa = v128.load(x + xo);
-      const xb = v128.load(x + xo, 16);
-      // x split into its even and odd elements, matching the even/odd weights of each 16 bytes
-      const xe = i32x4.shuffle(xa, xb, 0, 2, 4, 6);
-      const xd = i32x4.shuffle(xa, xb, 1, 3, 5, 7);
-      const v0 = v128.load(w + wo);
-      a0 = madd(xe, f16even(v0), a0);
-      b0 = madd(xd, f16odd(v0), b0);
-      const v1 = v128.load(w1 + wo);
-      a1 = madd(xe, f16even(v1), a1);
-      b1 = madd(xd, f16odd(v1), b1);
-      const v2 = v128.load(w2 + wo);
-      a2 = madd(xe, f16even(v2), a2);
-      b2 = madd(xd, f16odd(v2), b2);
-      const v3 = v128.load(w3 + wo);
-      a3 = madd(xe, f16even(v3), a3);
-      b3 = madd(xd, f16odd(v3), b3);
-    }
-  }
-  let s0 = hsum(f32x4.add(a0, b0));
-  let s1 = hsum(f32x4.add(a1, b1));
-  let s2 = hsum(f32x4.add(a2, b2));
-  let s3 = hsum(f32x4.add(a3, b3));
-  for (; k < K; k++) {
-    const xk = load<f32>(x + (<usize>k << 2));
-    const wo = <usize>k << 1;
+  for (; k + 16 <= K; k += 16) {
+    const xo = x + (<usize>k << 2);
+    const wo = w + (<usize>k << 1);
+    const v0 = v128.load(wo);
+    const v1 = v128.load(wo, 16);
     if (bf) {
-      s0 += xk * reinterpret<f32>(<u32>load<u16>(w + wo) << 16);
-      s1 += xk * reinterpret<f32>(<u32>load<u16>(w1 + wo) << 16);
-      s2 += xk * reinterpret<f32>(<u32>load<u16>(w2 + wo) << 16);
-      s3 += xk * reinterpret<f32>(<u32>load<u16>(w3 + wo) << 16);
+      a0 = madd(v128.load(xo), bf16even(v0), a0);
+      a1 = madd(v128.load(xo, 16), bf16odd(v0), a1);
+      a2 = madd(v128.load(xo, 32), bf16even(v1), a2);
+      a3 = madd(v128.load(xo, 48), bf16odd(v1), a3);
     } else {
-      s0 += xk * halfToF32(<u32>load<u16>(w + wo));
-      s1 += xk * halfToF32(<u32>load<u16>(w1 + wo));
-      s2 += xk * halfToF32(<u32>load<u16>(w2 + wo));
-      s3 += xk * halfToF32(<u32>load<u16>(w3 + wo));
+      a0 = madd(v128.load(xo), f16even(v0), a0);
+      a1 = madd(v128.load(xo, 16), f16odd(v0), a1);
+      a2 = madd(v128.load(xo, 32), f16even(v1), a2);
+      a3 = madd(v128.load(xo, 48), f16odd(v1), a3);
     }
   }
-  store<f32>(out, s0);
-  store<f32>(out, s1, 4);
-  store<f32>(out, s2, 8);
-  store<f32>(out, s3, 12);
+  for (; k + 8 <= K; k += 8) {
+    const xo = x + (<usize>k << 2);
+    const v0 = v128.load(w + (<usize>k << 1));
+    if (bf) {
+      a0 = madd(v128.load(xo), bf16even(v0), a0);
+      a1 = madd(v128.load(xo, 16), bf16odd(v0), a1);
+    } else {
+      a0 = madd(v128.load(xo), f16even(v0), a0);
+      a1 = madd(v128.load(xo, 16), f16odd(v0), a1);
+    }
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; k < K; k++) {
+    const h = <u32>load<u16>(w + (<usize>k << 1));
+    s += load<f32>(x + (<usize>k << 2)) * (bf ? reinterpret<f32>(h << 16) : halfToF32(h));
+  }
+  return s;
+}
+
+function dotBf16(x: usize, w: usize, K: i32): f32 {
+  return dotB16(x, w, K, true);
+}
+function dotF16(x: usize, w: usize, K: i32): f32 {
+  return dotB16(x, w, K, false);
 }
 
 function matmul16(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize, bf: bool): void {
@@ -394,14 +403,15 @@ function matmul16(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: 
 function b16Rows(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize, bf: bool): void {
   const ws = <usize>K << 1;
   const fs = <usize>K << 2;
+  if (T == 1) {
+    splitEvenOdd(scratch, x, K);
+    for (let o = row0; o < row1; o++) store<f32>(out + (<usize>o << 2), (bf ? dotBf16(scratch, W + <usize>o * ws, K) : dotF16(scratch, W + <usize>o * ws, K)));
+    return;
+  }
   let o = row0;
   for (; o + 4 <= row1; o += 4) {
-    if (T == 1) {
-      rows4x1B16(out + (<usize>o << 2), x, W + <usize>o * ws, ws, K, bf);
-    } else {
-      decode16Rows(scratch, W + <usize>o * ws, K, 4, bf);
-      rows4AllTokens(out, x, scratch, fs, T, K, O, o);
-    }
+    decode16Rows(scratch, W + <usize>o * ws, K, 4, bf);
+    rows4AllTokens(out, x, scratch, fs, T, K, O, o);
   }
   for (; o < row1; o++) {
     decode16Rows(scratch, W + <usize>o * ws, K, 1, bf);
@@ -422,13 +432,31 @@ export function matmulF16(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32
 // W[o, k] ≈ (q[o, k] + 0.5)·rx[o]·ry[k] + mx[o] + my[k]   (rx, ry stored already divided by 16)
 // so   y[t, o] = rx[o]·(Σ_k xr[t, k]·q[o, k] + ½·Σ_k xr[t, k]) + Σ_k x[t, k]·my[k] + mx[o]·Σ_k x[t, k]
 // with xr[t, k] = x[t, k]·ry[k]. matmulI8Prep computes xr and the three per-token sums once; the
-// row kernel is then a dot of f32 xr with the uint8 row, plus that epilogue.
+// row kernel is then a dot of xr with the uint8 row, plus that epilogue.
+//
+// Decode (T = 1) uses xr quantised to int16 per token, x16[k] = nearest(xr[k]·32767/m) with
+// m = max_k |xr[k]|, so Σ_k xr·q ≈ s·Σ_k x16·q (s = m/32767) runs as integer dots
+// (i32x4.dot_i16x8_s: eight u8·i16 products per op, no float conversion of the weights); with
+// f32 xr the row loop was compute-bound at about a third of the memory bandwidth. The added error
+// is at most s/2 per xr element, ~1/65534 of the largest |xr|, far below the uint8 weights' own
+// rounding (1/512 of a row's range). Twin: matmulI8x16 in src/backends/ts/kernels.ts. Prefill
+// (T ≥ 2) keeps f32 xr (twin matmulI8).
 //
 // One allocation holds the matrix: mx [O] f32, rx [O] f32, my [K] f32, ry [K] f32, q [O, K] u8.
-// For matmulI8, `x` points at the prep output: xr [T, K] f32 then sums [T, 3] f32.
+// For matmulI8, `x` points at the prep output (matmulI8PrepBytes): xr [T, K] f32, then
+// sums [T, 4] f32 (½Σxr, Σx·my, Σx, s), then x16 [T, K] i16.
+
+/** Per-token floats of the prep's sums: ½Σxr, Σx·my, Σx, and x16's scale s. */
+const SUMS = 4;
+
+/** Bytes of matmulI8Prep's output for T tokens of K. */
+export function matmulI8PrepBytes(T: i32, K: i32): i32 {
+  return T * K * 4 + T * SUMS * 4 + T * K * 2;
+}
 
 /**
- * xr[t, k] = x[t, k]·ry[k]; sums[t] = (½·Σ xr, Σ x·my, Σ x). W is the int8 matrix block.
+ * xr[t, k] = x[t, k]·ry[k]; sums[t] = (½·Σ xr, Σ x·my, Σ x, s); x16[t, k] = nearest(xr·32767/m)
+ * with m = max_k |xr[t, k]| and s = m/32767 (x16 = 0, s = 0 when m = 0). W is the int8 matrix block.
  * Within each full block of 16, xr is stored transposed as 4×4 (element 4i + j at 4j + i), the
  * order in which u8lane unpacks the bytes; the tail (K mod 16) keeps its order.
  */
@@ -436,12 +464,14 @@ export function matmulI8Prep(xr: usize, x: usize, W: usize, T: i32, K: i32, O: i
   const my = W + (<usize>O << 3);
   const ry = my + (<usize>K << 2);
   const sums = xr + ((<usize>T * K) << 2);
+  const x16 = sums + <usize>(T * SUMS * 4);
   for (let t = 0; t < T; t++) {
     const xt = x + ((<usize>t * K) << 2);
     const rt = xr + ((<usize>t * K) << 2);
     let half = f32x4.splat(0);
     let xm = f32x4.splat(0);
     let xs = f32x4.splat(0);
+    let mv = f32x4.splat(0);
     let k = 0;
     for (; k + 4 <= K; k += 4) {
       const o = <usize>k << 2;
@@ -451,6 +481,24 @@ export function matmulI8Prep(xr: usize, x: usize, W: usize, T: i32, K: i32, O: i
       half = f32x4.add(half, r);
       xm = madd(xv, v128.load(my + o), xm);
       xs = f32x4.add(xs, xv);
+      mv = f32x4.max(mv, f32x4.abs(r));
+    }
+    let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (let j = k; j < K; j++) m = max(m, abs(load<f32>(xt + (<usize>j << 2)) * load<f32>(ry + (<usize>j << 2))));
+    // x16 from xr in its natural order (before the reorder below)
+    const inv: f32 = m > 0 ? <f32>32767 / m : 0;
+    const q16 = x16 + ((<usize>t * K) << 1);
+    const iv = f32x4.splat(inv);
+    let j = 0;
+    for (; j + 8 <= k; j += 8) {
+      const o = <usize>j << 2;
+      const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(rt + o), iv)));
+      const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(rt + o, 16), iv)));
+      v128.store(q16 + (<usize>j << 1), i16x8.narrow_i32x4_s(lo, hi));
+    }
+    for (; j < K; j++) {
+      const r = j < k ? load<f32>(rt + (<usize>j << 2)) : load<f32>(xt + (<usize>j << 2)) * load<f32>(ry + (<usize>j << 2));
+      store<i16>(q16 + (<usize>j << 1), <i16><i32>nearest<f32>(r * inv));
     }
     // full blocks of 16: reorder to (4i + j) → (4j + i), a 4×4 transpose, to match u8lane
     for (let b = 0; b + 16 <= K; b += 16) {
@@ -469,7 +517,7 @@ export function matmulI8Prep(xr: usize, x: usize, W: usize, T: i32, K: i32, O: i
       v128.store(p, i32x4.shuffle(hi01, hi23, 2, 3, 6, 7), 48);
     }
     let h = hsum(half);
-    let m = hsum(xm);
+    let xmSum = hsum(xm);
     let s = hsum(xs);
     for (; k < K; k++) {
       const o = <usize>k << 2;
@@ -477,40 +525,22 @@ export function matmulI8Prep(xr: usize, x: usize, W: usize, T: i32, K: i32, O: i
       const r = xv * load<f32>(ry + o);
       store<f32>(rt + o, r);
       h += r;
-      m += xv * load<f32>(my + o);
+      xmSum += xv * load<f32>(my + o);
       s += xv;
     }
-    const st = sums + (<usize>t * 12);
+    const st = sums + (<usize>t * SUMS * 4);
     store<f32>(st, h * 0.5);
-    store<f32>(st, m, 4);
+    store<f32>(st, xmSum, 4);
     store<f32>(st, s, 8);
+    store<f32>(st, m / 32767, 12);
   }
 }
 
-/** Σ_k xr[k]·q[k] over K bytes, plus a scalar tail. */
+/**
+ * Σ_k xr[k]·q[k] over one row of K bytes (xr in matmulI8Prep's order), decoded in registers: the
+ * row streamed alone (see dotF32), 16 bytes per step into four accumulators, plus a scalar tail.
+ */
 function dotU8(x: usize, q: usize, K: i32): f32 {
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 16 <= K; k += 16) {
-    const xo = x + (<usize>k << 2);
-    const v = v128.load(q + k);
-    a0 = madd(v128.load(xo), u8lane(v, 0), a0);
-    a1 = madd(v128.load(xo, 16), u8lane(v, 1), a1);
-    a0 = madd(v128.load(xo, 32), u8lane(v, 2), a0);
-    a1 = madd(v128.load(xo, 48), u8lane(v, 3), a1);
-  }
-  let s = hsum(f32x4.add(a0, a1));
-  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * <f32>load<u8>(q + k);
-  return s;
-}
-
-/** Four uint8 rows (stride K bytes) · one xr, decoded in registers. */
-function rows4x1U8(out: usize, x: usize, q: usize, K: i32): void {
-  const ks = <usize>K;
-  const q1 = q + ks;
-  const q2 = q1 + ks;
-  const q3 = q2 + ks;
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   let a2 = f32x4.splat(0);
@@ -518,46 +548,40 @@ function rows4x1U8(out: usize, x: usize, q: usize, K: i32): void {
   let k = 0;
   for (; k + 16 <= K; k += 16) {
     const xo = x + (<usize>k << 2);
-    const v0 = v128.load(q + k);
-    const v1 = v128.load(q1 + k);
-    const v2 = v128.load(q2 + k);
-    const v3 = v128.load(q3 + k);
-    const x0 = v128.load(xo, 0);
-    a0 = madd(x0, u8lane(v0, 0), a0);
-    a1 = madd(x0, u8lane(v1, 0), a1);
-    a2 = madd(x0, u8lane(v2, 0), a2);
-    a3 = madd(x0, u8lane(v3, 0), a3);
-    const x1 = v128.load(xo, 16);
-    a0 = madd(x1, u8lane(v0, 1), a0);
-    a1 = madd(x1, u8lane(v1, 1), a1);
-    a2 = madd(x1, u8lane(v2, 1), a2);
-    a3 = madd(x1, u8lane(v3, 1), a3);
-    const x2 = v128.load(xo, 32);
-    a0 = madd(x2, u8lane(v0, 2), a0);
-    a1 = madd(x2, u8lane(v1, 2), a1);
-    a2 = madd(x2, u8lane(v2, 2), a2);
-    a3 = madd(x2, u8lane(v3, 2), a3);
-    const x3 = v128.load(xo, 48);
-    a0 = madd(x3, u8lane(v0, 3), a0);
-    a1 = madd(x3, u8lane(v1, 3), a1);
-    a2 = madd(x3, u8lane(v2, 3), a2);
-    a3 = madd(x3, u8lane(v3, 3), a3);
+    const v = v128.load(q + k);
+    a0 = madd(v128.load(xo), u8lane(v, 0), a0);
+    a1 = madd(v128.load(xo, 16), u8lane(v, 1), a1);
+    a2 = madd(v128.load(xo, 32), u8lane(v, 2), a2);
+    a3 = madd(v128.load(xo, 48), u8lane(v, 3), a3);
   }
-  let s0 = hsum(a0);
-  let s1 = hsum(a1);
-  let s2 = hsum(a2);
-  let s3 = hsum(a3);
-  for (; k < K; k++) {
-    const xk = load<f32>(x + (<usize>k << 2));
-    s0 += xk * <f32>load<u8>(q + k);
-    s1 += xk * <f32>load<u8>(q1 + k);
-    s2 += xk * <f32>load<u8>(q2 + k);
-    s3 += xk * <f32>load<u8>(q3 + k);
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * <f32>load<u8>(q + k);
+  return s;
+}
+
+/**
+ * Σ_k x16[k]·q[k] over one row of K bytes (x16 int16, natural order): the row streamed alone
+ * (see dotF32), 16 bytes per step as two i32x4.dot_i16x8_s. Each i32 lane gains at most
+ * 2·255·32767 < 2^24 per step, so the integer sums are moved to f32 every 64 steps (< 2^31).
+ */
+function dotU8x16(x16: usize, q: usize, K: i32): f32 {
+  let f = f32x4.splat(0);
+  let k = 0;
+  while (k + 16 <= K) {
+    const end = k + 64 * 16 <= K ? k + 64 * 16 : K;
+    let a0 = i32x4.splat(0);
+    let a1 = i32x4.splat(0);
+    for (; k + 16 <= end; k += 16) {
+      const xo = x16 + (<usize>k << 1);
+      const v = v128.load(q + k);
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(xo), i16x8.extend_low_i8x16_u(v)));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(xo, 16), i16x8.extend_high_i8x16_u(v)));
+    }
+    f = f32x4.add(f, f32x4.add(f32x4.convert_i32x4_s(a0), f32x4.convert_i32x4_s(a1)));
   }
-  store<f32>(out, s0);
-  store<f32>(out, s1, 4);
-  store<f32>(out, s2, 8);
-  store<f32>(out, s3, 12);
+  let t = 0;
+  for (; k < K; k++) t += <i32>load<i16>(x16 + (<usize>k << 1)) * <i32>load<u8>(q + k);
+  return hsum(f) + <f32>t;
 }
 
 /** Decode `n` uint8 rows of K into f32 at dst (exact integers 0..255), in the order of matmulI8Prep's xr. */
@@ -583,7 +607,7 @@ function epilogueI8(out: usize, sums: usize, W: usize, T: i32, O: i32, o0: i32, 
   const mx = W;
   const rx = W + (<usize>O << 2);
   for (let t = 0; t < T; t++) {
-    const st = sums + (<usize>t * 12);
+    const st = sums + (<usize>t * SUMS * 4);
     const half = load<f32>(st);
     const xm = load<f32>(st, 4);
     const xs = load<f32>(st, 8);
@@ -597,26 +621,37 @@ function epilogueI8(out: usize, sums: usize, W: usize, T: i32, O: i32, o0: i32, 
 }
 
 export function matmulI8(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize): void {
+  const sums = x + ((<usize>T * K) << 2);
+  if (T == 1) {
+    // decode: integer dots against x16 (see above), scaled by s
+    const q = W + (<usize>O << 3) + (<usize>K << 3);
+    const sc = load<f32>(sums, 12);
+    const x16 = sums + <usize>(SUMS * 4);
+    for (let o = row0; o < row1; o++) store<f32>(out + (<usize>o << 2), sc * dotU8x16(x16, q + <usize>o * K, K));
+    epilogueI8(out, sums, W, T, O, row0, row1);
+    return;
+  }
   const tb = tokenBlock(K);
   for (let t0 = 0; t0 < T; t0 += tb) {
     const n = T - t0 < tb ? T - t0 : tb;
     u8Rows(out + ((<usize>t0 * O) << 2), x + ((<usize>t0 * K) << 2), W, n, K, O, row0, row1, scratch);
   }
-  epilogueI8(out, x + ((<usize>T * K) << 2), W, T, O, row0, row1);
+  epilogueI8(out, sums, W, T, O, row0, row1);
 }
 
 /** Σ_k xr·q for rows [row0, row1) of one token block (the epilogue comes after all blocks). */
 function u8Rows(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32, row0: i32, row1: i32, scratch: usize): void {
   const q = W + (<usize>O << 3) + (<usize>K << 3);
   const fs = <usize>K << 2;
+  if (T == 1) {
+    // a one-token block of a prefill (the decode path is in matmulI8)
+    for (let o = row0; o < row1; o++) store<f32>(out + (<usize>o << 2), dotU8(x, q + <usize>o * K, K));
+    return;
+  }
   let o = row0;
   for (; o + 4 <= row1; o += 4) {
-    if (T == 1) {
-      rows4x1U8(out + (<usize>o << 2), x, q + <usize>o * K, K);
-    } else {
-      decodeU8Rows(scratch, q + <usize>o * K, K, 4);
-      rows4AllTokens(out, x, scratch, fs, T, K, O, o);
-    }
+    decodeU8Rows(scratch, q + <usize>o * K, K, 4);
+    rows4AllTokens(out, x, scratch, fs, T, K, O, o);
   }
   for (; o < row1; o++) {
     for (let t = 0; t < T; t++) store<f32>(out + ((<usize>t * O + o) << 2), dotU8(x + <usize>t * fs, q + <usize>o * K, K));

@@ -1,5 +1,5 @@
 // Every WASM matrix kernel (assembly/kernels/matmul.ts) ≡ its scalar TS twin (src/backends/ts/
-// kernels.ts: matmul, matmul16, matmulI8) on random odd sizes: W stored as f32, bf16, f16, int8;
+// kernels.ts: matmul, matmul16, matmulI8, matmulI8x16) on random odd sizes: W stored as f32, bf16, f16, int8;
 // T = 1 (decode path) and T ≥ 2 (blocked prefill path); portable and, where the runtime runs it,
 // relaxed build; a random row range [row0, row1) (what one thread computes): rows outside it and
 // bytes past every buffer stay untouched. Also the int8 scheme itself (src/backends/quant-i8.ts)
@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import * as K from '../../src/backends/ts/kernels.ts';
 import { dequantizeI8, i8Bytes, quantizeI8 } from '../../src/backends/quant-i8.ts';
 import { type WasmVariant, kernelModule, wasmVariantSupported } from '../../src/backends/wasm/module.ts';
+import { i8PrepBytes } from '../../src/backends/wasm/wasm-backend.ts';
 import { floatToHalf, halfToFloat } from '../../src/io/float.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
 
@@ -99,7 +100,7 @@ function runWasm(variant: WasmVariant, storage: Storage, x: Float32Array, W: Flo
   const scratch = arena.alloc(4 * Kd, 'scratch');
   let xin = px;
   if (storage === 'i8') {
-    xin = arena.alloc(T * Kd + 3 * T, 'xr+sums');
+    xin = arena.alloc(Math.ceil(i8PrepBytes(T, Kd) / 4), 'xr+sums+x16');
     k.matmulI8Prep(xin, px, pw, T, Kd, O);
   }
   fn(pout, xin, pw, T, Kd, O, r0, r1, scratch);
@@ -121,7 +122,9 @@ function twin(storage: Storage, x: Float32Array, W: Float32Array, T: number, Kd:
     Wv = K.decode16(bits, storage);
   } else {
     const q = quantizeI8(W, O, Kd);
-    K.matmulI8(out, x, q, T, Kd, O);
+    // decode (T = 1) runs on int16-quantised xr (matmulI8x16), prefill on f32 xr (matmulI8)
+    if (T === 1) K.matmulI8x16(out, x, q, T, Kd, O);
+    else K.matmulI8(out, x, q, T, Kd, O);
     // the factored form's terms: |rx|·Σ|x·ry|·(q + 0.5) + Σ|x·my| + |mx|·Σ|x|
     for (let t = 0; t < T; t++) {
       for (let o = 0; o < O; o++) {
@@ -195,6 +198,25 @@ describe('wasm matmul kernels ≡ TS twins', () => {
     }
   });
 
+  it('int8 decode: the integer sums move to f32 before they overflow i32 (q = 255, x16 = 32767, K 4099)', () => {
+    // row 1 is 1 except W[1, 0] = 0, row 0 is 0: row 1 quantises to q = 255 (k ≥ 1), every
+    // xr = x·ry is equal, so every x16 = 32767; 256 steps of 2·255·32767 per i32 lane > 2^31
+    const [Kd, O] = [4099, 3];
+    const W = new Float32Array(O * Kd);
+    for (let o = 1; o < O; o++) W.fill(1, o * Kd + 1, (o + 1) * Kd);
+    const q = quantizeI8(W, O, Kd);
+    expect(q.q.subarray(Kd + 1, 2 * Kd).every((v) => v === 255), 'row 1 quantises to 255').toBe(true);
+    const x = new Float32Array(Kd).fill(1);
+    for (const variant of VARIANTS) {
+      const got = runWasm(variant, 'i8', x, W, 1, Kd, O, 0, O);
+      const want = twin('i8', x, W, 1, Kd, O);
+      for (let o = 0; o < O; o++) expect(Math.abs(got[o]! - want.out[o]!), `${variant} out[${o}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[o]!);
+      // and the plain value: Σ_k of row 1's dequantised weights
+      const exact = dequantizeI8(q).subarray(Kd, 2 * Kd).reduce((a, b) => a + b, 0);
+      expect(got[1]).toBeCloseTo(exact, 0);
+    }
+  });
+
   it('the decode (T = 1) and prefill (T ≥ 2) paths agree on 768-wide rows (SIMD body, not tails)', () => {
     const r = rand(7);
     const Kd = 768;
@@ -244,6 +266,28 @@ describe('int8 scheme (SPEC §2.1.5) and its TS twin', () => {
       const want = new Float32Array(T * O);
       K.matmul(want, x, dequantizeI8(q), T, Kd, O);
       for (let i = 0; i < T * O; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[i]!)) * Kd);
+    },
+  );
+
+  test.prop([fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 8 }), fc.integer()])(
+    'matmulI8x16 (int16 xr) is within rx·(s/2)·Σ_k q of matmulI8, s = max|xr|/32767',
+    (Kd, O, seed) => {
+      const r = rand(seed);
+      const W = Float32Array.from({ length: O * Kd }, r);
+      const x = Float32Array.from({ length: Kd }, () => r() * 4);
+      const q = quantizeI8(W, O, Kd);
+      const got = new Float32Array(O);
+      const want = new Float32Array(O);
+      K.matmulI8x16(got, x, q, 1, Kd, O);
+      K.matmulI8(want, x, q, 1, Kd, O);
+      let m = 0;
+      for (let k = 0; k < Kd; k++) m = Math.max(m, Math.abs(x[k]! * q.ry[k]!));
+      for (let o = 0; o < O; o++) {
+        let qs = 0;
+        for (let k = 0; k < Kd; k++) qs += q.q[o * Kd + k]!;
+        const bound = Math.abs(q.rx[o]!) * (m / 32767 / 2) * qs * 1.001 + 1e-6 * (1 + Math.abs(want[o]!));
+        expect(Math.abs(got[o]! - want[o]!)).toBeLessThanOrEqual(bound);
+      }
     },
   );
 

@@ -188,9 +188,35 @@ describe('wasm backend', () => {
     expect(Array.from(await b.download(o))).toEqual(new Array(300).fill(260));
   });
 
+  it('decode threads: settable below the thread count (default: the thread count)', async () => {
+    const d = await WasmBackend.create({ threads: 3, decodeThreads: 1 });
+    try {
+      expect(d.caps.description).toMatch(/3 threads \(1 for decode\)/);
+      // a one-token product on one thread equals the three-thread one
+      const r = rand(11);
+      const W = Float32Array.from({ length: 300 * 256 }, r);
+      const x = Float32Array.from({ length: 256 }, r);
+      const outs: Float32Array[] = [];
+      for (const b of [d, three]) {
+        const w = b.upload(W, [300, 256], 'W');
+        const xt = b.upload(x, [1, 256], 'x');
+        const o = b.zeros([1, 300], 'out');
+        b.matmul(o, xt, w);
+        outs.push(await b.download(o));
+        for (const t of [w, xt, o]) b.free(t);
+      }
+      expect(outs[0]).toEqual(outs[1]);
+    } finally {
+      await d.dispose();
+    }
+    expect(three.caps.description).not.toMatch(/for decode/);
+  });
+
   it('rejects bad options with typed errors', async () => {
     await expect(WasmBackend.create({ threads: 0 })).rejects.toThrow(RwkvError);
     await expect(WasmBackend.create({ threads: 1.5 })).rejects.toThrow(/thread count/);
+    await expect(WasmBackend.create({ threads: 2, decodeThreads: 3 })).rejects.toThrow(/decode thread count/);
+    await expect(WasmBackend.create({ threads: 2, decodeThreads: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     if (!wasmVariantSupported('relaxed')) {
       await expect(WasmBackend.create({ variant: 'relaxed' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
     }

@@ -76,6 +76,49 @@ export function matmulI8(out: Float32Array, x: Float32Array, W: QuantI8, T: numb
   }
 }
 
+/** Round to the nearest integer, ties to even (WASM's f32.nearest). */
+function nearestEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
+/**
+ * matmulI8 as the WASM decode kernel (T = 1) computes it: xr[k] = x[k]·ry[k] (f32) quantised to
+ * int16 per token, x16[k] = nearest(xr[k]·(32767/m)) with m = max_k |xr[k]| (f32 steps as in
+ * WASM), and Σ_k xr·q replaced by s·Σ_k x16·q with s = m/32767; the rest as matmulI8.
+ */
+export function matmulI8x16(out: Float32Array, x: Float32Array, W: QuantI8, T: number, K: number, O: number): void {
+  const { q, mx, rx, my, ry } = W;
+  const fr = Math.fround;
+  const x16 = new Int32Array(K);
+  for (let t = 0; t < T; t++) {
+    const xo = t * K;
+    let half = 0;
+    let xm = 0;
+    let xs = 0;
+    let m = 0;
+    for (let k = 0; k < K; k++) {
+      const xk = x[xo + k]!;
+      const r = fr(xk * ry[k]!);
+      half += r;
+      xm += xk * my[k]!;
+      xs += xk;
+      m = Math.max(m, Math.abs(r));
+    }
+    half *= 0.5;
+    const inv = m > 0 ? fr(32767 / m) : 0;
+    const scale = fr(m / 32767);
+    for (let k = 0; k < K; k++) x16[k] = nearestEven(fr(fr(x[xo + k]! * ry[k]!) * inv));
+    for (let o = 0; o < O; o++) {
+      const qo = o * K;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += x16[k]! * q[qo + k]!;
+      out[t * O + o] = rx[o]! * (scale * s + half) + xm + mx[o]! * xs;
+    }
+  }
+}
+
 /** float32 → bf16 bits, rounded to nearest even (NaN stays a quiet NaN). */
 export function encodeBf16(data: Float32Array): Uint16Array {
   const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);

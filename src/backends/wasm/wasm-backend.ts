@@ -50,6 +50,14 @@ const orphans = new FinalizationRegistry<ThreadPool>((pool) => void pool.close()
 /** The relaxed build's check, run on first use in this process (see checkRelaxed). */
 let relaxedVerdict: { mismatch: string | undefined } | undefined;
 
+/**
+ * Bytes of matmulI8Prep's output (assembly/kernels/matmul.ts, matmulI8PrepBytes): xr [T, K] f32,
+ * sums [T, 4] f32, x16 [T, K] i16.
+ */
+export function i8PrepBytes(T: number, K: number): number {
+  return T * K * 4 + T * 16 + T * K * 2;
+}
+
 /** Products smaller than this many multiply-adds run on one thread (sync costs more). */
 const MIN_PARALLEL_MACS = 1 << 16;
 
@@ -64,6 +72,13 @@ function hasNonFiniteHalf(bits: Uint16Array): boolean {
 export interface WasmBackendOptions {
   /** Threads for the matrix products, this one included (default: os.availableParallelism()). */
   threads?: number;
+  /**
+   * Threads for one-token (decode) products, at most `threads` (default: `threads`). On the
+   * 2-core machine (bench/README.md, WASM section) two threads decoded faster than one when the
+   * machine was otherwise idle (fp16, compute-bound, most), one thread when other jobs held
+   * the second core.
+   */
+  decodeThreads?: number;
   /** Which build: 'auto' (relaxed where supported and verified, else portable), or one of them. */
   variant?: 'auto' | WasmVariant;
 }
@@ -99,6 +114,8 @@ export class WasmBackend implements Backend {
     arena: Arena,
     variant: WasmVariant,
     note: string,
+    /** Threads for one-token products (≤ pool.threads). */
+    private readonly decodeThreads: number,
   ) {
     this.arena = arena;
     this.buf = memory.buffer;
@@ -111,6 +128,7 @@ export class WasmBackend implements Backend {
       variant,
       description:
         `WASM SIMD (${variant} build), ${pool.threads} thread${pool.threads === 1 ? '' : 's'}` +
+        (decodeThreads !== pool.threads ? ` (${decodeThreads} for decode)` : '') +
         (this.ops === null ? '; non-matmul ops on TS kernels (binary without op kernels)' : '') +
         (note ? `; ${note}` : ''),
     };
@@ -121,6 +139,12 @@ export class WasmBackend implements Backend {
     if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_PARTS)) {
       throw new RwkvError('INVALID_ARGUMENT', 'thread count out of range', {
         argument: 'threads', expected: `an integer in [1, ${MAX_PARTS}]`, actual: String(threads),
+      });
+    }
+    const decodeThreads = options.decodeThreads ?? threads;
+    if (!(Number.isInteger(decodeThreads) && decodeThreads >= 1 && decodeThreads <= threads)) {
+      throw new RwkvError('INVALID_ARGUMENT', 'decode thread count out of range', {
+        argument: 'decodeThreads', expected: `an integer in [1, ${threads}] (threads)`, actual: String(decodeThreads),
       });
     }
     const wanted = options.variant ?? 'auto';
@@ -155,7 +179,7 @@ export class WasmBackend implements Backend {
     let backend: WasmBackend | undefined;
     const arena = new Arena(memory, ctrl + CONTROL_BYTES, () => backend?.refresh());
     const pool = await ThreadPool.create(module, memory, ctrl, exports, MATMUL_KERNELS, threads);
-    backend = new WasmBackend(memory, exports, pool, arena, variant, note);
+    backend = new WasmBackend(memory, exports, pool, arena, variant, note, decodeThreads);
     orphans.register(backend, pool, backend);
     return backend;
   }
@@ -347,10 +371,10 @@ export class WasmBackend implements Backend {
     let xP = this.p(x);
     if (w.encoding === 'i8') {
       // xr [T, K] and the per-token sums [T, 3], computed once on this thread
-      xP = this.grown(this.prep, (T * K + T * 3) * 4, 'matmul i8 prep');
+      xP = this.grown(this.prep, i8PrepBytes(T, K), 'matmul i8 prep');
       this.mm.matmulI8Prep(xP, this.p(x), w.ptr, T, K, O);
     }
-    const parts = T * O * K < MIN_PARALLEL_MACS ? 1 : this.pool.threads;
+    const parts = T * O * K < MIN_PARALLEL_MACS ? 1 : T === 1 ? this.decodeThreads : this.pool.threads;
     const stride = Math.ceil((16 * K) / 64) * 64;
     const scratch = w.encoding !== 'f32' ? this.grown(this.scratch, stride * this.pool.threads, 'matmul scratch') : 0;
     this.pool.run(KERNEL_ID[w.encoding], [outP, xP, w.ptr, T, K, O, scratch, stride], O, parts);
