@@ -15,6 +15,7 @@ import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } f
 import { decode16 } from '../ts/kernels.ts';
 import { CU_DEVICE_ATTRIBUTE, CudaDriver, type Handle, type KernelArg } from './driver.ts';
 import { type KernelSource, loadKernels } from './module.ts';
+import { broadcastPeriod, checkShapes, numel, rowsCols } from '../shape.ts';
 
 /** Weight storage codes, as WSTORE_* in kernels.cu. */
 const WSTORE = { f32: 0, f16: 1, bf16: 2 } as const;
@@ -63,7 +64,7 @@ class CudaTensor implements Tensor {
   ) {}
 }
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const size = numel;
 const i32 = (v: number): KernelArg => ({ i32: v });
 const f32 = (v: number): KernelArg => ({ f32: v });
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
@@ -151,16 +152,11 @@ export class CudaBackend implements Backend {
   }
 
   private rc(t: Tensor): [number, number] {
-    const C = t.shape[t.shape.length - 1] ?? 1;
-    return [size(t.shape) / C, C];
+    return rowsCols(t);
   }
 
   private check(cond: boolean, what: string, ...ts: Tensor[]): void {
-    if (!cond) {
-      throw new RwkvError('SHAPE_MISMATCH', `cuda backend: ${what}`, {
-        actual: ts.map((t) => `${t.label} ${shapeString(t.shape)}`).join(', '),
-      });
-    }
+    checkShapes('cuda', cond, what, ...ts);
   }
 
   private alive(): void {
@@ -401,11 +397,7 @@ export class CudaBackend implements Backend {
   }
 
   private period(a: Tensor, b: Tensor): number {
-    const n = size(a.shape);
-    const bn = size(b.shape);
-    const C = a.shape[a.shape.length - 1]!;
-    this.check(bn === n || bn === C, 'broadcast operand must be [C] or the full shape', a, b);
-    return bn;
+    return broadcastPeriod('cuda', a, b);
   }
 
   binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {

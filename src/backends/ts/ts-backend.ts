@@ -6,6 +6,7 @@ import { floatToHalf } from '../../io/float.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
 import { type QuantI8, dequantizeI8, quantizeI8 } from '../quant-i8.ts';
 import * as K from './kernels.ts';
+import { broadcastPeriod, checkShapes, numel, rowsCols } from '../shape.ts';
 
 class TsTensor implements Tensor {
   constructor(
@@ -19,7 +20,7 @@ class TsTensor implements Tensor {
   ) {}
 }
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const size = numel;
 
 export class TsBackend implements Backend {
   readonly caps: BackendCaps = {
@@ -53,16 +54,11 @@ export class TsBackend implements Backend {
 
   /** Rows (product of all but the last dim) and the last dim. */
   private rc(t: Tensor): [number, number] {
-    const C = t.shape[t.shape.length - 1] ?? 1;
-    return [size(t.shape) / C, C];
+    return rowsCols(t);
   }
 
   private check(cond: boolean, what: string, ...ts: Tensor[]): void {
-    if (!cond) {
-      throw new RwkvError('SHAPE_MISMATCH', `ts backend: ${what}`, {
-        actual: ts.map((t) => `${t.label} ${shapeString(t.shape)}`).join(', '),
-      });
-    }
+    checkShapes('ts', cond, what, ...ts);
   }
 
   upload(data: Float32Array, shape: readonly number[], label: string, storage: WeightStorage = 'f32'): Tensor {
@@ -170,11 +166,7 @@ export class TsBackend implements Backend {
     K.unary(op, this.d(out), this.d(x), n);
   }
   private period(a: Tensor, b: Tensor): number {
-    const n = size(a.shape);
-    const bn = size(b.shape);
-    const C = a.shape[a.shape.length - 1]!;
-    this.check(bn === n || bn === C, 'broadcast operand must be [C] or the full shape', a, b);
-    return bn;
+    return broadcastPeriod('ts', a, b);
   }
   binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {
     const n = size(a.shape);

@@ -21,6 +21,7 @@ import { BINARY_EXPORT, OP_KERNEL_NAMES, type OpKernels, UNARY_EXPORT } from './
 import { Arena } from './arena.ts';
 import { type WasmVariant, createSharedMemory, kernelModule, wasmVariantSupported } from './module.ts';
 import { CONTROL_BYTES, MAX_PARTS, ThreadPool } from './pool.ts';
+import { broadcastPeriod, checkShapes, numel, rowsCols } from '../shape.ts';
 
 /** How a tensor's bytes encode its values. */
 type Encoding = 'f32' | 'bf16' | 'f16' | 'i8';
@@ -61,7 +62,7 @@ export function i8PrepBytes(T: number, K: number): number {
 /** Products smaller than this many multiply-adds run on one thread (sync costs more). */
 const MIN_PARALLEL_MACS = 1 << 16;
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const size = numel;
 
 /** Whether any half is ±inf or NaN (exponent bits all ones). */
 function hasNonFiniteHalf(bits: Uint16Array): boolean {
@@ -222,15 +223,10 @@ export class WasmBackend implements Backend {
     return new Float32Array(this.buf, this.p(t), size(t.shape));
   }
   private rc(t: Tensor): [number, number] {
-    const C = t.shape[t.shape.length - 1] ?? 1;
-    return [size(t.shape) / C, C];
+    return rowsCols(t);
   }
   private check(cond: boolean, what: string, ...ts: Tensor[]): void {
-    if (!cond) {
-      throw new RwkvError('SHAPE_MISMATCH', `wasm backend: ${what}`, {
-        actual: ts.map((t) => `${t.label} ${shapeString(t.shape)}`).join(', '),
-      });
-    }
+    checkShapes('wasm', cond, what, ...ts);
   }
   private make(shape: readonly number[], label: string, bytes: number, encoding: Encoding): WasmTensor {
     return new WasmTensor([...shape], label, this.arena.alloc(bytes, label), encoding, this);
@@ -410,11 +406,7 @@ export class WasmBackend implements Backend {
     else TS.unary(op, this.v(out), this.v(x), n);
   }
   private period(a: Tensor, b: Tensor): number {
-    const n = size(a.shape);
-    const bn = size(b.shape);
-    const C = a.shape[a.shape.length - 1]!;
-    this.check(bn === n || bn === C, 'broadcast operand must be [C] or the full shape', a, b);
-    return bn;
+    return broadcastPeriod('wasm', a, b);
   }
   binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {
     const n = size(a.shape);
