@@ -6,9 +6,10 @@
 // into the shared memory, sizes in elements. `scratch` is this thread's own 4·K f32 (16 KiB for
 // K 1024), used when T ≥ 2 to decode four compact rows once and reuse them for every token.
 //
-// Decode (T = 1) streams each weight once, one row at a time (dotF32, dotB16, dotU8x16): a thread's
-// rows [row0, row1) are one contiguous block, read as a single sequential stream, 64 bytes of W
-// per step into four accumulators; bf16 / f16 / int8 decode in registers. (Measured, one thread,
+// Decode (T = 1) streams each weight once, one row at a time (dotF32, dotB16): a thread's rows
+// [row0, row1) are one contiguous block, read as a single sequential stream, 64 bytes of W per
+// step into four accumulators; bf16 / f16 / int8 decode in registers (int8 reads two rows far
+// apart at once, two sequential streams, see dot2U8x16). (Measured, one thread,
 // 65536×768 f32 from DRAM: one stream reads as fast as a plain sum over the array; four row
 // streams interleaved K·4 bytes apart got about half of that. A storage layout interleaving four
 // rows in 16-element chunks, one stream again, measured the same as one row at a time.)
@@ -458,7 +459,8 @@ export function matmulI8PrepBytes(T: i32, K: i32): i32 {
  * xr[t, k] = x[t, k]·ry[k]; sums[t] = (½·Σ xr, Σ x·my, Σ x, s); x16[t, k] = nearest(xr·32767/m)
  * with m = max_k |xr[t, k]| and s = m/32767 (x16 = 0, s = 0 when m = 0). W is the int8 matrix block.
  * Within each full block of 16, xr is stored transposed as 4×4 (element 4i + j at 4j + i), the
- * order in which u8lane unpacks the bytes; the tail (K mod 16) keeps its order.
+ * order in which u8lane unpacks the bytes; x16 holds each full block of 16 as its even elements, then
+ * its odd ones (the order of dotU8x16's byte split). The tails (K mod 16) keep their order.
  */
 export function matmulI8Prep(xr: usize, x: usize, W: usize, T: i32, K: i32, O: i32): void {
   const my = W + (<usize>O << 3);
@@ -499,6 +501,14 @@ export function matmulI8Prep(xr: usize, x: usize, W: usize, T: i32, K: i32, O: i
     for (; j < K; j++) {
       const r = j < k ? load<f32>(rt + (<usize>j << 2)) : load<f32>(xt + (<usize>j << 2)) * load<f32>(ry + (<usize>j << 2));
       store<i16>(q16 + (<usize>j << 1), <i16><i32>nearest<f32>(r * inv));
+    }
+    // full blocks of 16: the 8 even elements, then the 8 odd ones (see dotU8x16)
+    for (let b = 0; b + 16 <= K; b += 16) {
+      const p = q16 + (<usize>b << 1);
+      const lo = v128.load(p);
+      const hi = v128.load(p, 16);
+      v128.store(p, i8x16.shuffle(lo, hi, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29));
+      v128.store(p, i8x16.shuffle(lo, hi, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31), 16);
     }
     // full blocks of 16: reorder to (4i + j) → (4j + i), a 4×4 transpose, to match u8lane
     for (let b = 0; b + 16 <= K; b += 16) {
@@ -559,29 +569,107 @@ function dotU8(x: usize, q: usize, K: i32): f32 {
   return s;
 }
 
-/**
- * Σ_k x16[k]·q[k] over one row of K bytes (x16 int16, natural order): the row streamed alone
- * (see dotF32), 16 bytes per step as two i32x4.dot_i16x8_s. Each i32 lane gains at most
- * 2·255·32767 < 2^24 per step, so the integer sums are moved to f32 every 64 steps (< 2^31).
- */
+// The int8 decode dots (dotU8x16, dot2U8x16). x16 holds each full block of 16 as its 8 even
+// elements, then its 8 odd ones (matmulI8Prep), so 16 weight bytes split into two i16x8 with one
+// op each, v & 0x00ff (even bytes) and v >> 8 (odd bytes), and feed two i32x4.dot_i16x8_s (eight
+// u8·i16 products each); the tail (K mod 16) is scalar, in natural order. A lane of the summed
+// i32 accumulators gains 4 products of at most 255·32767 per 16 bytes, so the sums go to f32
+// every I8_CHUNK = 1024 bytes: 256·255·32767 = 2139029760 < 2^31. The sums are exact integers
+// until then; only that conversion rounds. (Measured, one thread, 65536×768 from DRAM: the
+// zero-extending unpack (i16x8.extend_low/high_i8x16_u) with two accumulators ran at 16-17 GB/s,
+// this split 64 bytes per step at 18-19.5 GB/s, and two rows at once (dot2U8x16, x16 loaded once
+// for both) at 20 GB/s when the rows are far apart (two sequential streams), but 7 GB/s when they
+// are adjacent.)
+
+/** Bytes of W per integer chunk of the int8 decode dots (see above). */
+const I8_CHUNK = 1024;
+
+/** Σ_k x16[k]·q[k] over one row of K bytes (x16 in matmulI8Prep's order), 64 bytes per step. */
 function dotU8x16(x16: usize, q: usize, K: i32): f32 {
+  const lowBytes = i16x8.splat(0xff);
   let f = f32x4.splat(0);
   let k = 0;
   while (k + 16 <= K) {
-    const end = k + 64 * 16 <= K ? k + 64 * 16 : K;
+    const end = k + I8_CHUNK <= K ? k + I8_CHUNK : K;
     let a0 = i32x4.splat(0);
     let a1 = i32x4.splat(0);
+    let a2 = i32x4.splat(0);
+    let a3 = i32x4.splat(0);
+    for (; k + 64 <= end; k += 64) {
+      const xo = x16 + (<usize>k << 1);
+      const v = v128.load(q + k);
+      const w = v128.load(q + k, 16);
+      const u = v128.load(q + k, 32);
+      const z = v128.load(q + k, 48);
+      a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(v128.load(xo), v128.and(v, lowBytes)), i32x4.dot_i16x8_s(v128.load(xo, 64), v128.and(u, lowBytes))));
+      a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(v128.load(xo, 16), i16x8.shr_u(v, 8)), i32x4.dot_i16x8_s(v128.load(xo, 80), i16x8.shr_u(u, 8))));
+      a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(v128.load(xo, 32), v128.and(w, lowBytes)), i32x4.dot_i16x8_s(v128.load(xo, 96), v128.and(z, lowBytes))));
+      a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(v128.load(xo, 48), i16x8.shr_u(w, 8)), i32x4.dot_i16x8_s(v128.load(xo, 112), i16x8.shr_u(z, 8))));
+    }
     for (; k + 16 <= end; k += 16) {
       const xo = x16 + (<usize>k << 1);
       const v = v128.load(q + k);
-      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(xo), i16x8.extend_low_i8x16_u(v)));
-      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(xo, 16), i16x8.extend_high_i8x16_u(v)));
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(xo), v128.and(v, lowBytes)));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(xo, 16), i16x8.shr_u(v, 8)));
     }
-    f = f32x4.add(f, f32x4.add(f32x4.convert_i32x4_s(a0), f32x4.convert_i32x4_s(a1)));
+    f = f32x4.add(f, f32x4.convert_i32x4_s(i32x4.add(i32x4.add(a0, a1), i32x4.add(a2, a3))));
   }
   let t = 0;
   for (; k < K; k++) t += <i32>load<i16>(x16 + (<usize>k << 1)) * <i32>load<u8>(q + k);
   return hsum(f) + <f32>t;
+}
+
+/** dotU8x16 of rows q and q1 (each K bytes), stored at out0 and out1; x16 is loaded once for both. */
+function dot2U8x16(out0: usize, out1: usize, x16: usize, q: usize, q1: usize, K: i32): void {
+  const lowBytes = i16x8.splat(0xff);
+  let f = f32x4.splat(0);
+  let g = f32x4.splat(0);
+  let k = 0;
+  while (k + 16 <= K) {
+    const end = k + I8_CHUNK <= K ? k + I8_CHUNK : K;
+    let a0 = i32x4.splat(0);
+    let a1 = i32x4.splat(0);
+    let b0 = i32x4.splat(0);
+    let b1 = i32x4.splat(0);
+    for (; k + 32 <= end; k += 32) {
+      const xo = x16 + (<usize>k << 1);
+      const x0 = v128.load(xo);
+      const x1 = v128.load(xo, 16);
+      const x2 = v128.load(xo, 32);
+      const x3 = v128.load(xo, 48);
+      const v = v128.load(q + k);
+      const w = v128.load(q + k, 16);
+      const u = v128.load(q1 + k);
+      const z = v128.load(q1 + k, 16);
+      a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(x0, v128.and(v, lowBytes)), i32x4.dot_i16x8_s(x2, v128.and(w, lowBytes))));
+      a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(x1, i16x8.shr_u(v, 8)), i32x4.dot_i16x8_s(x3, i16x8.shr_u(w, 8))));
+      b0 = i32x4.add(b0, i32x4.add(i32x4.dot_i16x8_s(x0, v128.and(u, lowBytes)), i32x4.dot_i16x8_s(x2, v128.and(z, lowBytes))));
+      b1 = i32x4.add(b1, i32x4.add(i32x4.dot_i16x8_s(x1, i16x8.shr_u(u, 8)), i32x4.dot_i16x8_s(x3, i16x8.shr_u(z, 8))));
+    }
+    if (k + 16 <= end) {
+      const xo = x16 + (<usize>k << 1);
+      const x0 = v128.load(xo);
+      const x1 = v128.load(xo, 16);
+      const v = v128.load(q + k);
+      const u = v128.load(q1 + k);
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x0, v128.and(v, lowBytes)));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(x1, i16x8.shr_u(v, 8)));
+      b0 = i32x4.add(b0, i32x4.dot_i16x8_s(x0, v128.and(u, lowBytes)));
+      b1 = i32x4.add(b1, i32x4.dot_i16x8_s(x1, i16x8.shr_u(u, 8)));
+      k += 16;
+    }
+    f = f32x4.add(f, f32x4.convert_i32x4_s(i32x4.add(a0, a1)));
+    g = f32x4.add(g, f32x4.convert_i32x4_s(i32x4.add(b0, b1)));
+  }
+  let t = 0;
+  let t1 = 0;
+  for (; k < K; k++) {
+    const xk = <i32>load<i16>(x16 + (<usize>k << 1));
+    t += xk * <i32>load<u8>(q + k);
+    t1 += xk * <i32>load<u8>(q1 + k);
+  }
+  store<f32>(out0, hsum(f) + <f32>t);
+  store<f32>(out1, hsum(g) + <f32>t1);
 }
 
 /** Decode `n` uint8 rows of K into f32 at dst (exact integers 0..255), in the order of matmulI8Prep's xr. */
@@ -627,7 +715,16 @@ export function matmulI8(out: usize, x: usize, W: usize, T: i32, K: i32, O: i32,
     const q = W + (<usize>O << 3) + (<usize>K << 3);
     const sc = load<f32>(sums, 12);
     const x16 = sums + <usize>(SUMS * 4);
-    for (let o = row0; o < row1; o++) store<f32>(out + (<usize>o << 2), sc * dotU8x16(x16, q + <usize>o * K, K));
+    // rows o and o + half together: two sequential streams (see dot2U8x16), then the odd row
+    const half = (row1 - row0) >> 1;
+    for (let o = row0; o < row0 + half; o++) {
+      const p0 = out + (<usize>o << 2);
+      const p1 = out + (<usize>(o + half) << 2);
+      dot2U8x16(p0, p1, x16, q + <usize>o * K, q + <usize>(o + half) * K, K);
+      store<f32>(p0, sc * load<f32>(p0));
+      store<f32>(p1, sc * load<f32>(p1));
+    }
+    for (let o = row0 + 2 * half; o < row1; o++) store<f32>(out + (<usize>o << 2), sc * dotU8x16(x16, q + <usize>o * K, K));
     epilogueI8(out, sums, W, T, O, row0, row1);
     return;
   }

@@ -48,7 +48,7 @@ function rand(seed: number) {
 
 const shape = fc.record({
   T: fc.integer({ min: 1, max: 6 }),
-  K: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(15, 16, 17, 31, 32, 33, 47, 64, 71)),
+  K: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(15, 16, 17, 31, 32, 33, 47, 64, 71, 127, 1043)),
   O: fc.integer({ min: 1, max: 13 }),
   cut: fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })),
   seed: fc.integer(),
