@@ -63,6 +63,12 @@ export interface Backend {
    * the float32 decode of 16-bit checkpoints entirely.
    */
   uploadCompact?(bits: Uint16Array, shape: readonly number[], label: string, encoding: 'bf16' | 'f16'): Tensor;
+  /**
+   * Optional: a new float32 tensor whose values `fill` writes straight into the backend's memory
+   * (`dst`: a view of the tensor, length = its size, valid only during the call). Lets a loader
+   * skip the host copy of a weight.
+   */
+  uploadFilled?(shape: readonly number[], label: string, fill: (dst: Float32Array) => void): Tensor;
   /** A new zero-filled tensor. */
   zeros(shape: readonly number[], label: string): Tensor;
   /** Overwrite a tensor with host data of the same size. */

@@ -5,9 +5,9 @@
 //              [--threads N] [--runs K] [--seed N] [--json]
 //
 // The weights are seeded random numbers generated straight into the model (each tensor is made
-// when the loader asks for it, so only the model's own copy is ever held), scaled like an
-// initialised network so that activations stay O(1) through every layer. Not trained: the
-// numbers are for speed and memory only.
+// when the loader asks for it, into the backend's memory where the backend can take it, so a
+// float32 weight has no host copy), scaled like an initialised network so that activations stay
+// O(1) through every layer. Not trained: the numbers are for speed and memory only.
 //
 //   decode   one forward() per token, state carried, next token = argmax (what generation does),
 //            after an 8-token prompt; tok/s = decode / seconds. Median of --runs runs.
@@ -97,14 +97,19 @@ export function randomRwkv7Checkpoint(shape: BenchShape, seed = 1): Checkpoint {
   const ck: Checkpoint = new Map();
   const put = (key: string, dims: number[], lo: number, hi: number) => {
     const n = dims.reduce((a, b) => a * b, 1);
-    ck.set(key, lazyTensor(dims, 'F32', () => {
+    const fill = (d: Float32Array) => {
       const rng = createRng((hash(key) ^ seed) >>> 0);
-      const d = new Float32Array(n);
       const span = hi - lo;
       // 32 random bits per value are plenty for weights (and half the work of nextFloat's 53)
       for (let i = 0; i < n; i++) d[i] = lo + span * (rng.nextUint32() * TWO_M32);
+    };
+    const decode = () => {
+      const d = new Float32Array(n);
+      fill(d);
       return d;
-    }));
+    };
+    // readInto: a backend that can (wasm) gets the values generated straight into its memory
+    ck.set(key, lazyTensor(dims, 'F32', decode, undefined, fill));
   };
   /** uniform with std gain/√inp: half-width √3·gain/√inp */
   const scaled = (key: string, dims: number[], inp: number, gain = 1) => {

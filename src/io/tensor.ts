@@ -24,6 +24,11 @@ export interface HostTensor {
   readonly raw?: () => Uint8Array;
   /** A fresh decode that bypasses the cache (for one-pass consumers such as model loading). */
   readonly read?: () => Float32Array;
+  /**
+   * Decode straight into `dst` (length = product(shape)), where the source can: a loader then
+   * fills a backend's memory without a host copy of the tensor.
+   */
+  readonly readInto?: (dst: Float32Array) => void;
 }
 
 /** The tensor's values, decoded afresh when the tensor is lazy (nothing is cached). */
@@ -41,6 +46,7 @@ export function lazyTensor(
   storedAs: StoredDType,
   decode: () => Float32Array,
   raw?: () => Uint8Array,
+  decodeInto?: (dst: Float32Array) => void,
 ): HostTensor {
   const s = [...shape];
   const owner = {};
@@ -70,6 +76,16 @@ export function lazyTensor(
       return d;
     },
     ...(raw !== undefined ? { raw } : {}),
+    ...(decodeInto !== undefined ? {
+      readInto: (dst: Float32Array) => {
+        if (dst.length !== numel(s)) {
+          throw new RwkvError('SHAPE_MISMATCH', 'decode target has the wrong number of values', {
+            expected: `${numel(s)} for ${shapeString(s)}`, actual: `${dst.length}`,
+          });
+        }
+        decodeInto(dst);
+      },
+    } : {}),
   };
 }
 

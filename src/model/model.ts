@@ -256,6 +256,12 @@ export class RwkvModel {
           return;
         }
       }
+      if (want === 'f32' && t.readInto !== undefined && backend.uploadFilled) {
+        // decoded straight into the backend's memory: no host copy of the tensor
+        weights.set(key, backend.uploadFilled(t.shape, key, t.readInto));
+        bytes.f32 += storageBytes('f32', t.shape);
+        return;
+      }
       const data = t.data;
       const storage = want === 'exact' ? exactStorage(data) : want;
       weights.set(key, backend.upload(data, t.shape, key, storage));
@@ -380,13 +386,18 @@ export class RwkvModel {
           f = g;
         }
         // each block's temporaries are freed right after it (a long prompt then needs one layer's
-        // activations, not all of them); layer 0's stay until the end: they hold v7's v_first
-        const lf = i === 0 ? f : new Frame(f.backend);
+        // activations, not all of them); v7's v_first, made by layer 0, is copied out to live on
+        const lf = new Frame(f.backend);
         const prefix = `blocks.${i}.`;
         try {
           block({ f: lf, cfg, layer: i, W: (name) => this.w(prefix + name), state: st.layers[i]!, tokens: ids, shared }, x);
+          if (i === 0 && shared.vFirst !== undefined) {
+            const vFirst = f.zeros(shared.vFirst.shape, 'v_first');
+            f.backend.copy(vFirst, shared.vFirst);
+            shared.vFirst = vFirst;
+          }
         } finally {
-          if (lf !== f) lf.release();
+          lf.release();
         }
       }
       // head: ln_out and head.weight on the last layer's backend (the last row moves, if only it is needed)

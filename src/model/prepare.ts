@@ -30,6 +30,11 @@ export interface RuntimeTensor {
    * without decoding to float32 first.
    */
   readonly unchanged?: HostTensor;
+  /**
+   * Write the values straight into `dst` (length = product(shape)), when the source can decode
+   * into a given array: a loader then fills backend memory without a host copy.
+   */
+  readonly readInto?: (dst: Float32Array) => void;
 }
 export type RuntimeWeights = Map<string, RuntimeTensor>;
 
@@ -80,7 +85,8 @@ export function prepareWeights(
     const t = ckpt.get(key);
     if (t === undefined || !sink) return put(key, shape, take(key, shape));
     checkShape(key, t, shape);
-    sink(key, { shape: [...shape], get data() { return readTensor(t); }, unchanged: t });
+    const readInto = t.readInto;
+    sink(key, { shape: [...shape], get data() { return readTensor(t); }, unchanged: t, ...(readInto !== undefined ? { readInto } : {}) });
   };
   const map = (x: Float32Array, f: (v: number) => number) => Float32Array.from(x, f);
   /** M [rows, cols] → Mᵀ [cols, rows]. */
@@ -97,9 +103,35 @@ export function prepareWeights(
   };
 
   // ---- embedding with ln0 folded in ----
-  // (the raw embedding is read inside the call, so it is garbage as soon as embLn exists)
-  const embLn = layerNormRows(take('emb.weight', [V, C]), take('blocks.0.ln0.weight', [C]), take('blocks.0.ln0.bias', [C]), V, C);
-  put('emb.weight', [V, C], embLn);
+  // The table is the largest tensor (V·C floats): normalised in place when the read gave a fresh
+  // array (a lazy tensor; a caller's array is never written), and held past its upload only when
+  // DeepEmbed still needs it, so loading holds one copy of it at most, and only briefly.
+  // (in a function of its own, so no local of this one keeps the table alive)
+  // Where the source decodes into a given array, the consumer may have it written (and
+  // normalised in place) straight into its own memory.
+  const embLnForDeepEmbed = ((): Float32Array | undefined => {
+    const source = ckpt.get('emb.weight');
+    const w = take('blocks.0.ln0.weight', [C]);
+    const b = take('blocks.0.ln0.bias', [C]);
+    const deep = cfg.version === '7-deepembed';
+    const readInto = source?.readInto;
+    if (sink && source !== undefined && readInto !== undefined && !deep) {
+      checkShape('emb.weight', source, [V, C]);
+      sink('emb.weight', {
+        shape: [V, C],
+        get data() { return layerNormRows(readTensor(source), w, b, V, C); },
+        readInto: (dst) => {
+          readInto(dst);
+          layerNormRows(dst, w, b, V, C, dst);
+        },
+      });
+      return undefined;
+    }
+    const emb = take('emb.weight', [V, C]);
+    const embLn = layerNormRows(emb, w, b, V, C, source?.read !== undefined ? emb : undefined);
+    put('emb.weight', [V, C], embLn);
+    return deep ? embLn : undefined;
+  })();
   keep('ln_out.weight', [C]);
   keep('ln_out.bias', [C]);
   keep('head.weight', [V, C]);
@@ -197,7 +229,7 @@ export function prepareWeights(
         for (let t = 0; t < V; t++) {
           for (let j = 0; j < E; j++) {
             let s = sEmb[t * E + j]!;
-            for (let c = 0; c < C; c++) s += embLn[t * C + c]! * sEmbX[j * C + c]!;
+            for (let c = 0; c < C; c++) s += embLnForDeepEmbed![t * C + c]! * sEmbX[j * C + c]!;
             folded[t * E + j] = s;
           }
         }
@@ -215,9 +247,8 @@ export function prepareWeights(
   return out;
 }
 
-/** LayerNorm of each row of x [rows, C], in f64, rounded to f32. */
-function layerNormRows(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, C: number): Float32Array {
-  const y = new Float32Array(rows * C);
+/** LayerNorm of each row of x [rows, C], in f64, rounded to f32, into `y` (may be x itself). */
+function layerNormRows(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, C: number, y: Float32Array = new Float32Array(rows * C)): Float32Array {
   for (let r = 0; r < rows; r++) {
     let mean = 0;
     for (let c = 0; c < C; c++) mean += x[r * C + c]!;

@@ -119,10 +119,9 @@ export function matmulI8x16(out: Float32Array, x: Float32Array, W: QuantI8, T: n
   }
 }
 
-/** float32 → bf16 bits, rounded to nearest even (NaN stays a quiet NaN). */
-export function encodeBf16(data: Float32Array): Uint16Array {
+/** float32 → bf16 bits, rounded to nearest even (NaN stays a quiet NaN); into `bits` when given. */
+export function encodeBf16(data: Float32Array, bits: Uint16Array = new Uint16Array(data.length)): Uint16Array {
   const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  const bits = new Uint16Array(data.length);
   for (let i = 0; i < u32.length; i++) {
     const u = u32[i]!;
     if ((u & 0x7fffffff) > 0x7f800000) bits[i] = (u >>> 16) | 0x40;

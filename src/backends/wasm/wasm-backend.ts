@@ -240,10 +240,13 @@ export class WasmBackend implements Backend {
       });
     }
     const matrix = shape.length === 2;
-    if (matrix && (storage === 'bf16' || storage === 'f16')) {
-      const bits = storage === 'bf16' ? TS.encodeBf16(data) : Uint16Array.from(data, floatToHalf);
-      return this.uploadCompact(bits, shape, label, storage);
+    if (matrix && storage === 'bf16') {
+      // encoded straight into the tensor (no host copy of the bits)
+      const t = this.make(shape, label, n * 2, 'bf16');
+      TS.encodeBf16(data, new Uint16Array(this.buf, t.ptr, n));
+      return t;
     }
+    if (matrix && storage === 'f16') return this.uploadCompact(Uint16Array.from(data, floatToHalf), shape, label, storage);
     if (matrix && storage === 'i8') {
       const [O, K] = [shape[0]!, shape[1]!];
       const q = quantizeI8(data, O, K, label);
@@ -275,6 +278,17 @@ export class WasmBackend implements Backend {
     }
     const t = this.make(shape, label, bits.length * 2, encoding);
     new Uint16Array(this.buf, t.ptr, bits.length).set(bits);
+    return t;
+  }
+  uploadFilled(shape: readonly number[], label: string, fill: (dst: Float32Array) => void): Tensor {
+    const n = size(shape);
+    const t = this.make(shape, label, n * 4, 'f32');
+    try {
+      fill(new Float32Array(this.buf, t.ptr, n));
+    } catch (e) {
+      this.free(t);
+      throw e;
+    }
     return t;
   }
   zeros(shape: readonly number[], label: string): Tensor {

@@ -1,0 +1,73 @@
+// The load path's memory savings change no number: weights decoded straight into WASM memory
+// (HostTensor.readInto → Backend.uploadFilled, the embedding normalised in place there) give the
+// same model as weights passed through host arrays, and a caller's own arrays are never written.
+// (Memory over many tokens: wasm-backend.test.ts, 20 000 tokens; wasm-memory.slow.test.ts, 10⁵.)
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseShape, randomRwkv7Checkpoint } from '../../src/cli/bench.ts';
+import { type Checkpoint, lazyTensor } from '../../src/io/tensor.ts';
+import { RwkvModel } from '../../src/model/model.ts';
+import { type OpenedStrategy, closeStrategy, openStrategy, parseStrategy } from '../../src/strategy.ts';
+
+const SHAPE = parseShape('2,64,300');
+const TOKENS = [5, 17, 299, 0, 42];
+
+/** The same tensors without readInto: a loader must read them into host arrays. */
+function withoutReadInto(ck: Checkpoint): Checkpoint {
+  return new Map([...ck].map(([k, t]) => [k, lazyTensor(t.shape, t.storedAs, () => t.read!())]));
+}
+/** The same tensors as plain host arrays (a caller's data: never to be written). */
+function eager(ck: Checkpoint): Checkpoint {
+  return new Map([...ck].map(([k, t]) => [k, { shape: t.shape, data: t.read!(), storedAs: t.storedAs }]));
+}
+
+async function logits(ck: Checkpoint, strategy: OpenedStrategy): Promise<Float32Array[]> {
+  const model = RwkvModel.fromCheckpoint(ck, { strategy });
+  try {
+    const { logits: all, state } = await model.forward(TOKENS, undefined, { allLogits: true });
+    state.dispose?.();
+    return all as Float32Array[];
+  } finally {
+    model.dispose();
+  }
+}
+
+describe('wasm load path: straight into WASM memory', () => {
+  const STRATEGIES = ['wasm fp32', 'wasm bf16', 'wasm fp32i8'] as const;
+  const opened = new Map<string, OpenedStrategy>();
+  beforeAll(async () => {
+    for (const s of STRATEGIES) opened.set(s, await openStrategy(parseStrategy(s), SHAPE.nLayer, { threads: 1 }));
+  });
+  afterAll(async () => {
+    for (const o of opened.values()) await closeStrategy(o);
+  });
+
+  it('the random bench checkpoint offers readInto, and it fills exactly what read() returns', () => {
+    const ck = randomRwkv7Checkpoint(SHAPE, 3);
+    const t = ck.get('blocks.1.ffn.key.weight')!;
+    expect(t.readInto).toBeTypeOf('function');
+    const dst = new Float32Array(t.shape[0]! * t.shape[1]!);
+    t.readInto!(dst);
+    expect(dst).toEqual(t.read!());
+    expect(() => t.readInto!(new Float32Array(3))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+  });
+
+  for (const s of STRATEGIES) {
+    it(`${s}: decoding into WASM memory gives the logits of the host-array path, bit for bit`, async () => {
+      const ck = randomRwkv7Checkpoint(SHAPE, 3);
+      const direct = await logits(ck, opened.get(s)!);
+      const viaHost = await logits(withoutReadInto(ck), opened.get(s)!);
+      expect(direct).toEqual(viaHost);
+    });
+  }
+
+  it("a caller's own arrays are left as they were (the embedding is normalised in a copy)", async () => {
+    const ck = eager(randomRwkv7Checkpoint(SHAPE, 4));
+    const emb = ck.get('emb.weight')!.data;
+    const before = emb.slice();
+    const fp32 = opened.get('wasm fp32')!;
+    const fromHost = await logits(ck, fp32);
+    expect(emb).toEqual(before);
+    expect(fromHost).toEqual(await logits(randomRwkv7Checkpoint(SHAPE, 4), fp32));
+  });
+});
