@@ -66,9 +66,10 @@ export interface Backend {
   /**
    * Optional: a new float32 tensor whose values `fill` writes straight into the backend's memory
    * (`dst`: a view of the tensor, length = its size, valid only during the call). Lets a loader
-   * skip the host copy of a weight.
+   * skip the host copy of a weight. With `storage` bf16/i8 (a matrix), the tensor is stored so,
+   * encoded from the values `fill` wrote (a backend that implements this honours `storage`).
    */
-  uploadFilled?(shape: readonly number[], label: string, fill: (dst: Float32Array) => void): Tensor;
+  uploadFilled?(shape: readonly number[], label: string, fill: (dst: Float32Array) => void, storage?: Exclude<WeightStorage, 'f16'>): Tensor;
   /** A new zero-filled tensor. */
   zeros(shape: readonly number[], label: string): Tensor;
   /** Overwrite a tensor with host data of the same size. */

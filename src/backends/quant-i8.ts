@@ -36,60 +36,87 @@ export interface QuantI8 {
 
 /** Quantise W [O, K] (row-major, not modified). */
 export function quantizeI8(W: Float32Array, O: number, K: number, label = 'weight'): QuantI8 {
-  if (W.length !== O * K || O < 1 || K < 1) {
-    throw new RwkvError('SHAPE_MISMATCH', 'int8 quantisation needs a non-empty [O, K] matrix', {
-      tensor: label, expected: `${O}·${K} values`, actual: `${W.length}`,
+  checkMatrix(W.length, O, K, label);
+  const m = { O, K, q: new Uint8Array(O * K), mx: new Float32Array(O), rx: new Float32Array(O), my: new Float32Array(K), ry: new Float32Array(K) };
+  quantizeI8Into(W, m, label);
+  return m;
+}
+
+/**
+ * Quantise W [O, K] into `out` (its q, mx, rx, my, ry of lengths O·K, O, O, K, K), without a
+ * copy of W: each step's value is recomputed from W, rounded to f32 as the in-place scheme
+ * rounds it (so the results are those of the step-by-step scheme above, bit for bit). W is only
+ * read, and its last pass reads W[i] before writing q[i], in increasing i: q may share W's
+ * bytes (starting at W's first byte), so a matrix decoded in place is quantised in place.
+ */
+export function quantizeI8Into(W: Float32Array, out: QuantI8, label = 'weight'): void {
+  const { O, K, q, mx, rx, my, ry } = out;
+  checkMatrix(W.length, O, K, label);
+  if (q.length !== O * K || mx.length !== O || rx.length !== O || my.length !== K || ry.length !== K) {
+    throw new RwkvError('SHAPE_MISMATCH', 'int8 quantisation output has the wrong sizes', {
+      tensor: label, expected: `q ${O * K}, mx/rx ${O}, my/ry ${K}`,
+      actual: `q ${q.length}, mx ${mx.length}, rx ${rx.length}, my ${my.length}, ry ${ry.length}`,
     });
   }
-  const w = Float32Array.from(W);
-  const mx = new Float32Array(O);
-  const my = new Float32Array(K);
-  const rx = new Float32Array(O);
-  const ry = new Float32Array(K);
-  // min over o for each k (official "rowmin" of the transpose), then subtract it
-  const offsetK = () => {
-    my.fill(Infinity);
-    for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) if (w[o * K + k]! < my[k]!) my[k] = w[o * K + k]!;
-    for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) w[o * K + k] = w[o * K + k]! - my[k]!;
-  };
-  // min over k for each o (official "colmin"), then subtract it
-  const offsetO = () => {
-    for (let o = 0; o < O; o++) {
-      let m = Infinity;
-      for (let k = 0; k < K; k++) m = Math.min(m, w[o * K + k]!);
-      mx[o] = m;
-      for (let k = 0; k < K; k++) w[o * K + k] = w[o * K + k]! - mx[o]!;
-    }
-  };
-  if (K > O) {
-    offsetK();
-    offsetO();
-  } else {
-    offsetO();
-    offsetK();
+  const f = Math.fround;
+  const kFirst = K > O;
+  // min over o for each k (official "rowmin" of the transpose) of the values it is taken of
+  my.fill(Infinity);
+  if (kFirst) {
+    for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) if (W[o * K + k]! < my[k]!) my[k] = W[o * K + k]!;
   }
+  // min over k for each o (official "colmin")
+  for (let o = 0; o < O; o++) {
+    let m = Infinity;
+    if (kFirst) for (let k = 0; k < K; k++) m = Math.min(m, f(W[o * K + k]! - my[k]!));
+    else for (let k = 0; k < K; k++) m = Math.min(m, W[o * K + k]!);
+    mx[o] = m;
+  }
+  if (!kFirst) {
+    for (let o = 0; o < O; o++) {
+      for (let k = 0; k < K; k++) {
+        const w = f(W[o * K + k]! - mx[o]!);
+        if (w < my[k]!) my[k] = w;
+      }
+    }
+  }
+  // W after both offsets
+  const shifted = kFirst
+    ? (o: number, k: number) => f(f(W[o * K + k]! - my[k]!) - mx[o]!)
+    : (o: number, k: number) => f(f(W[o * K + k]! - mx[o]!) - my[k]!);
   // rx = max over k for each o; W /= rx
   for (let o = 0; o < O; o++) {
     let m = -Infinity;
-    for (let k = 0; k < K; k++) m = Math.max(m, w[o * K + k]!);
+    for (let k = 0; k < K; k++) m = Math.max(m, shifted(o, k));
     rx[o] = m;
-    const d = m === 0 ? 1 : rx[o]!;
-    for (let k = 0; k < K; k++) w[o * K + k] = w[o * K + k]! / d;
   }
-  // ry = max over o for each k; W /= ry
+  // ry = max over o for each k (of W / rx); W /= ry
   ry.fill(-Infinity);
-  for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) if (w[o * K + k]! > ry[k]!) ry[k] = w[o * K + k]!;
-  const q = new Uint8Array(O * K);
   for (let o = 0; o < O; o++) {
+    const d = rx[o] === 0 ? 1 : rx[o]!;
     for (let k = 0; k < K; k++) {
-      const d = ry[k] === 0 ? 1 : ry[k]!;
-      const v = Math.floor(Math.fround(Math.fround(w[o * K + k]! / d) * 256));
+      const w = f(shifted(o, k) / d);
+      if (w > ry[k]!) ry[k] = w;
+    }
+  }
+  for (let o = 0; o < O; o++) {
+    const d = rx[o] === 0 ? 1 : rx[o]!;
+    for (let k = 0; k < K; k++) {
+      const dk = ry[k] === 0 ? 1 : ry[k]!;
+      const v = Math.floor(f(f(f(shifted(o, k) / d) / dk) * 256)); // reads W[o·K + k], then writes q there
       q[o * K + k] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
   for (let o = 0; o < O; o++) rx[o] = rx[o]! / 16;
   for (let k = 0; k < K; k++) ry[k] = ry[k]! / 16;
-  return { O, K, q, mx, rx, my, ry };
+}
+
+function checkMatrix(length: number, O: number, K: number, label: string): void {
+  if (length !== O * K || O < 1 || K < 1) {
+    throw new RwkvError('SHAPE_MISMATCH', 'int8 quantisation needs a non-empty [O, K] matrix', {
+      tensor: label, expected: `${O}·${K} values`, actual: `${length}`,
+    });
+  }
 }
 
 /** W[o, k] = (q + 0.5)·rx[o]·ry[k] + mx[o] + my[k], as float32 [O, K]. */

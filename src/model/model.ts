@@ -256,10 +256,11 @@ export class RwkvModel {
           return;
         }
       }
-      if (want === 'f32' && t.readInto !== undefined && backend.uploadFilled) {
-        // decoded straight into the backend's memory: no host copy of the tensor
-        weights.set(key, backend.uploadFilled(t.shape, key, t.readInto));
-        bytes.f32 += storageBytes('f32', t.shape);
+      if ((want === 'f32' || want === 'bf16' || want === 'i8') && t.readInto !== undefined && backend.uploadFilled) {
+        // decoded straight into the backend's memory (bf16 / int8: encoded there in place): no
+        // host copy of the tensor
+        weights.set(key, backend.uploadFilled(t.shape, key, t.readInto, want));
+        bytes[want] += storageBytes(want, t.shape);
         return;
       }
       const data = t.data;

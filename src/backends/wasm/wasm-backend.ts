@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { RwkvError, shapeString } from '../../errors.ts';
 import { floatToHalf } from '../../io/float.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
-import { i8Bytes, quantizeI8 } from '../quant-i8.ts';
+import { type QuantI8, i8Bytes, quantizeI8, quantizeI8Into } from '../quant-i8.ts';
 import * as TS from '../ts/kernels.ts';
 import { BINARY_EXPORT, OP_KERNEL_NAMES, type OpKernels, UNARY_EXPORT } from './abi-ops.ts';
 import { Arena } from './arena.ts';
@@ -249,14 +249,14 @@ export class WasmBackend implements Backend {
     if (matrix && storage === 'f16') return this.uploadCompact(Uint16Array.from(data, floatToHalf), shape, label, storage);
     if (matrix && storage === 'i8') {
       const [O, K] = [shape[0]!, shape[1]!];
-      const q = quantizeI8(data, O, K, label);
+      // quantised straight into the tensor (no host copy of the matrix or of q)
       const t = this.make(shape, label, i8Bytes(O, K), 'i8');
-      const f = new Float32Array(this.buf, t.ptr, 2 * O + 2 * K);
-      f.set(q.mx, 0);
-      f.set(q.rx, O);
-      f.set(q.my, 2 * O);
-      f.set(q.ry, 2 * O + K);
-      new Uint8Array(this.buf, t.ptr + 8 * O + 8 * K, O * K).set(q.q);
+      try {
+        quantizeI8Into(data, this.i8Views(t.ptr, O, K), label);
+      } catch (e) {
+        this.free(t);
+        throw e;
+      }
       return t;
     }
     const t = this.make(shape, label, n * 4, 'f32');
@@ -280,8 +280,9 @@ export class WasmBackend implements Backend {
     new Uint16Array(this.buf, t.ptr, bits.length).set(bits);
     return t;
   }
-  uploadFilled(shape: readonly number[], label: string, fill: (dst: Float32Array) => void): Tensor {
+  uploadFilled(shape: readonly number[], label: string, fill: (dst: Float32Array) => void, storage: Exclude<WeightStorage, 'f16'> = 'f32'): Tensor {
     const n = size(shape);
+    if (shape.length === 2 && (storage === 'bf16' || storage === 'i8')) return this.fillCompact(shape, label, fill, storage);
     const t = this.make(shape, label, n * 4, 'f32');
     try {
       fill(new Float32Array(this.buf, t.ptr, n));
@@ -290,6 +291,49 @@ export class WasmBackend implements Backend {
       throw e;
     }
     return t;
+  }
+  /** Views of an int8 matrix's parts at `ptr`: mx [O], rx [O], my [K], ry [K] (f32), q [O, K]. */
+  private i8Views(ptr: number, O: number, K: number): QuantI8 {
+    return {
+      O, K,
+      mx: new Float32Array(this.buf, ptr, O),
+      rx: new Float32Array(this.buf, ptr + 4 * O, O),
+      my: new Float32Array(this.buf, ptr + 8 * O, K),
+      ry: new Float32Array(this.buf, ptr + 8 * O + 4 * K, K),
+      q: new Uint8Array(this.buf, ptr + 8 * O + 8 * K, O * K),
+    };
+  }
+  /**
+   * A bf16 or int8 matrix from float32 values with no host copy: `fill` decodes them into the
+   * tensor's own block, grown to hold them as float32 (for int8: after the offsets and scales),
+   * they are encoded in place there (each value read before its bytes are written over; see
+   * encodeBf16 and quantizeI8Into), and the block is then cut back to the compact size: the
+   * rest is free again for the next weights.
+   */
+  private fillCompact(shape: readonly number[], label: string, fill: (dst: Float32Array) => void, encoding: 'bf16' | 'i8'): Tensor {
+    const n = size(shape);
+    const [O, K] = [shape[0]!, shape[1]!];
+    const head = encoding === 'i8' ? 8 * O + 8 * K : 0; // int8: mx, rx, my, ry before q
+    const bytes = encoding === 'i8' ? i8Bytes(O, K) : n * 2;
+    let ptr = this.arena.alloc(head + n * 4, label);
+    try {
+      const values = new Float32Array(this.buf, ptr + head, n);
+      fill(values);
+      if (encoding === 'bf16') TS.encodeBf16(values, new Uint16Array(this.buf, ptr, n));
+      else {
+        quantizeI8Into(values, this.i8Views(ptr, O, K), label);
+      }
+    } catch (e) {
+      this.arena.free(ptr);
+      throw e;
+    }
+    // cut back: free the block and take the compact size; a free block that fits never grows the
+    // memory, and where the arena picks another place the bytes move there (copyWithin: overlap-safe)
+    this.arena.free(ptr);
+    const at = this.arena.alloc(bytes, label);
+    if (at !== ptr) new Uint8Array(this.buf).copyWithin(at, ptr, ptr + bytes);
+    ptr = at;
+    return new WasmTensor([...shape], label, ptr, encoding, this);
   }
   zeros(shape: readonly number[], label: string): Tensor {
     const n = size(shape);
