@@ -13,6 +13,10 @@ import { RwkvModel } from '../../src/model/model.ts';
 import { openStrategy } from '../../src/strategy.ts';
 import { type RandomModelSpec, randomCheckpoint } from '../helpers/random-model.ts';
 import { SELF_ATOL, SELF_RTOL, expectClose } from '../helpers/tolerance.ts';
+import { cudaAvailable } from '../../src/backends/cuda/index.ts';
+
+/** These tests expect no GPU (CI, the development machines); they skip where CUDA works. */
+const CUDA = await cudaAvailable();
 
 function spec(version: RwkvVersion, nLayer = 3): RandomModelSpec {
   return {
@@ -212,7 +216,7 @@ describe('options', () => {
     expect(() => RwkvModel.fromCheckpoint(ckpt, { strategy: wrong })).toThrow(/another number of layers/);
   });
 
-  it('auto loads on the best CPU backend; cuda says it is unavailable', async () => {
+  it.skipIf(CUDA.ok)('auto loads on the best CPU backend; cuda says it is unavailable', async () => {
     const m = await RwkvModel.create(ckpt, { strategy: 'auto' });
     expect(['ts', 'wasm']).toContain(m.backend.caps.name);
     await m.dispose();
