@@ -102,6 +102,13 @@ export function prepareWeights(
     return y;
   };
 
+  // ---- head first: the other large matrix. A backend that encodes a compact head in place
+  // (bf16, int8) frees most of its float32 space again, and the embedding then reuses it, so
+  // memory peaks at the weights' own size rather than table + float32 head.
+  keep('ln_out.weight', [C]);
+  keep('ln_out.bias', [C]);
+  keep('head.weight', [V, C]);
+
   // ---- embedding with ln0 folded in ----
   // The table is the largest tensor (V·C floats): normalised in place when the read gave a fresh
   // array (a lazy tensor; a caller's array is never written), and held past its upload only when
@@ -132,9 +139,6 @@ export function prepareWeights(
     put('emb.weight', [V, C], embLn);
     return deep ? embLn : undefined;
   })();
-  keep('ln_out.weight', [C]);
-  keep('ln_out.bias', [C]);
-  keep('head.weight', [V, C]);
 
   for (let i = 0; i < cfg.nLayer; i++) {
     const p = `blocks.${i}.`;
