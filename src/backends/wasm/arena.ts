@@ -116,7 +116,7 @@ export class Arena {
         tensor: label,
         expected: `at most ${MAX_BYTES} bytes in one WASM memory`,
         actual: `${end} bytes needed (${this.inUse} in use)`,
-        hint: 'store the weights as bf16 or int8 (strategy "wasm bf16" / "wasm fp32i8"), or run the larger part of the model on another backend (splitting one model over several WASM instances is not implemented yet)',
+        hint: 'store the weights as bf16 or int8 (strategy "wasm bf16" / "wasm fp32i8"), or split the model over several WASM memories, one per strategy segment (e.g. "wasm fp32 *12 -> wasm fp32")',
       });
     }
     try {
