@@ -30,3 +30,13 @@ export function broadcastPeriod(backend: string, a: Tensor, b: Tensor): number {
   checkShapes(backend, bn === n || bn === C, 'broadcast operand must be [C] or the full shape', a, b);
   return bn;
 }
+
+/** `write(t, data)`: data must hold exactly the tensor's element count. */
+export function checkWriteSize(t: Tensor, data: Float32Array): void {
+  const n = numel(t.shape);
+  if (n !== data.length) {
+    throw new RwkvError('SHAPE_MISMATCH', 'write size does not match the tensor', {
+      tensor: t.label, expected: `${n}`, actual: `${data.length}`,
+    });
+  }
+}

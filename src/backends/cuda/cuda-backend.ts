@@ -15,7 +15,7 @@ import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } f
 import { decode16 } from '../ts/kernels.ts';
 import { CU_DEVICE_ATTRIBUTE, CudaDriver, type Handle, type KernelArg } from './driver.ts';
 import { type KernelSource, loadKernels } from './module.ts';
-import { broadcastPeriod, checkShapes, numel, rowsCols } from '../shape.ts';
+import { broadcastPeriod, checkShapes, checkWriteSize, numel, rowsCols } from '../shape.ts';
 
 /** Weight storage codes, as WSTORE_* in kernels.cu. */
 const WSTORE = { f32: 0, f16: 1, bf16: 2 } as const;
@@ -220,12 +220,7 @@ export class CudaBackend implements Backend {
 
   write(t: Tensor, data: Float32Array): void {
     const ptr = this.p(t);
-    const n = size(t.shape);
-    if (n !== data.length) {
-      throw new RwkvError('SHAPE_MISMATCH', 'write size does not match the tensor', {
-        tensor: t.label, expected: `${n}`, actual: `${data.length}`,
-      });
-    }
+    checkWriteSize(t, data);
     this.driver.htod(ptr, data);
   }
 

@@ -6,7 +6,7 @@ import { floatToHalf } from '../../io/float.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
 import { type QuantI8, dequantizeI8, quantizeI8 } from '../quant-i8.ts';
 import * as K from './kernels.ts';
-import { broadcastPeriod, checkShapes, numel, rowsCols } from '../shape.ts';
+import { broadcastPeriod, checkShapes, checkWriteSize, numel, rowsCols } from '../shape.ts';
 
 class TsTensor implements Tensor {
   constructor(
@@ -91,11 +91,7 @@ export class TsBackend implements Backend {
   }
   write(t: Tensor, data: Float32Array): void {
     const d = this.d(t);
-    if (d.length !== data.length) {
-      throw new RwkvError('SHAPE_MISMATCH', 'write size does not match the tensor', {
-        tensor: t.label, expected: `${d.length}`, actual: `${data.length}`,
-      });
-    }
+    checkWriteSize(t, data);
     d.set(data);
   }
   download(t: Tensor): Promise<Float32Array> {

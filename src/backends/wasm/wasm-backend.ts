@@ -21,7 +21,7 @@ import { BINARY_EXPORT, OP_KERNEL_NAMES, type OpKernels, UNARY_EXPORT } from './
 import { Arena } from './arena.ts';
 import { type WasmVariant, createSharedMemory, kernelModule, wasmVariantSupported } from './module.ts';
 import { CONTROL_BYTES, MAX_PARTS, ThreadPool } from './pool.ts';
-import { broadcastPeriod, checkShapes, numel, rowsCols } from '../shape.ts';
+import { broadcastPeriod, checkShapes, checkWriteSize, numel, rowsCols } from '../shape.ts';
 
 /** How a tensor's bytes encode its values. */
 type Encoding = 'f32' | 'bf16' | 'f16' | 'i8';
@@ -343,11 +343,7 @@ export class WasmBackend implements Backend {
   }
   write(t: Tensor, data: Float32Array): void {
     const d = this.v(t);
-    if (d.length !== data.length) {
-      throw new RwkvError('SHAPE_MISMATCH', 'write size does not match the tensor', {
-        tensor: t.label, expected: `${d.length}`, actual: `${data.length}`,
-      });
-    }
+    checkWriteSize(t, data);
     d.set(data);
   }
   /** float32 values of any tensor (compact ones decoded), as a fresh array. */
