@@ -104,11 +104,6 @@ function tokenizerFor(v: Values, model?: { file?: string; vocabSize?: number }):
   });
 }
 
-/** A model (loadModel draws a progress bar on a terminal while it loads). */
-async function loadModelWithProgress(v: Values): Promise<RwkvModel> {
-  return loadModel(v);
-}
-
 /** Stand-in for the older id-only `generate` when no tokenizer can be loaded: no text. */
 const NO_TEXT: Tokenizer = {
   kind: 'bytes',
@@ -145,7 +140,7 @@ export async function cmdGenerate(v: Values, args: string[], out: (s: string) =>
   }
   const options = samplingOptions(v);
   if (legacy && options.temperature === undefined) options.temperature = 0;
-  const model = await loadModelWithProgress(v);
+  const model = await loadModel(v);
   let tokenizer: Tokenizer;
   try {
     tokenizer = await tokenizerFor(v, { file: model.source.file, vocabSize: model.config.nVocab });
@@ -188,7 +183,7 @@ export async function cmdChat(v: Values, args: string[], out: (s: string) => voi
   const maxTokens = v.tokens !== undefined || v.count !== undefined ? positiveInt('tokens', v.tokens ?? v.count, CHAT_DEFAULTS.maxTokens) : undefined;
   const inFormat = stateFormat(v['state-in-format'], 'state-in-format');
   const outFormat = stateFormat(v['state-out-format'], 'state-out-format') ?? 'rwkv-js';
-  const model = await loadModelWithProgress(v);
+  const model = await loadModel(v);
   const tokenizer = await tokenizerFor(v, { file: model.source.file, vocabSize: model.config.nVocab });
   const initialState = await startState(model, v);
   const session = await ChatSession.create(model, tokenizer, {
@@ -337,7 +332,7 @@ export async function cmdPerplexity(v: Values, args: string[], out: (s: string) 
   const chunkLen = v['chunk-len'] !== undefined ? positiveInt('chunk-len', v['chunk-len'], 1) : undefined;
   const content = v.text === '-' ? await readStdin(io) : await readTextFile((v.text ?? v.lambada)!, v.text !== undefined ? 'text file' : 'LAMBADA file');
   const docs = v.lambada !== undefined ? parseLambadaJsonl(content, v.lambada) : undefined;
-  const model = await loadModelWithProgress(v);
+  const model = await loadModel(v);
   const tokenizer = await tokenizerFor(v, { file: model.source.file, vocabSize: model.config.nVocab });
   const bar = progressBar(docs ? 'lambada' : 'perplexity');
   try {
