@@ -24,7 +24,6 @@ import { lambada, parseLambadaJsonl, perplexity } from '../generate/perplexity.t
 import { loadCheckpoint } from '../io/load.ts';
 import { writeFileAtomic } from '../io/write.ts';
 import { detectConfig } from '../model/config.ts';
-import type { RwkvModel } from '../model/model.ts';
 import { loadTokenizer } from '../tokenizer/index.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { progressBar } from '../util/progress.ts';
