@@ -19,7 +19,8 @@ export type RwkvErrorCode =
   | 'NOT_FOUND_ON_HUB' // the Hub has no such repository, revision or file
   | 'DOWNLOAD_FAILED' // network error, HTTP error, or downloaded bytes that fail verification
   | 'NOT_CACHED' // offline (or the Hub unreachable) and the file is not in the local cache
-  | 'UNSAFE_PICKLE'; // a pickle asks for a global or an operation outside the allow-list (nothing is run)
+  | 'UNSAFE_PICKLE' // a pickle asks for a global or an operation outside the allow-list (nothing is run)
+  | 'PLATFORM_UNAVAILABLE'; // a Node/Deno/Bun facility (files by path, native code) asked for in the browser build
 
 export interface RwkvErrorDetails {
   file?: string;

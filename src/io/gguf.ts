@@ -19,7 +19,7 @@
 // Hugging Face checkpoints) divided some weights by powers of two; each rule is undone below where
 // the tensor is mapped, with the converter rule it inverts.
 
-import { existsSync } from 'node:fs';
+import { existsSync } from '../platform/files.ts';
 import { RwkvError, shapeString } from '../errors.ts';
 import { decodeToF32 } from './float.ts';
 import { type GgmlQuantType, QK, blockBytes, dequantize } from './ggml-quants.ts';

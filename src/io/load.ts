@@ -1,7 +1,7 @@
 // Model files → Checkpoint. Each format is a `CheckpointFormat` in FORMATS; the first whose
 // `sniff` accepts the file's first bytes reads it. Add a format by adding an entry here.
 
-import { stat } from 'node:fs/promises';
+import { stat } from '../platform/files.ts';
 import { RwkvError } from '../errors.ts';
 import { parseGguf } from './gguf.ts';
 import { parsePth } from './pth.ts';

@@ -3,7 +3,7 @@
 // memory whole. Every read is range-checked: asking past the end is a FILE_FORMAT error naming
 // the file, the offset and the length (a truncated file, or a header that lies).
 
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from '../platform/files.ts';
 import { RwkvError } from '../errors.ts';
 
 export interface ByteSource {

@@ -6,8 +6,7 @@
 //  - encodeTensor gives a tensor's bytes in a target dtype, copying the stored bytes unchanged
 //    when the dtype is the same (bit-exact round trips).
 
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, closeSync, dirname, fsyncSync, join, openSync, renameSync, rmSync, writeSync } from '../platform/files.ts';
 import { RwkvError } from '../errors.ts';
 import { floatToBf16, floatToHalf } from './float.ts';
 import type { Checkpoint, HostTensor, StoredDType } from './tensor.ts';

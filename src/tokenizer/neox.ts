@@ -8,7 +8,7 @@
 // (the library decodes whole strings). Special tokens (<|endoftext|> = 0, <|padding|> = 1) decode
 // to no bytes, as Python `tokenizers` does by default (skip_special_tokens=True).
 
-import { readFile } from 'node:fs/promises';
+import { readFile } from '../platform/files.ts';
 import { RwkvError } from '../errors.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
