@@ -1,10 +1,10 @@
-// A bump allocator over a shared WebAssembly.Memory, for tests and benches that drive the WASM
+// A bump allocator over a (shared, by default) WebAssembly.Memory, for tests and benches that drive the WASM
 // kernels directly (the way the WASM backend does: JS owns the layout, kernels get byte offsets).
 // Every block is 16-byte aligned and followed by at least GUARD_BYTES of a fill pattern;
 // `checkGuards()` reports any block whose guard bytes a kernel overwrote (a SIMD loop that runs
 // past its end, a tail that writes the wrong lane).
 
-import { createSharedMemory } from '../../src/backends/wasm/module.ts';
+import { createMemory } from '../../src/backends/wasm/module.ts';
 
 const ALIGN = 16;
 const GUARD_BYTES = 32;
@@ -22,8 +22,9 @@ export class WasmArena {
   private top = ALIGN;
   private blocks: Block[] = [];
 
-  constructor(initialPages = 16) {
-    this.memory = createSharedMemory(initialPages);
+  /** `shared`: a shared memory (as the backend uses with threads), else a plain one. */
+  constructor(initialPages = 16, shared = true) {
+    this.memory = createMemory(shared, initialPages);
   }
 
   /** The current bytes of the memory (a new view after every grow). */

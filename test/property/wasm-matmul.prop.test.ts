@@ -31,8 +31,16 @@ interface Kernels {
   matmulI8Prep: (xr: number, x: number, W: number, T: number, K: number, O: number) => void;
 }
 
-const VARIANTS: WasmVariant[] = (['portable', 'relaxed'] as const).filter((v) => wasmVariantSupported(v));
-if (!VARIANTS.includes('relaxed')) console.warn('wasm-matmul: relaxed SIMD is not available in this runtime; testing the portable build only');
+/** Every build: portable / relaxed SIMD, on shared memory and on plain memory (browser pages that are not cross-origin isolated). */
+interface Build {
+  name: string;
+  variant: WasmVariant;
+  shared: boolean;
+}
+const VARIANTS: Build[] = (['portable', 'relaxed'] as const)
+  .flatMap((variant) => [true, false].map((shared) => ({ name: `${variant}${shared ? '' : ' plain-memory'}`, variant, shared })))
+  .filter((b) => wasmVariantSupported(b.variant, b.shared));
+if (!VARIANTS.some((b) => b.variant === 'relaxed')) console.warn('wasm-matmul: relaxed SIMD is not available in this runtime; testing the portable builds only');
 
 const SENTINEL = -12345.5;
 
@@ -59,20 +67,20 @@ const STORAGES: Storage[] = ['f32', 'bf16', 'f16', 'i8'];
 
 /** Run one wasm matmul on rows [r0, r1) and return out (with the sentinel elsewhere). */
 /** One memory and instance per variant (instantiating per case is slow on Bun), reset per case. */
-const instances = new Map<WasmVariant, { arena: WasmArena; k: Kernels }>();
-function instance(variant: WasmVariant) {
-  let i = instances.get(variant);
+const instances = new Map<Build, { arena: WasmArena; k: Kernels }>();
+function instance(build: Build) {
+  let i = instances.get(build);
   if (i === undefined) {
-    const arena = new WasmArena(4);
-    const k = new WebAssembly.Instance(kernelModule(variant), { env: { memory: arena.memory } }).exports as unknown as Kernels;
+    const arena = new WasmArena(4, build.shared);
+    const k = new WebAssembly.Instance(kernelModule(build.variant, build.shared), { env: { memory: arena.memory } }).exports as unknown as Kernels;
     i = { arena, k };
-    instances.set(variant, i);
+    instances.set(build, i);
   }
   i.arena.reset();
   return i;
 }
 
-function runWasm(variant: WasmVariant, storage: Storage, x: Float32Array, W: Float32Array, T: number, Kd: number, O: number, r0: number, r1: number) {
+function runWasm(variant: Build, storage: Storage, x: Float32Array, W: Float32Array, T: number, Kd: number, O: number, r0: number, r1: number) {
   const { arena, k } = instance(variant);
   const px = arena.put(x, 'x');
   let pw: number;
@@ -155,7 +163,7 @@ function twin(storage: Storage, x: Float32Array, W: Float32Array, T: number, Kd:
 describe('wasm matmul kernels ≡ TS twins', () => {
   for (const variant of VARIANTS) {
     for (const storage of STORAGES) {
-      test.prop([shape], { numRuns: 60 })(`${variant} ${storage}: random T, K, O and row range`, ({ T, K: Kd, O, cut, seed }) => {
+      test.prop([shape], { numRuns: 60 })(`${variant.name} ${storage}: random T, K, O and row range`, ({ T, K: Kd, O, cut, seed }) => {
         const r = rand(seed);
         const x = Float32Array.from({ length: T * Kd }, r);
         const W = Float32Array.from({ length: O * Kd }, () => r() * 2);
@@ -173,7 +181,7 @@ describe('wasm matmul kernels ≡ TS twins', () => {
             }
             const tol = MATMUL_RTOL * want.mag[i]! + 1e-30;
             if (!(Math.abs(got[i]! - want.out[i]!) <= tol)) {
-              expect.fail(`${variant} ${storage} T${T} K${Kd} O${O} out[${t}, ${o}] = ${got[i]}, twin ${want.out[i]} (tol ${tol})`);
+              expect.fail(`${variant.name} ${storage} T${T} K${Kd} O${O} out[${t}, ${o}] = ${got[i]}, twin ${want.out[i]} (tol ${tol})`);
             }
           }
         }
@@ -192,7 +200,7 @@ describe('wasm matmul kernels ≡ TS twins', () => {
         const got = runWasm(variant, storage, x, W, T, Kd, O, 1, O);
         for (let i = 0; i < T * O; i++) {
           if (i % O === 0) expect(got[i]).toBe(SENTINEL);
-          else expect(Math.abs(got[i]! - want.out[i]!), `${variant} ${storage} out[${i}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[i]!);
+          else expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} ${storage} out[${i}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[i]!);
         }
       }
     }
@@ -210,7 +218,7 @@ describe('wasm matmul kernels ≡ TS twins', () => {
     for (const variant of VARIANTS) {
       const got = runWasm(variant, 'i8', x, W, 1, Kd, O, 0, O);
       const want = twin('i8', x, W, 1, Kd, O);
-      for (let o = 0; o < O; o++) expect(Math.abs(got[o]! - want.out[o]!), `${variant} out[${o}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[o]!);
+      for (let o = 0; o < O; o++) expect(Math.abs(got[o]! - want.out[o]!), `${variant.name} out[${o}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[o]!);
       // and the plain value: Σ_k of row 1's dequantised weights
       const exact = dequantizeI8(q).subarray(Kd, 2 * Kd).reduce((a, b) => a + b, 0);
       expect(got[1]).toBeCloseTo(exact, 0);
@@ -312,7 +320,7 @@ describe('bf16 / f16 encoding', () => {
   it('finite f16 halves decode in the wasm kernel as in the TS table (scalar tail and SIMD body)', () => {
     // zero, −0, subnormals, the smallest normal, 1, the largest finite, negatives
     const special = [0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x3c00, 0xbc00, 0x3555, 0x7bff, 0xfbff];
-    const { arena, k } = instance('portable');
+    const { arena, k } = instance(VARIANTS[0]!);
     const n = special.length;
     const want = special.map((h) => Math.fround(halfToFloat(h)) + 0); // a sum starts at +0: −0 comes out +0
     // W [n, 1] · x [1, 1] = 1: the scalar tail

@@ -82,8 +82,8 @@ if (unsupported.length > 0) {
   console.warn(`\n*** SKIPPING the ${unsupported.join(', ')} WASM build(s) in wasm-ops.prop.test.ts: this runtime cannot run them (WebAssembly.validate is false) ***\n`);
 }
 
-function setup(variant: WasmVariant): { arena: WasmArena; ops: OpKernels } {
-  const arena = new WasmArena(4);
+function setup(variant: WasmVariant, shared = true): { arena: WasmArena; ops: OpKernels } {
+  const arena = new WasmArena(4, shared);
   return { arena, ops: opKernels(instantiateKernels(arena.memory, variant)) };
 }
 
@@ -103,8 +103,11 @@ describe('opKernels', () => {
   });
 });
 
-describe.each(VARIANTS.filter((v) => wasmVariantSupported(v)))('%s WASM op kernels ≡ TS twins', (variant) => {
-  const { arena, ops } = setup(variant);
+/** Each build on shared memory (threads) and on plain memory (browser pages without isolation). */
+const BUILDS = VARIANTS.flatMap((v) => [[v, 'shared'], [v, 'plain']] as const).filter(([v, m]) => wasmVariantSupported(v, m === 'shared'));
+
+describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, memory) => {
+  const { arena, ops } = setup(variant, memory === 'shared');
 
   /** After a kernel call: no block's guard bytes touched. */
   const guardsIntact = () => expect(arena.checkGuards()).toEqual([]);

@@ -16,6 +16,7 @@ import { ThreadPool } from '../../src/backends/wasm/pool.ts';
 import { createSharedMemory, kernelModule, wasmVariantSupported } from '../../src/backends/wasm/module.ts';
 import { WasmBackend, checkRelaxed } from '../../src/backends/wasm/wasm-backend.ts';
 import { REPO_ROOT } from '../helpers/fixtures.ts';
+import { expectClose } from '../helpers/tolerance.ts';
 import { randomCheckpoint } from '../helpers/random-model.ts';
 
 function rand(seed: number) {
@@ -176,6 +177,54 @@ describe('wasm backend', () => {
     one.free(x);
     expect(() => one.unary('neg', x, x)).toThrow(/freed/);
     one.free(x); // freeing twice is harmless
+  });
+
+  it('the worker threads really take chunks of a large product (threadStats)', async () => {
+    expect(one.threadStats()).toEqual({ threads: 1, workerChunks: 0 });
+    const r = rand(5);
+    const [T, K, O] = [8, 1024, 4096];
+    const w = three.upload(Float32Array.from({ length: O * K }, r), [O, K], 'W');
+    const x = three.upload(Float32Array.from({ length: T * K }, r), [T, K], 'x');
+    const o = three.zeros([T, O], 'out');
+    const before = three.threadStats().workerChunks;
+    for (let i = 0; i < 5; i++) three.matmul(o, x, w);
+    for (const t of [w, x, o]) three.free(t);
+    expect(three.threadStats().threads).toBe(3);
+    expect(three.threadStats().workerChunks).toBeGreaterThan(before);
+  });
+
+  it('plain (unshared) memory: one thread, the same products, growth refreshes the views', async () => {
+    const plain = await WasmBackend.create({ sharedMemory: false });
+    try {
+      expect(plain.caps.threads).toBe(1);
+      expect(plain.caps.description).toMatch(/plain \(unshared\) memory/);
+      expect(plain.memory.buffer).toBeInstanceOf(ArrayBuffer);
+      const r = rand(7);
+      for (const storage of ['f32', 'bf16', 'f16', 'i8'] as const) {
+        const [T, K, O] = [3, 96, 300];
+        const W = Float32Array.from({ length: O * K }, r);
+        const x = Float32Array.from({ length: T * K }, r);
+        const outs: Float32Array[] = [];
+        for (const b of [one, plain]) {
+          const w = b.upload(W, [O, K], 'W', storage);
+          const xt = b.upload(x, [T, K], 'x');
+          const o = b.zeros([T, O], 'out');
+          b.matmul(o, xt, w);
+          outs.push(await b.download(o));
+          for (const t of [w, xt, o]) b.free(t);
+        }
+        if (plain.caps.variant === one.caps.variant) expect(outs[1], storage).toEqual(outs[0]);
+        else expectClose(`plain ${storage}`, outs[1]!, outs[0]!, 1e-4);
+      }
+      // 64 MiB more than the first page: the memory grows (its old ArrayBuffer detaches)
+      const big = plain.upload(new Float32Array(16 << 20).fill(1.5), [16 << 20], 'big');
+      const small = plain.upload(Float32Array.of(1, 2, 3), [3], 'small');
+      expect(Array.from(await plain.download(small))).toEqual([1, 2, 3]);
+      expect((await plain.download(big))[(16 << 20) - 1]).toBe(1.5);
+    } finally {
+      await plain.dispose();
+    }
+    await expect(WasmBackend.create({ sharedMemory: false, threads: 2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'threads' });
   });
 
   it('after dispose(), products still run (on the calling thread)', async () => {

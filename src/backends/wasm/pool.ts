@@ -14,12 +14,13 @@
 // Claiming (rather than one fixed part per thread) means a worker the OS has descheduled costs
 // nothing: the caller does its share. One product costs a few microseconds of synchronisation.
 //
-// The worker is a self-contained CommonJS source run with `eval: true`: no file to resolve, so it
-// loads the same from src/ under tsx/vitest, Deno and Bun, and from dist/ (ECOSYSTEM §2: a .ts
-// worker file fails under tsx on Node 20). Workers are unref'd: they never keep a process alive.
+// The worker's main function is self-contained source text, started by ./threads.ts
+// (node:worker_threads in Node, Deno and Bun; Web Workers in the browser build): no file to
+// resolve. Workers never keep a process alive. A pool of one thread starts no worker and never
+// touches the control block (so it also runs on a plain, unshared memory).
 
-import { Worker } from 'node:worker_threads';
 import { RwkvError } from '../../errors.ts';
+import { type KernelWorker, startWorker } from './threads.ts';
 
 /** i32 slots of the control block. */
 const GEN = 0; // job number
@@ -32,6 +33,7 @@ const KERNEL = 6;
 const FAILED = 7; // 1 + the part whose kernel threw (a trap), else 0
 const CHUNKS = 8; // chunks in this job
 const CHUNK_ROWS = 9; // rows per chunk (a multiple of 4)
+const HELPED = 10; // chunks the workers ran since the pool started (stats; wraps at 2^31)
 const ARGS = 16; // (out, x, W, T, K, O, scratchBase, scratchStride)
 export const MAX_PARTS = 64;
 /** Bytes of the control block. */
@@ -49,7 +51,7 @@ const CHUNKS_PER_THREAD = 4;
  * only while NEXT still belongs to `gen`), run kernel(out, x, W, T, K, O, row0, row1, scratch)
  * on its rows with this participant's scratch, count it in DONE. Shared by the caller (as a
  * function) and the workers (as source text, so the slots are literals: NEXT 1, DONE 2,
- * MAIN_SLEEPS 4, KERNEL 6, FAILED 7, CHUNKS 8, CHUNK_ROWS 9, ARGS 16..23).
+ * MAIN_SLEEPS 4, KERNEL 6, FAILED 7, CHUNKS 8, CHUNK_ROWS 9, HELPED 10, ARGS 16..23).
  */
 function claimChunks(c: Int32Array, gen: number, part: number, fns: ((...a: number[]) => unknown)[]): void {
   const tag = (gen & 0x7fff) << 16;
@@ -67,21 +69,21 @@ function claimChunks(c: Int32Array, gen: number, part: number, fns: ((...a: numb
     } catch {
       Atomics.store(c, 7, part + 1); // reported by the caller; the chunk still counts as done
     }
+    if (part !== 0) Atomics.add(c, 10, 1);
     if (Atomics.add(c, 2, 1) + 1 === Atomics.load(c, 8) && Atomics.load(c, 4) !== 0) Atomics.notify(c, 2);
   }
 }
 
-const WORKER_SOURCE = `
-'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
-const { wasmModule, memory, ctrl, kernels, part, spin } = workerData;
+/** A worker's main function, as text: (KernelWorkerData, ready) => never returns until QUIT. */
+const WORKER_MAIN = `(data, ready) => {
+const { wasmModule, memory, ctrl, kernels, part, spin } = data;
 const exportsOf = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
 const fns = kernels.map((name) => exportsOf[name]);
 const c = new Int32Array(memory.buffer, ctrl, ${CONTROL_BYTES / 4});
 const claimChunks = ${claimChunks.toString()};
 // read before 'ready': no job is dispatched until every worker is ready
 let gen = Atomics.load(c, ${GEN});
-parentPort.postMessage('ready');
+ready();
 for (;;) {
   let g = Atomics.load(c, ${GEN});
   for (let n = 0; g === gen && n < spin; n++) g = Atomics.load(c, ${GEN});
@@ -95,13 +97,13 @@ for (;;) {
   if (Atomics.load(c, ${QUIT}) !== 0) break;
   claimChunks(c, gen, part, fns);
 }
-`;
+}`;
 
 type Kernel = (...args: number[]) => unknown;
 
 export class ThreadPool {
   private readonly c: Int32Array;
-  private readonly workers: Worker[] = [];
+  private readonly workers: KernelWorker[] = [];
   private readonly fns: Kernel[];
   private canWaitHere = true;
   private closed = false;
@@ -129,32 +131,18 @@ export class ThreadPool {
       });
     }
     const pool = new ThreadPool(memory, ctrl, exports, kernels, threads);
+    if (threads === 1) return pool;
     pool.c.fill(0);
-    const ready: Promise<void>[] = [];
-    for (let part = 1; part < threads; part++) {
-      const w = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { wasmModule: module, memory, ctrl, kernels: [...kernels], part, spin: SPIN },
-      });
-      pool.workers.push(w);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          w.once('message', () => resolve());
-          w.once('error', (e) => reject(new RwkvError('BACKEND_UNAVAILABLE', `a WASM worker thread failed to start: ${e.message}`)));
-          w.once('exit', (code) => reject(new RwkvError('BACKEND_UNAVAILABLE', `a WASM worker thread exited during start (code ${code})`)));
-        }),
-      );
-    }
     try {
-      await Promise.all(ready);
+      for (let part = 1; part < threads; part++) {
+        pool.workers.push(startWorker(WORKER_MAIN, { wasmModule: module, memory, ctrl, kernels: [...kernels], part, spin: SPIN }));
+      }
+      await Promise.all(pool.workers.map((w) => w.ready));
     } catch (e) {
       await pool.close();
       throw e;
     }
-    for (const w of pool.workers) {
-      w.removeAllListeners('exit');
-      w.unref();
-    }
+    for (const w of pool.workers) w.detach();
     return pool;
   }
 
@@ -223,10 +211,16 @@ export class ThreadPool {
     }
   }
 
+  /** Chunks of work the worker threads (not the caller) have run since the pool started. */
+  workerChunks(): number {
+    return this.threads === 1 ? 0 : Atomics.load(this.c, HELPED);
+  }
+
   /** Stop the workers (idempotent). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.threads === 1) return; // no workers; the control block was never used
     Atomics.store(this.c, QUIT, 1);
     Atomics.add(this.c, GEN, 1);
     Atomics.notify(this.c, GEN);

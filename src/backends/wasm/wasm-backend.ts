@@ -11,7 +11,6 @@
 // check against the portable build on first use; on a mismatch the backend falls back to the
 // portable build and says so in caps.description.
 
-import { availableParallelism } from 'node:os';
 import { RwkvError, shapeString } from '../../errors.ts';
 import { floatToHalf } from '../../io/float.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
@@ -19,8 +18,9 @@ import { type QuantI8, i8Bytes, quantizeI8, quantizeI8Into } from '../quant-i8.t
 import * as TS from '../ts/kernels.ts';
 import { BINARY_EXPORT, OP_KERNEL_NAMES, type OpKernels, UNARY_EXPORT } from './abi-ops.ts';
 import { Arena } from './arena.ts';
-import { type WasmVariant, createSharedMemory, kernelModule, wasmVariantSupported } from './module.ts';
+import { type WasmVariant, createMemory, kernelModule, sharedMemoryAvailable, wasmVariantSupported } from './module.ts';
 import { CONTROL_BYTES, MAX_PARTS, ThreadPool } from './pool.ts';
+import { hardwareThreads } from './threads.ts';
 import { broadcastPeriod, checkShapes, checkWriteSize, numel, rowsCols } from '../shape.ts';
 
 /** How a tensor's bytes encode its values. */
@@ -48,8 +48,8 @@ const NULL_GUARD = 1024;
  */
 const orphans = new FinalizationRegistry<ThreadPool>((pool) => void pool.close());
 
-/** The relaxed build's check, run on first use in this process (see checkRelaxed). */
-let relaxedVerdict: { mismatch: string | undefined } | undefined;
+/** The relaxed build's check, run on first use in this process (see checkRelaxed), per memory kind. */
+const relaxedVerdicts = new Map<boolean, string | undefined>();
 
 /**
  * Bytes of matmulI8Prep's output (assembly/kernels/matmul.ts, matmulI8PrepBytes): xr [T, K] f32,
@@ -71,7 +71,10 @@ function hasNonFiniteHalf(bits: Uint16Array): boolean {
 }
 
 export interface WasmBackendOptions {
-  /** Threads for the matrix products, this one included (default: os.availableParallelism()). */
+  /**
+   * Threads for the matrix products, this one included (default: the machine's hardware threads,
+   * os.availableParallelism() or navigator.hardwareConcurrency; 1 without shared memory).
+   */
   threads?: number;
   /**
    * Threads for one-token (decode) products, at most `threads` (default: `threads`). On the
@@ -82,6 +85,12 @@ export interface WasmBackendOptions {
   decodeThreads?: number;
   /** Which build: 'auto' (relaxed where supported and verified, else portable), or one of them. */
   variant?: 'auto' | WasmVariant;
+  /**
+   * Keep the weights in a shared memory, so worker threads can help (default: where allowed, see
+   * module.ts sharedMemoryAvailable: always in Node, Deno and Bun; in a browser only on a
+   * cross-origin isolated page). false: a plain memory and one thread.
+   */
+  sharedMemory?: boolean;
 }
 
 export interface WasmCaps extends BackendCaps {
@@ -136,10 +145,26 @@ export class WasmBackend implements Backend {
   }
 
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-    const threads = options.threads ?? Math.min(availableParallelism(), MAX_PARTS);
+    const canShare = sharedMemoryAvailable();
+    const shared = options.sharedMemory ?? canShare;
+    if (shared && !canShare) {
+      throw new RwkvError('BACKEND_UNAVAILABLE', 'shared WebAssembly memory is not available here', {
+        argument: 'sharedMemory', expected: 'SharedArrayBuffer on a cross-origin isolated page',
+        hint: 'serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, or leave sharedMemory unset (one thread)',
+      });
+    }
+    const threads = options.threads ?? (shared ? Math.min(hardwareThreads(), MAX_PARTS) : 1);
     if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_PARTS)) {
       throw new RwkvError('INVALID_ARGUMENT', 'thread count out of range', {
         argument: 'threads', expected: `an integer in [1, ${MAX_PARTS}]`, actual: String(threads),
+      });
+    }
+    if (threads > 1 && !shared) {
+      throw new RwkvError('INVALID_ARGUMENT', 'worker threads need shared memory', {
+        argument: 'threads', expected: '1 without shared memory', actual: String(threads),
+        hint: canShare
+          ? 'leave sharedMemory unset (or true) to use threads'
+          : 'in a browser, serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp',
       });
     }
     const decodeThreads = options.decodeThreads ?? threads;
@@ -149,26 +174,27 @@ export class WasmBackend implements Backend {
       });
     }
     const wanted = options.variant ?? 'auto';
-    if (!wasmVariantSupported('portable')) {
-      throw new RwkvError('BACKEND_UNAVAILABLE', 'this runtime cannot run WebAssembly SIMD with threads', {
-        expected: 'WebAssembly SIMD, threads and SharedArrayBuffer',
+    if (!wasmVariantSupported('portable', shared)) {
+      throw new RwkvError('BACKEND_UNAVAILABLE', `this runtime cannot run WebAssembly SIMD${shared ? ' with threads' : ''}`, {
+        expected: shared ? 'WebAssembly SIMD, threads and SharedArrayBuffer' : 'WebAssembly SIMD',
       });
     }
     let variant: WasmVariant = 'portable';
-    let note = '';
+    let note = shared ? '' : 'plain (unshared) memory';
+    const addNote = (s: string) => (note = note ? `${note}; ${s}` : s);
     if (wanted !== 'portable') {
-      if (!wasmVariantSupported('relaxed')) {
-        if (wanted === 'relaxed') kernelModule('relaxed'); // throws the typed "cannot run" error
-        note = 'relaxed SIMD unavailable in this runtime';
+      if (!wasmVariantSupported('relaxed', shared)) {
+        if (wanted === 'relaxed') kernelModule('relaxed', shared); // throws the typed "cannot run" error
+        addNote('relaxed SIMD unavailable in this runtime');
       } else {
-        relaxedVerdict ??= { mismatch: checkRelaxed() };
-        const mismatch = relaxedVerdict.mismatch;
+        if (!relaxedVerdicts.has(shared)) relaxedVerdicts.set(shared, checkRelaxed(undefined, shared));
+        const mismatch = relaxedVerdicts.get(shared);
         if (mismatch === undefined) variant = 'relaxed';
-        else note = `relaxed SIMD build disagreed with the portable build (${mismatch}): using portable`;
+        else addNote(`relaxed SIMD build disagreed with the portable build (${mismatch}): using portable`);
       }
     }
-    const memory = createSharedMemory(1);
-    const module = kernelModule(variant);
+    const memory = createMemory(shared, 1);
+    const module = kernelModule(variant, shared);
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
     const missing = MATMUL_KERNELS.filter((k) => typeof exports[k] !== 'function');
     if (missing.length > 0) {
@@ -197,6 +223,14 @@ export class WasmBackend implements Backend {
   /** Bytes of tensors alive, and the heap's footprint (for tests and benchmarks). */
   memoryStats(): { inUse: number; highWater: number; capacity: number } {
     return { inUse: this.arena.inUse, highWater: this.arena.highWater, capacity: this.arena.capacity };
+  }
+
+  /**
+   * Threads of the pool, and how many chunks of matrix products its worker threads (not this
+   * one) have run: > 0 shows the workers really share the work (tests and benchmarks).
+   */
+  threadStats(): { threads: number; workerChunks: number } {
+    return { threads: this.pool.threads, workerChunks: this.pool.workerChunks() };
   }
 
   private refresh(): void {
@@ -533,10 +567,12 @@ export const RELAXED_RTOL = 1e-5;
  * (tests pass a broken one).
  */
 export function checkRelaxed(
-  relaxed: (memory: WebAssembly.Memory) => WebAssembly.Exports = (m) => new WebAssembly.Instance(kernelModule('relaxed'), { env: { memory: m } }).exports,
+  relaxed?: (memory: WebAssembly.Memory) => WebAssembly.Exports,
+  shared = true,
 ): string | undefined {
-  const memory = createSharedMemory(4);
-  const a = new WebAssembly.Instance(kernelModule('portable'), { env: { memory } }).exports as unknown as MatrixKernels;
+  const memory = createMemory(shared, 4);
+  const a = new WebAssembly.Instance(kernelModule('portable', shared), { env: { memory } }).exports as unknown as MatrixKernels;
+  relaxed ??= (m) => new WebAssembly.Instance(kernelModule('relaxed', shared), { env: { memory: m } }).exports;
   const b = relaxed(memory) as unknown as MatrixKernels;
   const K = 37;
   const O = 11;
