@@ -9,7 +9,7 @@ import {
 } from '../strategy.ts';
 import { LN_EPS, V4_PP_INIT } from '../constants.ts';
 import { RwkvError } from '../errors.ts';
-import { type FileFormatName, loadCheckpoint } from '../io/load.ts';
+import { type FileFormatName, loadCheckpoint, parseCheckpoint } from '../io/load.ts';
 import { floatToHalf, halfToFloat } from '../io/float.ts';
 import { type Checkpoint, numel } from '../io/tensor.ts';
 import type { BlockFn } from './block.ts';
@@ -179,6 +179,27 @@ export class RwkvModel {
     let merged: Checkpoint = ckpt;
     for (const l of options.lora ?? []) merged = mergeLora(merged, (await loadCheckpoint(l.file)).checkpoint, l.alpha, l.file);
     return RwkvModel.create(merged, { ...options, file, format: main.format });
+  }
+
+  /**
+   * A model from a file's bytes already in memory (in a browser: a fetch or an upload), in any
+   * format `load` reads. `name` labels error messages and `source`. Extra files and LoRA: parse
+   * each with parseCheckpoint, merge the maps (mergeLora for LoRA) and call `create`.
+   */
+  static async fromBytes(
+    bytes: Uint8Array | ArrayBuffer,
+    options: Omit<LoadOptions, 'extraFiles' | 'lora'> & { name?: string } = {},
+  ): Promise<RwkvModel> {
+    const { name, ...rest } = options;
+    for (const key of ['extraFiles', 'lora'] as const) {
+      if (key in rest) {
+        throw new RwkvError('INVALID_ARGUMENT', `fromBytes takes no ${key} (they are file paths)`, {
+          argument: key, hint: 'parse each file with parseCheckpoint, merge the tensors, and call RwkvModel.create',
+        });
+      }
+    }
+    const loaded = parseCheckpoint(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), name);
+    return RwkvModel.create(loaded.checkpoint, { ...rest, file: loaded.file, format: loaded.format });
   }
 
   /**
