@@ -17,7 +17,7 @@ export const BROWSER_ENTRY = join(ROOT, 'src', 'browser.ts');
 export const BROWSER_OUT = join(ROOT, 'dist', 'browser', 'rwkv.js');
 
 /** esbuild plugin: platform twins, and no node: modules. */
-const browserTwins = {
+export const browserTwins = {
   name: 'rwkv-browser-twins',
   setup(build) {
     build.onResolve({ filter: /^node:|^(fs|os|path|url|crypto|worker_threads|child_process)(\/|$)/ }, (args) => ({
@@ -31,11 +31,11 @@ const browserTwins = {
   },
 };
 
-/** Bundle src/browser.ts to `outfile`; returns esbuild's result (metafile included). */
-export async function buildBrowser({ outfile = BROWSER_OUT, minify = false } = {}) {
+/** Bundle src/browser.ts (or `entry`) to `outfile`; returns esbuild's result (metafile included). */
+export async function buildBrowser({ entry = BROWSER_ENTRY, outfile = BROWSER_OUT, minify = false } = {}) {
   mkdirSync(dirname(outfile), { recursive: true });
   return esbuild.build({
-    entryPoints: [BROWSER_ENTRY],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     format: 'esm',
