@@ -11,6 +11,13 @@ const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
 
 const entries = [];
 for (const [sub, target] of Object.entries(pkg.exports ?? {})) {
+  // the source of an entry: its declarations' path (./dist/src/x.d.ts -> src/x.ts), which also
+  // names the source of a bundled entry (./browser: dist/browser/rwkv.js from src/browser.ts)
+  const types = typeof target === 'string' ? undefined : target?.types;
+  if (typeof types === 'string' && types.startsWith('./dist/') && types.endsWith('.d.ts')) {
+    entries.push([sub, types.slice('./dist/'.length).replace(/\.d\.ts$/, '.ts')]);
+    continue;
+  }
   const file = typeof target === 'string' ? target : (target?.default ?? target?.import);
   if (typeof file !== 'string' || !file.startsWith('./dist/') || !file.endsWith('.js')) continue;
   entries.push([sub, file.slice('./dist/'.length).replace(/\.js$/, '.ts')]);
