@@ -8,7 +8,7 @@
 //   bf16   2e-2 [9.3e-3]: 8 mantissa bits per weight
 //   fp16   5e-3 [1.8e-3]: 11 mantissa bits per weight
 //   int8   1.2e-1 [6.1e-2]: uint8 weights with per-row/column offset and scale (SPEC §2.1.5),
-//          and int16 activations in the WASM decode kernel
+//          and int16 activations in the WASM int8 kernel (decode and prefill)
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { RwkvModel } from '../../src/index.ts';

@@ -108,7 +108,7 @@ function runWasm(variant: Build, storage: Storage, x: Float32Array, W: Float32Ar
   const scratch = arena.alloc(4 * Kd, 'scratch');
   let xin = px;
   if (storage === 'i8') {
-    xin = arena.alloc(Math.ceil(i8PrepBytes(T, Kd) / 4), 'xr+sums+x16');
+    xin = arena.alloc(Math.ceil(i8PrepBytes(T, Kd) / 4), 'sums+x16');
     k.matmulI8Prep(xin, px, pw, T, Kd, O);
   }
   fn(pout, xin, pw, T, Kd, O, r0, r1, scratch);
@@ -130,9 +130,8 @@ function twin(storage: Storage, x: Float32Array, W: Float32Array, T: number, Kd:
     Wv = K.decode16(bits, storage);
   } else {
     const q = quantizeI8(W, O, Kd);
-    // decode (T = 1) runs on int16-quantised xr (matmulI8x16), prefill on f32 xr (matmulI8)
-    if (T === 1) K.matmulI8x16(out, x, q, T, Kd, O);
-    else K.matmulI8(out, x, q, T, Kd, O);
+    // decode and prefill both run on int16-quantised xr (matmulI8x16)
+    K.matmulI8x16(out, x, q, T, Kd, O);
     // the factored form's terms: |rx|·Σ|x·ry|·(q + 0.5) + Σ|x·my| + |mx|·Σ|x|
     for (let t = 0; t < T; t++) {
       for (let o = 0; o < O; o++) {
@@ -206,7 +205,7 @@ describe('wasm matmul kernels ≡ TS twins', () => {
     }
   });
 
-  it('int8 decode: the integer sums move to f32 before they overflow i32 (q = 255, x16 = 32767, K 4099)', () => {
+  it('int8 decode and prefill: the integer sums move to f32 before they overflow i32 (q = 255, x16 = 32767, K 4099)', () => {
     // row 1 is 1 except W[1, 0] = 0, row 0 is 0: row 1 quantises to q = 255 (k ≥ 1), every
     // xr = x·ry is equal, so every x16 = 32767; 256 steps of 2·255·32767 per i32 lane > 2^31
     const [Kd, O] = [4099, 3];
@@ -214,14 +213,17 @@ describe('wasm matmul kernels ≡ TS twins', () => {
     for (let o = 1; o < O; o++) W.fill(1, o * Kd + 1, (o + 1) * Kd);
     const q = quantizeI8(W, O, Kd);
     expect(q.q.subarray(Kd + 1, 2 * Kd).every((v) => v === 255), 'row 1 quantises to 255').toBe(true);
-    const x = new Float32Array(Kd).fill(1);
-    for (const variant of VARIANTS) {
-      const got = runWasm(variant, 'i8', x, W, 1, Kd, O, 0, O);
-      const want = twin('i8', x, W, 1, Kd, O);
-      for (let o = 0; o < O; o++) expect(Math.abs(got[o]! - want.out[o]!), `${variant.name} out[${o}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[o]!);
-      // and the plain value: Σ_k of row 1's dequantised weights
-      const exact = dequantizeI8(q).subarray(Kd, 2 * Kd).reduce((a, b) => a + b, 0);
-      expect(got[1]).toBeCloseTo(exact, 0);
+    // T = 1 (decode), 2 (two rows × two tokens), 5 (four tokens in pairs, then one)
+    const exact = dequantizeI8(q).subarray(Kd, 2 * Kd).reduce((a, b) => a + b, 0);
+    for (const T of [1, 2, 5]) {
+      const x = new Float32Array(T * Kd).fill(1);
+      for (const variant of VARIANTS) {
+        const got = runWasm(variant, 'i8', x, W, T, Kd, O, 0, O);
+        const want = twin('i8', x, W, T, Kd, O);
+        for (let i = 0; i < T * O; i++) expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} T${T} out[${i}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[i]!);
+        // and the plain value: Σ_k of row 1's dequantised weights, for every token
+        for (let t = 0; t < T; t++) expect(got[t * O + 1]).toBeCloseTo(exact, 0);
+      }
     }
   });
 
@@ -241,6 +243,23 @@ describe('wasm matmul kernels ≡ TS twins', () => {
       }
     }
   });
+
+  test.prop([shape], { numRuns: 40 })(
+    'int8: every token of a prefill (T ≥ 2) equals its own decode (T = 1) bit for bit',
+    ({ T, K: Kd, O, seed }) => {
+      const r = rand(seed);
+      const Tn = T + 1; // ≥ 2: the prefill path, odd and even token counts
+      const x = Float32Array.from({ length: Tn * Kd }, r);
+      const W = Float32Array.from({ length: O * Kd }, r);
+      for (const variant of VARIANTS) {
+        const all = runWasm(variant, 'i8', x, W, Tn, Kd, O, 0, O);
+        for (let t = 0; t < Tn; t++) {
+          const one = runWasm(variant, 'i8', x.slice(t * Kd, (t + 1) * Kd), W, 1, Kd, O, 0, O);
+          expect(Array.from(all.subarray(t * O, (t + 1) * O)), `${variant.name} T${Tn} K${Kd} O${O} token ${t}`).toEqual(Array.from(one.subarray(0, O)));
+        }
+      }
+    },
+  );
 });
 
 describe('int8 scheme (SPEC §2.1.5) and its TS twin', () => {

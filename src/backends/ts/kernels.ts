@@ -84,9 +84,9 @@ function nearestEven(v: number): number {
 }
 
 /**
- * matmulI8 as the WASM decode kernel (T = 1) computes it: xr[k] = x[k]·ry[k] (f32) quantised to
- * int16 per token, x16[k] = nearest(xr[k]·(32767/m)) with m = max_k |xr[k]| (f32 steps as in
- * WASM), and Σ_k xr·q replaced by s·Σ_k x16·q with s = m/32767; the rest as matmulI8.
+ * matmulI8 as the WASM int8 kernel computes it (decode and prefill): xr[k] = x[k]·ry[k] (f32)
+ * quantised to int16 per token, x16[k] = nearest(xr[k]·(32767/m)) with m = max_k |xr[k]| (f32
+ * steps as in WASM), and Σ_k xr·q replaced by s·Σ_k x16·q with s = m/32767; the rest as matmulI8.
  */
 export function matmulI8x16(out: Float32Array, x: Float32Array, W: QuantI8, T: number, K: number, O: number): void {
   const { q, mx, rx, my, ry } = W;

@@ -52,11 +52,11 @@ const orphans = new FinalizationRegistry<ThreadPool>((pool) => void pool.close()
 const relaxedVerdicts = new Map<boolean, string | undefined>();
 
 /**
- * Bytes of matmulI8Prep's output (assembly/kernels/matmul.ts, matmulI8PrepBytes): xr [T, K] f32,
- * sums [T, 4] f32, x16 [T, K] i16.
+ * Bytes of matmulI8Prep's output (assembly/kernels/matmul.ts, matmulI8PrepBytes): sums [T, 4]
+ * f32, x16 [T, K] i16.
  */
 export function i8PrepBytes(T: number, K: number): number {
-  return T * K * 4 + T * 16 + T * K * 2;
+  return T * 16 + T * K * 2;
 }
 
 /** Products smaller than this many multiply-adds run on one thread (sync costs more). */
@@ -113,7 +113,7 @@ export class WasmBackend implements Backend {
   private readonly mm: MatrixKernels;
   /** The op kernels of abi-ops.ts, or null where the binary lacks them (TS kernels on views then). */
   private readonly ops: OpKernels | null;
-  /** Per-part scratch for compact prefill (4·K f32 each) and the int8 prep buffer: grow-only. */
+  /** Per-part scratch for 16-bit prefill (4·K f32 each) and the int8 prep buffer: grow-only. */
   private scratch = { ptr: 0, bytes: 0 };
   private prep = { ptr: 0, bytes: 0 };
 
@@ -454,13 +454,13 @@ export class WasmBackend implements Backend {
     const outP = this.p(out);
     let xP = this.p(x);
     if (w.encoding === 'i8') {
-      // xr [T, K] and the per-token sums [T, 3], computed once on this thread
+      // the per-token sums [T, 4] and int16 activations x16 [T, K], computed once on this thread
       xP = this.grown(this.prep, i8PrepBytes(T, K), 'matmul i8 prep');
       this.mm.matmulI8Prep(xP, this.p(x), w.ptr, T, K, O);
     }
     const parts = T * O * K < MIN_PARALLEL_MACS ? 1 : T === 1 ? this.decodeThreads : this.pool.threads;
     const stride = Math.ceil((16 * K) / 64) * 64;
-    const scratch = w.encoding !== 'f32' ? this.grown(this.scratch, stride * this.pool.threads, 'matmul scratch') : 0;
+    const scratch = w.encoding === 'bf16' || w.encoding === 'f16' ? this.grown(this.scratch, stride * this.pool.threads, 'matmul scratch') : 0;
     this.pool.run(KERNEL_ID[w.encoding], [outP, xP, w.ptr, T, K, O, scratch, stride], O, parts);
   }
 
