@@ -1,36 +1,10 @@
 // Public API of the browser build (`rwkv/browser`, bundled by scripts/build-browser.mjs into
-// dist/browser/rwkv.js, one ES module with the WASM kernels inside). The same library as the
-// main entry without what needs files by path or native code: models come as bytes
-// (RwkvModel.fromBytes, parseCheckpoint), the World vocabulary as text
+// dist/browser/rwkv.js, one ES module with the WASM kernels inside): everything in api.ts — the
+// same library as the main entry without what needs files by path or native code. Models come as
+// bytes (RwkvModel.fromBytes, parseCheckpoint), the World vocabulary as text
 // (WorldTokenizer.fromFileText), the 20B tokenizer as JSON (NeoxTokenizer.fromJson). No Hub
 // downloads, converters or CUDA. docs/browser.md tells how to serve it.
 
-export { RwkvError, type RwkvErrorCode } from './errors.ts';
-export { RwkvModel, type ForwardOptions, type ForwardResult, type LoadOptions } from './model/model.ts';
-export { RwkvState, stateLayout, type StateEntry } from './model/state.ts';
-export { detectConfig, detectVersion, VERSIONS, type ModelConfig, type RwkvVersion } from './model/config.ts';
-export { parseCheckpoint, FORMATS, type FileFormatName, type LoadedCheckpoint } from './io/load.ts';
-export type { Checkpoint, HostTensor } from './io/tensor.ts';
-export { MemorySource, type ByteSource } from './io/source.ts';
-export type { Backend, BackendCaps, Tensor, UnaryOp, BinaryOp } from './backends/backend.ts';
-export { TsBackend } from './backends/ts/ts-backend.ts';
+export * from './api.ts';
 export { WasmBackend, type WasmBackendOptions, type WasmCaps } from './backends/wasm/wasm-backend.ts';
 export { sharedMemoryAvailable } from './backends/wasm/module.ts';
-export { selectBackend, createBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions } from './backends/select.ts';
-export { mergeLora } from './model/lora.ts';
-export { encodeState, decodeState, STATE_MAGIC, STATE_FORMAT_VERSION } from './io/state-file.ts';
-export {
-  exportState, importState, encodeStateFile, decodeStateFile, detectStateFileFormat,
-  STATE_FILE_FORMATS, STATE_LAYOUT_NAMES, type StateFileFormat, type StateLayoutName,
-} from './io/state-interop.ts';
-export { type Tokenizer, type TokenizerKind, Utf8StreamDecoder } from './tokenizer/tokenizer.ts';
-export {
-  END_OF_TEXT, WORLD_VOCAB_FILE, WORLD_VOCAB_SIZE, WorldTokenizer, type WorldTokenizerOptions, parsePythonLiteral, parseWorldVocab,
-} from './tokenizer/world.ts';
-export { BYTES_VOCAB_SIZE, BytesTokenizer } from './tokenizer/bytes.ts';
-export { NEOX_VOCAB_SIZE, NeoxTokenizer } from './tokenizer/neox.ts';
-export * from './generate/index.ts';
-export {
-  parseStrategy, allocateLayers, placeLayers, openStrategy, closeStrategy, STRATEGY_GRAMMAR, STRATEGY_DEVICES, STRATEGY_DTYPES,
-  type Strategy, type StrategySegment, type OpenedStrategy, type StrategyDevice, type StrategyDType,
-} from './strategy.ts';

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RwkvError } from '../../src/errors.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { TsBackend } from '../../src/backends/ts/ts-backend.ts';
+import type { WeightStorage } from '../../src/backends/backend.ts';
 import { createBackend, selectBackend } from '../../src/backends/select.ts';
 import { Arena, MAX_BYTES } from '../../src/backends/wasm/arena.ts';
 import { ThreadPool } from '../../src/backends/wasm/pool.ts';
@@ -77,6 +78,17 @@ describe('wasm arena', () => {
   });
 });
 
+/** out = x·Wᵀ on backend b (W [O, K] stored as `storage`, x [T, K]); every tensor freed again. */
+async function productOn(b: WasmBackend, W: Float32Array, x: Float32Array, T: number, K: number, O: number, storage: WeightStorage = 'f32'): Promise<Float32Array> {
+  const w = b.upload(W, [O, K], 'W', storage);
+  const xt = b.upload(x, [T, K], 'x');
+  const o = b.zeros([T, O], 'out');
+  b.matmul(o, xt, w);
+  const out = await b.download(o);
+  for (const t of [w, xt, o]) b.free(t);
+  return out;
+}
+
 describe('wasm backend', () => {
   let one: WasmBackend;
   let three: WasmBackend;
@@ -107,16 +119,7 @@ describe('wasm backend', () => {
       for (const [T, K, O] of [[1, 200, 517], [5, 96, 300], [2, 33, 70]] as const) {
         const W = Float32Array.from({ length: O * K }, r);
         const x = Float32Array.from({ length: T * K }, r);
-        const outs: Float32Array[] = [];
-        for (const b of [one, three]) {
-          const w = b.upload(W, [O, K], 'W', storage);
-          const xt = b.upload(x, [T, K], 'x');
-          const o = b.zeros([T, O], 'out');
-          b.matmul(o, xt, w);
-          outs.push(await b.download(o));
-          for (const t of [w, xt, o]) b.free(t);
-        }
-        expect(outs[1], `${storage} T${T} K${K} O${O}`).toEqual(outs[0]);
+        expect(await productOn(three, W, x, T, K, O, storage), `${storage} T${T} K${K} O${O}`).toEqual(await productOn(one, W, x, T, K, O, storage));
       }
     }
   });
@@ -204,17 +207,9 @@ describe('wasm backend', () => {
         const [T, K, O] = [3, 96, 300];
         const W = Float32Array.from({ length: O * K }, r);
         const x = Float32Array.from({ length: T * K }, r);
-        const outs: Float32Array[] = [];
-        for (const b of [one, plain]) {
-          const w = b.upload(W, [O, K], 'W', storage);
-          const xt = b.upload(x, [T, K], 'x');
-          const o = b.zeros([T, O], 'out');
-          b.matmul(o, xt, w);
-          outs.push(await b.download(o));
-          for (const t of [w, xt, o]) b.free(t);
-        }
-        if (plain.caps.variant === one.caps.variant) expect(outs[1], storage).toEqual(outs[0]);
-        else expectClose(`plain ${storage}`, outs[1]!, outs[0]!, 1e-4);
+        const [a, b] = [await productOn(one, W, x, T, K, O, storage), await productOn(plain, W, x, T, K, O, storage)];
+        if (plain.caps.variant === one.caps.variant) expect(b, storage).toEqual(a);
+        else expectClose(`plain ${storage}`, b, a, 1e-4);
       }
       // 64 MiB more than the first page: the memory grows (its old ArrayBuffer detaches)
       const big = plain.upload(new Float32Array(16 << 20).fill(1.5), [16 << 20], 'big');
@@ -246,16 +241,7 @@ describe('wasm backend', () => {
       const r = rand(11);
       const W = Float32Array.from({ length: 300 * 256 }, r);
       const x = Float32Array.from({ length: 256 }, r);
-      const outs: Float32Array[] = [];
-      for (const b of [d, three]) {
-        const w = b.upload(W, [300, 256], 'W');
-        const xt = b.upload(x, [1, 256], 'x');
-        const o = b.zeros([1, 300], 'out');
-        b.matmul(o, xt, w);
-        outs.push(await b.download(o));
-        for (const t of [w, xt, o]) b.free(t);
-      }
-      expect(outs[0]).toEqual(outs[1]);
+      expect(await productOn(d, W, x, 1, 256, 300)).toEqual(await productOn(three, W, x, 1, 256, 300));
     } finally {
       await d.dispose();
     }
