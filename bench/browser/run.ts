@@ -13,13 +13,14 @@
 //
 // Needs Chromium ($RWKV_CHROMIUM, else /usr/bin/chromium: Debian's `chromium` package).
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { type BenchResult, parseShape, runBench, runtimeName } from '../../src/util/bench.ts';
+import { CHROMIUM_ARGS, findChromium } from '../../test/helpers/chromium.ts';
 // @ts-expect-error: a plain .mjs build script without type declarations
 import { buildBrowser } from '../../scripts/build-browser.mjs';
 
@@ -37,8 +38,7 @@ const shapeName = v.shape!;
 const strategy = v.strategy!;
 const [decode, prefill, runs, threads] = [v.decode, v.prefill, v.runs, v.threads].map(Number) as [number, number, number, number];
 
-const chromiumPath = [process.env['RWKV_CHROMIUM'], '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
-  .find((p) => p !== undefined && p !== '' && existsSync(p));
+const chromiumPath = findChromium();
 if (chromiumPath === undefined) {
   console.error('bench:browser needs Chromium: install Debian\'s `chromium` package or set RWKV_CHROMIUM');
   process.exit(1);
@@ -59,7 +59,7 @@ await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const port = (server.address() as { port: number }).port;
 const browser = await chromium.launch({
   executablePath: chromiumPath,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  args: [...CHROMIUM_ARGS],
 });
 const version = browser.version();
 

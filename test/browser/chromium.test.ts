@@ -16,12 +16,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, normalize, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, CHROMIUM_CANDIDATES, findChromium } from '../helpers/chromium.ts';
 import { FIXTURES_DIR, TINY_MODELS, fixturePath, readOracle } from '../helpers/fixtures.ts';
 import { LOGITS_ORACLE_ATOL, expectClose } from '../helpers/tolerance.ts';
 
-const CHROMIUM_CANDIDATES = [process.env['RWKV_CHROMIUM'], '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
-  .filter((p): p is string => p !== undefined && p !== '');
-const chromiumPath = CHROMIUM_CANDIDATES.find((p) => existsSync(p));
+const chromiumPath = findChromium();
 const isNode = !('Deno' in globalThis) && process.versions['bun'] === undefined;
 
 if (isNode && chromiumPath === undefined) {
@@ -30,12 +29,6 @@ if (isNode && chromiumPath === undefined) {
       '!!!!!!!! install Debian\'s `chromium` package, or set RWKV_CHROMIUM to a Chromium/Chrome binary\n',
   );
 }
-
-/** Flags for a headless Chromium on a machine without network (ECOSYSTEM / env notes). */
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-];
 
 /** The test page: imports the bundle as a page would, and hands it to the test. */
 const PAGE = `<!doctype html><title>rwkv</title>
@@ -184,7 +177,7 @@ describe.runIf(isNode && chromiumPath !== undefined)('browser build in headless 
     const address = server.address();
     origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
     const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: chromiumPath!, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: chromiumPath!, args: [...CHROMIUM_ARGS] });
   }, 120_000);
 
   afterAll(async () => {
