@@ -3,6 +3,7 @@
 // network access beyond it, and runs every tiny fixture model on the WASM backend against the
 // official implementation's logits, on two pages:
 //   - cross-origin isolated (COOP + COEP headers): shared memory, 2 threads (Web Workers);
+//   - a module Web Worker of the isolated page running the model itself (nested pool workers);
 //   - a plain page: no shared memory, so the plain-memory build on one thread.
 // Plus the World tokenizer's public cases and the typed error for a path in a page.
 //
@@ -33,6 +34,33 @@ if (isNode && chromiumPath === undefined) {
 /** The test page: imports the bundle as a page would, and hands it to the test. */
 const PAGE = `<!doctype html><title>rwkv</title>
 <script type="module">import * as rwkv from '/rwkv.js'; globalThis.rwkv = rwkv;</script>`;
+
+/**
+ * A module worker of the page that runs a model itself (as docs/browser.md advises for a
+ * responsive page): its own pool workers are nested workers, and its thread may Atomics.wait.
+ */
+const WORKER = `import * as rwkv from '/rwkv.js';
+self.onmessage = async (e) => {
+  try {
+    const { url, tokens, threads } = e.data;
+    const backend = await rwkv.WasmBackend.create({ threads });
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const model = await rwkv.RwkvModel.fromBytes(bytes, { name: url, backend, weights: 'f32' });
+    const { logits } = await model.forward(tokens);
+    model.dispose();
+    const [T, K, O] = [8, 1024, 2048];
+    const W = backend.upload(new Float32Array(O * K).fill(0.25), [O, K], 'W');
+    const x = backend.upload(new Float32Array(T * K).fill(0.5), [T, K], 'x');
+    const y = backend.zeros([T, O], 'y');
+    for (let i = 0; i < 4; i++) backend.matmul(y, x, W);
+    const stats = backend.threadStats();
+    await backend.dispose();
+    self.postMessage({ ok: true, logits: Array.from(logits), isolated: self.crossOriginIsolated, stats });
+  } catch (err) {
+    self.postMessage({ ok: false, error: String((err && err.stack) || err) });
+  }
+};
+`;
 
 interface ModelCase {
   model: string;
@@ -163,6 +191,10 @@ describe.runIf(isNode && chromiumPath !== undefined)('browser build in headless 
       headers['Cross-Origin-Resource-Policy'] = 'same-origin';
       if (url.pathname === '/isolated.html' || url.pathname === '/plain.html') {
         res.writeHead(200, { ...headers, 'content-type': 'text/html' }).end(PAGE);
+      } else if (url.pathname === '/worker.js') {
+        res.writeHead(200, {
+          'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin', 'content-type': 'text/javascript',
+        }).end(WORKER);
       } else if (url.pathname === '/rwkv.js') {
         res.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(bundle);
       } else if (url.pathname.startsWith('/fixtures/')) {
@@ -243,6 +275,34 @@ describe.runIf(isNode && chromiumPath !== undefined)('browser build in headless 
     expect(r.threadStats.workerChunks).toBeGreaterThan(0);
     checkTokens(r);
     expect(r.pathError).toMatch(/^PLATFORM_UNAVAILABLE: /);
+  }, 120_000);
+
+  it('in a module Web Worker of an isolated page: nested pool workers, the official logits', async () => {
+    const m = models.find((c) => c.model === 'tiny-rwkv-7v0-834K') ?? models[0];
+    if (m === undefined) return; // fixtures missing: fixturePath said so
+    const prompt = m.prompts[m.prompts.length - 1]!;
+    const p = await browser.newPage();
+    try {
+      await p.goto(`${origin}/isolated.html`);
+      const reply = await p.evaluate(
+        ({ url, tokens }) =>
+          new Promise<{ ok: boolean; error?: string; logits: number[]; isolated: boolean; stats: { threads: number; workerChunks: number } }>((resolve) => {
+            const w = new (globalThis as unknown as { Worker: new (u: string, o: object) => { onmessage: (e: { data: never }) => void; onerror: (e: { message: string }) => void; postMessage(d: unknown): void } }).Worker('/worker.js', { type: 'module' });
+            w.onmessage = (e) => resolve(e.data);
+            w.onerror = (e) => resolve({ ok: false, error: `worker error: ${e.message}`, logits: [], isolated: false, stats: { threads: 0, workerChunks: 0 } });
+            w.postMessage({ url, tokens, threads: 2 });
+          }),
+        { url: m.url, tokens: prompt.tokens },
+      );
+      expect(reply.error).toBeUndefined();
+      expect(reply.ok).toBe(true);
+      expect(reply.isolated).toBe(true);
+      expect(reply.stats.threads).toBe(2);
+      expect(reply.stats.workerChunks).toBeGreaterThan(0);
+      expectClose(`${m.model} ${prompt.name} in a Web Worker`, reply.logits, prompt.seq, LOGITS_ORACLE_ATOL);
+    } finally {
+      await p.close();
+    }
   }, 120_000);
 
   it('plain page: no shared memory, one thread on the plain-memory build, the official logits', async () => {
