@@ -473,7 +473,7 @@ export async function checkOps(subject: Backend, oracle: Backend, tol: Tolerance
   return { cases: cases.length, failures, worst };
 }
 
-/** Bad input gets typed errors: a token id out of range, a shape mismatch, a freed tensor. */
+/** Bad input gets typed errors: a token id out of range, shape mismatches, a freed tensor. */
 export function checkErrors(subject: Backend): string[] {
   const failures: string[] = [];
   const expectThrow = (what: string, f: () => void, code?: string) => {
@@ -490,6 +490,19 @@ export function checkErrors(subject: Backend): string[] {
   expectThrow('embedding with token 3 of 3', () => subject.embedding(out, table, new Int32Array([3])), 'INVALID_TOKEN');
   const x = subject.zeros([2, 4], 'x');
   expectThrow('matmul x [2, 4] · W [3, 2]ᵀ', () => subject.matmul(out, x, table), 'SHAPE_MISMATCH');
+  // every backend checks the same contract (src/backends/shape.ts): an operand of the wrong size
+  // is refused before a kernel could read or write past it
+  const c4 = subject.zeros([4], 'c4');
+  const c3 = subject.zeros([3], 'c3');
+  const tc = subject.zeros([2, 4], 'tc');
+  const S = subject.zeros([2, 2, 2], 'S'); // H 2, N 2
+  expectThrow('layerNorm into out [1, 2] of x [2, 4]', () => subject.layerNorm(out, x, c4, c4, 4, 1e-5), 'SHAPE_MISMATCH');
+  expectThrow('shift with prev [3] for C 4', () => subject.shift(tc, x, c3), 'SHAPE_MISMATCH');
+  expectThrow('wkv4 into out [1, 2] of k [2, 4]', () => subject.wkv4(out, c4, c4, c4, c4, c4, x, tc), 'SHAPE_MISMATCH');
+  expectThrow('wkv5 with u [3] for C 4', () => subject.wkv5(tc, S, tc, x, tc, c4, c3, 2), 'SHAPE_MISMATCH');
+  expectThrow('wkv5 into out [1, 2] of k [2, 4]', () => subject.wkv5(out, S, tc, x, tc, c4, c4, 2), 'SHAPE_MISMATCH');
+  expectThrow('wkv7 with r [1, 2] for k [2, 4]', () => subject.wkv7(tc, S, out, tc, x, tc, tc, tc, 2), 'SHAPE_MISMATCH');
+  for (const t of [c4, c3, tc, S]) subject.free(t);
   subject.free(x);
   expectThrow('an op on a freed tensor', () => subject.unary('neg', out, x));
   subject.free(table);

@@ -26,7 +26,7 @@ export function describeBackendConformance(opts: ConformanceOptions): void {
         console.log(`[conformance:${opts.name}] ops: ${r.cases} cases, worst |Δ| ${r.worst.d.toExponential(2)} (${r.worst.name})`);
         expect(r.failures, r.failures.join('\n')).toEqual([]);
       });
-      it('rejects a bad token id, a shape mismatch and a freed tensor with typed errors', () => {
+      it('rejects a bad token id, shape mismatches and a freed tensor with typed errors', () => {
         const failures = checkErrors(subject);
         expect(failures, failures.join('\n')).toEqual([]);
       });

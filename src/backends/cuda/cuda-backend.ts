@@ -15,7 +15,10 @@ import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } f
 import { decode16 } from '../ts/kernels.ts';
 import { CU_DEVICE_ATTRIBUTE, CudaDriver, type Handle, type KernelArg } from './driver.ts';
 import { type KernelSource, loadKernels } from './module.ts';
-import { broadcastPeriod, checkShapes, checkWriteSize, numel, rowsCols } from '../shape.ts';
+import {
+  binaryShape, checkShapes, checkWriteSize, copyShape, embeddingShape, groupScaleShape, groupSumShape, l2NormalizeShape, lastRowShape,
+  layerNormShape, lerpShape, matmulShape, numel, rowVecMatShape, shiftShape, unaryShape, wkv4Shape, wkv5Shape, wkv7Shape,
+} from '../shape.ts';
 
 /** Weight storage codes, as WSTORE_* in kernels.cu. */
 const WSTORE = { f32: 0, f16: 1, bf16: 2 } as const;
@@ -40,6 +43,8 @@ const GM_THREADS = 256;
 const MATVEC_MAX_T = 8;
 /** Dynamic shared memory a block may use without opting in (48 KiB on every architecture). */
 const WKV_SHARED_MAX_BYTES = 48 * 1024;
+/** Largest head size N: a WKV head runs as one block of N threads (at most 1024 per block). */
+const WKV_MAX_HEAD = 1024;
 /** Largest grid y dimension. */
 const GRID_Y_MAX = 65535;
 /** Scratch allocations are rounded up to this many bytes so the pool can reuse them. */
@@ -151,10 +156,6 @@ export class CudaBackend implements Backend {
     return o.ptr;
   }
 
-  private rc(t: Tensor): [number, number] {
-    return rowsCols(t);
-  }
-
   private check(cond: boolean, what: string, ...ts: Tensor[]): void {
     checkShapes('cuda', cond, what, ...ts);
   }
@@ -240,8 +241,7 @@ export class CudaBackend implements Backend {
   copy(dst: Tensor, src: Tensor): void {
     const d = this.p(dst);
     const s = this.own(src);
-    const n = size(dst.shape);
-    this.check(n === size(src.shape), 'copy needs equal sizes', dst, src);
+    const n = copyShape('cuda', dst, src);
     if (s.storage === 'f32') this.driver.dtod(d, s.ptr, n * 4);
     else this.launch('decode16', [ceilDiv(n, BLOCK), 1, 1], [BLOCK, 1, 1], 0, [d, s.ptr, i32(n), i32(WSTORE[s.storage])]);
   }
@@ -297,11 +297,10 @@ export class CudaBackend implements Backend {
   // ---- ops ----
 
   embedding(out: Tensor, table: Tensor, tokens: Int32Array): void {
-    const [V, C] = this.rc(table);
+    const [V, C] = embeddingShape('cuda', out, table, tokens);
     const o = this.p(out);
     const tb = this.own(table);
     const T = tokens.length;
-    this.check(size(out.shape) === T * C, 'embedding out must be [T, C]', out, table);
     for (let t = 0; t < T; t++) {
       const id = tokens[t]!;
       if (!(id >= 0 && id < V)) {
@@ -322,10 +321,7 @@ export class CudaBackend implements Backend {
   }
 
   matmul(out: Tensor, x: Tensor, W: Tensor): void {
-    const [T, K] = this.rc(x);
-    this.check(W.shape.length === 2 && W.shape[1] === K, 'matmul needs W [O, K] with K = x columns', x, W);
-    const O = W.shape[0]!;
-    this.check(size(out.shape) === T * O, 'matmul out must be [T, O]', out, x, W);
+    const [T, K, O] = matmulShape('cuda', out, x, W);
     const w = this.own(W);
     const args = [this.p(out), this.p(x), w.ptr, i32(T), i32(K), i32(O)];
     if (T <= MATVEC_MAX_T) {
@@ -342,9 +338,7 @@ export class CudaBackend implements Backend {
   }
 
   layerNorm(out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, groupSize: number, eps: number): void {
-    const [T, C] = this.rc(x);
-    this.check(size(weight.shape) === C && size(bias.shape) === C && C % groupSize === 0 && size(out.shape) === T * C,
-      'layerNorm weight/bias must be [C], C divisible by group', x, weight, bias);
+    const [T, C] = layerNormShape('cuda', out, x, weight, bias, groupSize);
     const groups = (T * C) / groupSize;
     if (groups > 0) {
       this.launch('layer_norm', [groups, 1, 1], [this.groupBlock(groupSize), 1, 1], 0,
@@ -353,8 +347,7 @@ export class CudaBackend implements Backend {
   }
 
   l2NormalizeGroups(out: Tensor, x: Tensor, groupSize: number, eps: number): void {
-    const n = size(x.shape);
-    this.check(n % groupSize === 0 && size(out.shape) === n, 'l2NormalizeGroups sizes', out, x);
+    const n = l2NormalizeShape('cuda', out, x, groupSize);
     if (n > 0) {
       this.launch('l2_normalize_groups', [n / groupSize, 1, 1], [this.groupBlock(groupSize), 1, 1], 0,
         [this.p(out), this.p(x), i32(groupSize), f32(eps)]);
@@ -362,8 +355,7 @@ export class CudaBackend implements Backend {
   }
 
   shift(out: Tensor, x: Tensor, prev: Tensor): void {
-    const [T, C] = this.rc(x);
-    this.check(size(prev.shape) === C && size(out.shape) === T * C, 'shift needs prev [C]', out, x, prev);
+    const [T, C] = shiftShape('cuda', out, x, prev);
     const o = this.p(out);
     const xp = this.p(x);
     if (o !== xp) {
@@ -378,54 +370,42 @@ export class CudaBackend implements Backend {
   }
 
   lastRow(out: Tensor, x: Tensor): void {
-    const [T, C] = this.rc(x);
-    this.check(size(out.shape) === C && T >= 1, 'lastRow out must be [C]', out, x);
+    const [T, C] = lastRowShape('cuda', out, x);
     this.driver.dtod(this.p(out), this.p(x) + BigInt((T - 1) * C * 4), C * 4);
   }
 
   unary(op: UnaryOp, out: Tensor, x: Tensor): void {
-    const n = size(x.shape);
-    this.check(size(out.shape) === n, `unary ${op} sizes`, out, x);
+    const n = unaryShape('cuda', op, out, x);
     const code = UNARY_CODES[op];
     if (code === undefined) throw new RwkvError('INVALID_ARGUMENT', `unknown unary op ${String(op)}`, { argument: 'op' });
     this.launch1d('unary', n, [this.p(out), this.p(x), i32(n), i32(code), f32(DECAY_SCALE)]);
   }
 
-  private period(a: Tensor, b: Tensor): number {
-    return broadcastPeriod('cuda', a, b);
-  }
-
   binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {
-    const n = size(a.shape);
-    this.check(size(out.shape) === n, `binary ${op} out size`, out, a);
+    const [n, bn] = binaryShape('cuda', op, out, a, b);
     const code = BINARY_CODES[op];
     if (code === undefined) throw new RwkvError('INVALID_ARGUMENT', `unknown binary op ${String(op)}`, { argument: 'op' });
-    this.launch1d('binary', n, [this.p(out), this.p(a), this.p(b), i32(n), i32(this.period(a, b)), i32(code)]);
+    this.launch1d('binary', n, [this.p(out), this.p(a), this.p(b), i32(n), i32(bn), i32(code)]);
   }
 
   lerp(out: Tensor, a: Tensor, b: Tensor, t: Tensor): void {
-    const n = size(a.shape);
-    this.check(size(out.shape) === n, 'lerp out size', out, a);
-    this.launch1d('lerp', n, [this.p(out), this.p(a), this.p(b), this.p(t), i32(n), i32(this.period(a, b)), i32(this.period(a, t))]);
+    const [n, bn, tn] = lerpShape('cuda', out, a, b, t);
+    this.launch1d('lerp', n, [this.p(out), this.p(a), this.p(b), this.p(t), i32(n), i32(bn), i32(tn)]);
   }
 
   groupSum(out: Tensor, x: Tensor, groupSize: number): void {
-    const n = size(x.shape);
-    this.check(n % groupSize === 0 && size(out.shape) === n / groupSize, 'groupSum out must be [T, H]', out, x);
+    const n = groupSumShape('cuda', out, x, groupSize);
     const groups = n / groupSize;
     if (groups > 0) this.launch('group_sum', [ceilDiv(groups, 4), 1, 1], [128, 1, 1], 0, [this.p(out), this.p(x), i32(groups), i32(groupSize)]);
   }
 
   groupScale(out: Tensor, x: Tensor, s: Tensor, groupSize: number): void {
-    const n = size(x.shape);
-    this.check(size(s.shape) * groupSize === n && size(out.shape) === n, 'groupScale needs s [T, H]', out, x, s);
+    const n = groupScaleShape('cuda', out, x, s, groupSize);
     this.launch1d('group_scale', n, [this.p(out), this.p(x), this.p(s), i32(n), i32(groupSize)]);
   }
 
   rowVecMat(out: Tensor, x: Tensor, M: Tensor): void {
-    const [T, I] = this.rc(x);
-    const [, J] = this.rc(out);
-    this.check(size(out.shape) === T * J && size(M.shape) === T * I * J, 'rowVecMat needs M [T, I·J]', out, x, M);
+    const [T, I, J] = rowVecMatShape('cuda', out, x, M);
     for (let t0 = 0; t0 < T; t0 += GRID_Y_MAX) {
       const rows = Math.min(GRID_Y_MAX, T - t0);
       this.launch('row_vec_mat', [ceilDiv(J, BLOCK), rows, 1], [BLOCK, 1, 1], 0, [
@@ -436,9 +416,7 @@ export class CudaBackend implements Backend {
   }
 
   wkv4(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void {
-    const [T, C] = this.rc(k);
-    for (const t of [aa, bb, pp, w, u]) this.check(size(t.shape) === C, 'wkv4 state/decay must be [C]', t, k);
-    this.check(size(v.shape) === T * C && size(out.shape) === T * C, 'wkv4 out, k, v must be [T, C]', out, k, v);
+    const [T, C] = wkv4Shape('cuda', out, aa, bb, pp, w, u, k, v);
     this.launch1d('wkv4', C, [
       this.p(out), this.p(aa), this.p(bb), this.p(pp), this.p(w), this.p(u), this.p(k), this.p(v), i32(T), i32(C),
     ]);
@@ -450,30 +428,24 @@ export class CudaBackend implements Backend {
     return withState <= WKV_SHARED_MAX_BYTES ? { bytes: withState, inShared: 1 } : { bytes: vectors * N * 4, inShared: 0 };
   }
 
-  private headCheck(N: number, S: Tensor, k: Tensor, H: number, what: string): void {
-    this.check(Number.isInteger(N) && N >= 1 && N <= 1024 && size(S.shape) === H * N * N, `${what} state must be [H, N, N], N <= 1024`, S, k);
+  /** A head is one block of N threads: N ≤ 1024 (on top of the shared shape contract). */
+  private headCheck(N: number, k: Tensor, what: string): void {
+    this.check(N >= 1 && N <= WKV_MAX_HEAD, `${what} head size must be ≤ ${WKV_MAX_HEAD} on CUDA`, k);
   }
 
   wkv5(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void {
-    const [T, C] = this.rc(k);
-    const N = C / H;
-    this.headCheck(N, S, k, H, 'wkv5');
-    const wn = size(w.shape);
-    this.check(wn === C || wn === T * C, 'wkv5 w must be [C] or [T, C]', w, k);
-    this.check(size(u.shape) === C, 'wkv5 u must be [C]', u, k);
-    for (const t of [out, r, v]) this.check(size(t.shape) === T * C, 'wkv5 out, r, k, v must be [T, C]', t, k);
+    const [T, C, N, perToken] = wkv5Shape('cuda', out, S, r, k, v, w, u, H);
+    this.headCheck(N, k, 'wkv5');
     const sh = this.wkvShared(N, 4);
     this.launch('wkv5', [H, 1, 1], [N, 1, 1], sh.bytes, [
       this.p(out), this.p(S), this.p(r), this.p(k), this.p(v), this.p(w), this.p(u),
-      i32(T), i32(H), i32(N), i32(wn === C ? 0 : C), i32(sh.inShared),
+      i32(T), i32(H), i32(N), i32(perToken ? C : 0), i32(sh.inShared),
     ]);
   }
 
   wkv7(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void {
-    const [T, C] = this.rc(k);
-    const N = C / H;
-    this.headCheck(N, S, k, H, 'wkv7');
-    for (const t of [out, r, w, v, a, b]) this.check(size(t.shape) === T * C, 'wkv7 out, r, w, k, v, a, b must be [T, C]', t, k);
+    const [T, , N] = wkv7Shape('cuda', out, S, r, w, k, v, a, b, H);
+    this.headCheck(N, k, 'wkv7');
     const sh = this.wkvShared(N, 5);
     this.launch('wkv7', [H, 1, 1], [N, 1, 1], sh.bytes, [
       this.p(out), this.p(S), this.p(r), this.p(w), this.p(k), this.p(v), this.p(a), this.p(b),

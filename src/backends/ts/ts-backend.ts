@@ -6,7 +6,10 @@ import { floatToHalf } from '../../io/float.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
 import { type QuantI8, dequantizeI8, quantizeI8 } from '../quant-i8.ts';
 import * as K from './kernels.ts';
-import { broadcastPeriod, checkShapes, checkWriteSize, numel, rowsCols } from '../shape.ts';
+import {
+  binaryShape, checkWriteSize, copyShape, embeddingShape, groupScaleShape, groupSumShape, l2NormalizeShape, lastRowShape,
+  layerNormShape, lerpShape, matmulShape, numel, rowVecMatShape, shiftShape, unaryShape, wkv4Shape, wkv5Shape, wkv7Shape,
+} from '../shape.ts';
 
 class TsTensor implements Tensor {
   constructor(
@@ -52,15 +55,6 @@ export class TsBackend implements Backend {
     return K.decode16(o.compact!.bits, o.compact!.encoding);
   }
 
-  /** Rows (product of all but the last dim) and the last dim. */
-  private rc(t: Tensor): [number, number] {
-    return rowsCols(t);
-  }
-
-  private check(cond: boolean, what: string, ...ts: Tensor[]): void {
-    checkShapes('ts', cond, what, ...ts);
-  }
-
   upload(data: Float32Array, shape: readonly number[], label: string, storage: WeightStorage = 'f32'): Tensor {
     if (data.length !== size(shape)) {
       throw new RwkvError('SHAPE_MISMATCH', 'upload size does not match the shape', {
@@ -98,10 +92,8 @@ export class TsBackend implements Backend {
     return Promise.resolve(Float32Array.from(this.values(t)));
   }
   copy(dst: Tensor, src: Tensor): void {
-    const a = this.d(dst);
-    const b = this.values(src);
-    this.check(a.length === b.length, 'copy needs equal sizes', dst, src);
-    a.set(b);
+    copyShape('ts', dst, src);
+    this.d(dst).set(this.values(src));
   }
   free(t: Tensor): void {
     if (t instanceof TsTensor) {
@@ -112,10 +104,9 @@ export class TsBackend implements Backend {
   }
 
   embedding(out: Tensor, table: Tensor, tokens: Int32Array): void {
-    const [V, C] = this.rc(table);
+    const [V, C] = embeddingShape('ts', out, table, tokens);
     const o = this.d(out);
     const tb = this.d(table);
-    this.check(o.length === tokens.length * C, 'embedding out must be [T, C]', out, table);
     for (let t = 0; t < tokens.length; t++) {
       const id = tokens[t]!;
       if (!(id >= 0 && id < V)) {
@@ -127,86 +118,62 @@ export class TsBackend implements Backend {
     }
   }
   matmul(out: Tensor, x: Tensor, W: Tensor): void {
-    const [T, Kx] = this.rc(x);
-    this.check(W.shape.length === 2 && W.shape[1] === Kx, 'matmul needs W [O, K] with K = x columns', x, W);
-    const O = W.shape[0]!;
-    this.check(size(out.shape) === T * O, 'matmul out must be [T, O]', out, x, W);
+    const [T, Kx, O] = matmulShape('ts', out, x, W);
     const w = this.own(W);
     if (w.i8 !== null) K.matmulI8(this.d(out), this.d(x), w.i8, T, Kx, O);
     else if (w.compact !== null) K.matmul16(this.d(out), this.d(x), w.compact.bits, T, Kx, O, w.compact.encoding);
     else K.matmul(this.d(out), this.d(x), this.d(W), T, Kx, O);
   }
   layerNorm(out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, groupSize: number, eps: number): void {
-    const [T, C] = this.rc(x);
-    this.check(size(weight.shape) === C && size(bias.shape) === C && C % groupSize === 0, 'layerNorm weight/bias must be [C], C divisible by group', x, weight, bias);
+    const [T, C] = layerNormShape('ts', out, x, weight, bias, groupSize);
     K.layerNorm(this.d(out), this.d(x), this.d(weight), this.d(bias), T, C, groupSize, eps);
   }
   l2NormalizeGroups(out: Tensor, x: Tensor, groupSize: number, eps: number): void {
-    const n = size(x.shape);
-    this.check(n % groupSize === 0 && size(out.shape) === n, 'l2NormalizeGroups sizes', out, x);
+    const n = l2NormalizeShape('ts', out, x, groupSize);
     K.l2NormalizeGroups(this.d(out), this.d(x), n, groupSize, eps);
   }
   shift(out: Tensor, x: Tensor, prev: Tensor): void {
-    const [T, C] = this.rc(x);
-    this.check(size(prev.shape) === C && size(out.shape) === T * C, 'shift needs prev [C]', out, x, prev);
+    const [T, C] = shiftShape('ts', out, x, prev);
     K.shift(this.d(out), this.d(x), this.d(prev), T, C);
   }
   lastRow(out: Tensor, x: Tensor): void {
-    const [T, C] = this.rc(x);
-    this.check(size(out.shape) === C, 'lastRow out must be [C]', out, x);
+    const [T, C] = lastRowShape('ts', out, x);
     this.d(out).set(this.d(x).subarray((T - 1) * C, T * C));
   }
   unary(op: UnaryOp, out: Tensor, x: Tensor): void {
-    const n = size(x.shape);
-    this.check(size(out.shape) === n, `unary ${op} sizes`, out, x);
+    const n = unaryShape('ts', op, out, x);
     K.unary(op, this.d(out), this.d(x), n);
   }
-  private period(a: Tensor, b: Tensor): number {
-    return broadcastPeriod('ts', a, b);
-  }
   binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {
-    const n = size(a.shape);
-    this.check(size(out.shape) === n, `binary ${op} out size`, out, a);
-    K.binary(op, this.d(out), this.d(a), this.d(b), n, this.period(a, b));
+    const [n, pb] = binaryShape('ts', op, out, a, b);
+    K.binary(op, this.d(out), this.d(a), this.d(b), n, pb);
   }
   lerp(out: Tensor, a: Tensor, b: Tensor, t: Tensor): void {
-    const n = size(a.shape);
-    this.check(size(out.shape) === n, 'lerp out size', out, a);
-    K.lerp(this.d(out), this.d(a), this.d(b), this.d(t), n, this.period(a, b), this.period(a, t));
+    const [n, pb, pt] = lerpShape('ts', out, a, b, t);
+    K.lerp(this.d(out), this.d(a), this.d(b), this.d(t), n, pb, pt);
   }
   groupSum(out: Tensor, x: Tensor, groupSize: number): void {
-    const n = size(x.shape);
-    this.check(n % groupSize === 0 && size(out.shape) === n / groupSize, 'groupSum out must be [T, H]', out, x);
+    const n = groupSumShape('ts', out, x, groupSize);
     K.groupSum(this.d(out), this.d(x), n, groupSize);
   }
   groupScale(out: Tensor, x: Tensor, s: Tensor, groupSize: number): void {
-    const n = size(x.shape);
-    this.check(size(s.shape) * groupSize === n && size(out.shape) === n, 'groupScale needs s [T, H]', out, x, s);
+    const n = groupScaleShape('ts', out, x, s, groupSize);
     K.groupScale(this.d(out), this.d(x), this.d(s), n, groupSize);
   }
   rowVecMat(out: Tensor, x: Tensor, M: Tensor): void {
-    const [T, I] = this.rc(x);
-    const [, J] = this.rc(out);
-    this.check(size(out.shape) === T * J && size(M.shape) === T * I * J, 'rowVecMat needs M [T, I·J]', out, x, M);
+    const [T, I, J] = rowVecMatShape('ts', out, x, M);
     K.rowVecMat(this.d(out), this.d(x), this.d(M), T, I, J);
   }
   wkv4(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void {
-    const [T, C] = this.rc(k);
-    for (const t of [aa, bb, pp, w, u]) this.check(size(t.shape) === C, 'wkv4 state/decay must be [C]', t, k);
+    const [T, C] = wkv4Shape('ts', out, aa, bb, pp, w, u, k, v);
     K.wkv4(this.d(out), this.d(aa), this.d(bb), this.d(pp), this.d(w), this.d(u), this.d(k), this.d(v), T, C);
   }
   wkv5(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void {
-    const [T, C] = this.rc(k);
-    const N = C / H;
-    this.check(Number.isInteger(N) && size(S.shape) === H * N * N, 'wkv5 state must be [H, N, N]', S, k);
-    const wn = size(w.shape);
-    this.check(wn === C || wn === T * C, 'wkv5 w must be [C] or [T, C]', w, k);
-    K.wkv5(this.d(out), this.d(S), this.d(r), this.d(k), this.d(v), this.d(w), this.d(u), T, H, N, wn !== C);
+    const [T, , N, perToken] = wkv5Shape('ts', out, S, r, k, v, w, u, H);
+    K.wkv5(this.d(out), this.d(S), this.d(r), this.d(k), this.d(v), this.d(w), this.d(u), T, H, N, perToken);
   }
   wkv7(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void {
-    const [T, C] = this.rc(k);
-    const N = C / H;
-    this.check(Number.isInteger(N) && size(S.shape) === H * N * N, 'wkv7 state must be [H, N, N]', S, k);
+    const [T, , N] = wkv7Shape('ts', out, S, r, w, k, v, a, b, H);
     K.wkv7(this.d(out), this.d(S), this.d(r), this.d(w), this.d(k), this.d(v), this.d(a), this.d(b), T, H, N);
   }
 }

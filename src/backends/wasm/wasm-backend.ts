@@ -21,7 +21,10 @@ import { Arena } from './arena.ts';
 import { type WasmVariant, createMemory, kernelModule, sharedMemoryAvailable, wasmVariantSupported } from './module.ts';
 import { CONTROL_BYTES, MAX_PARTS, ThreadPool } from './pool.ts';
 import { hardwareThreads } from './threads.ts';
-import { broadcastPeriod, checkShapes, checkWriteSize, numel, rowsCols } from '../shape.ts';
+import {
+  binaryShape, checkWriteSize, copyShape, embeddingShape, groupScaleShape, groupSumShape, l2NormalizeShape, lastRowShape, layerNormShape,
+  lerpShape, matmulShape, numel, rowVecMatShape, shiftShape, unaryShape, wkv4Shape, wkv5Shape, wkv7Shape,
+} from '../shape.ts';
 
 /** How a tensor's bytes encode its values. */
 type Encoding = 'f32' | 'bf16' | 'f16' | 'i8';
@@ -256,12 +259,6 @@ export class WasmBackend implements Backend {
   private v(t: Tensor): Float32Array {
     return new Float32Array(this.buf, this.p(t), size(t.shape));
   }
-  private rc(t: Tensor): [number, number] {
-    return rowsCols(t);
-  }
-  private check(cond: boolean, what: string, ...ts: Tensor[]): void {
-    checkShapes('wasm', cond, what, ...ts);
-  }
   private make(shape: readonly number[], label: string, bytes: number, encoding: Encoding): WasmTensor {
     return new WasmTensor([...shape], label, this.arena.alloc(bytes, label), encoding, this);
   }
@@ -399,9 +396,9 @@ export class WasmBackend implements Backend {
     return Promise.resolve(this.values(t));
   }
   copy(dst: Tensor, src: Tensor): void {
+    copyShape('wasm', dst, src);
     const a = this.v(dst);
     const s = this.own(src);
-    this.check(a.length === size(src.shape), 'copy needs equal sizes', dst, src);
     if (s.encoding === 'f32') a.set(new Float32Array(this.buf, s.ptr, a.length));
     else a.set(this.values(src));
   }
@@ -415,9 +412,8 @@ export class WasmBackend implements Backend {
   // ---- ops ----
 
   embedding(out: Tensor, table: Tensor, tokens: Int32Array): void {
-    const [V, C] = this.rc(table);
+    const [V, C] = embeddingShape('wasm', out, table, tokens);
     const o = this.v(out);
-    this.check(o.length === tokens.length * C, 'embedding out must be [T, C]', out, table);
     const tb = this.own(table);
     for (let t = 0; t < tokens.length; t++) {
       const id = tokens[t]!;
@@ -446,10 +442,7 @@ export class WasmBackend implements Backend {
   }
 
   matmul(out: Tensor, x: Tensor, W: Tensor): void {
-    const [T, K] = this.rc(x);
-    this.check(W.shape.length === 2 && W.shape[1] === K, 'matmul needs W [O, K] with K = x columns', x, W);
-    const O = W.shape[0]!;
-    this.check(size(out.shape) === T * O, 'matmul out must be [T, O]', out, x, W);
+    const [T, K, O] = matmulShape('wasm', out, x, W);
     const w = this.own(W);
     const outP = this.p(out);
     let xP = this.p(x);
@@ -465,91 +458,66 @@ export class WasmBackend implements Backend {
   }
 
   layerNorm(out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, groupSize: number, eps: number): void {
-    const [T, C] = this.rc(x);
-    this.check(size(weight.shape) === C && size(bias.shape) === C && C % groupSize === 0 && size(out.shape) === T * C, 'layerNorm weight/bias must be [C], C divisible by group', x, weight, bias);
+    const [T, C] = layerNormShape('wasm', out, x, weight, bias, groupSize);
     if (this.ops) this.ops.layerNorm(this.p(out), this.p(x), this.p(weight), this.p(bias), T, C, groupSize, eps);
     else TS.layerNorm(this.v(out), this.v(x), this.v(weight), this.v(bias), T, C, groupSize, eps);
   }
   l2NormalizeGroups(out: Tensor, x: Tensor, groupSize: number, eps: number): void {
-    const n = size(x.shape);
-    this.check(n % groupSize === 0 && size(out.shape) === n, 'l2NormalizeGroups sizes', out, x);
+    const n = l2NormalizeShape('wasm', out, x, groupSize);
     if (this.ops) this.ops.l2NormalizeGroups(this.p(out), this.p(x), n, groupSize, eps);
     else TS.l2NormalizeGroups(this.v(out), this.v(x), n, groupSize, eps);
   }
   shift(out: Tensor, x: Tensor, prev: Tensor): void {
-    const [T, C] = this.rc(x);
-    this.check(size(prev.shape) === C && size(out.shape) === T * C, 'shift needs prev [C]', out, x, prev);
+    const [T, C] = shiftShape('wasm', out, x, prev);
     if (this.ops) this.ops.shift(this.p(out), this.p(x), this.p(prev), T, C);
     else TS.shift(this.v(out), this.v(x), this.v(prev), T, C);
   }
   lastRow(out: Tensor, x: Tensor): void {
-    const [T, C] = this.rc(x);
-    this.check(size(out.shape) === C, 'lastRow out must be [C]', out, x);
+    const [T, C] = lastRowShape('wasm', out, x);
     this.v(out).set(new Float32Array(this.buf, this.p(x) + (T - 1) * C * 4, C));
   }
   unary(op: UnaryOp, out: Tensor, x: Tensor): void {
-    const n = size(x.shape);
-    this.check(size(out.shape) === n, `unary ${op} sizes`, out, x);
+    const n = unaryShape('wasm', op, out, x);
     if (this.ops) this.ops[UNARY_EXPORT[op]](this.p(out), this.p(x), n);
     else TS.unary(op, this.v(out), this.v(x), n);
   }
-  private period(a: Tensor, b: Tensor): number {
-    return broadcastPeriod('wasm', a, b);
-  }
   binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {
-    const n = size(a.shape);
-    this.check(size(out.shape) === n, `binary ${op} out size`, out, a);
-    const bn = this.period(a, b);
+    const [n, bn] = binaryShape('wasm', op, out, a, b);
     if (this.ops) this.ops[BINARY_EXPORT[op]](this.p(out), this.p(a), this.p(b), n, bn);
     else TS.binary(op, this.v(out), this.v(a), this.v(b), n, bn);
   }
   lerp(out: Tensor, a: Tensor, b: Tensor, t: Tensor): void {
-    const n = size(a.shape);
-    this.check(size(out.shape) === n, 'lerp out size', out, a);
-    const bn = this.period(a, b);
-    const tn = this.period(a, t);
+    const [n, bn, tn] = lerpShape('wasm', out, a, b, t);
     if (this.ops) this.ops.lerp(this.p(out), this.p(a), this.p(b), this.p(t), n, bn, tn);
     else TS.lerp(this.v(out), this.v(a), this.v(b), this.v(t), n, bn, tn);
   }
   groupSum(out: Tensor, x: Tensor, groupSize: number): void {
-    const n = size(x.shape);
-    this.check(n % groupSize === 0 && size(out.shape) === n / groupSize, 'groupSum out must be [T, H]', out, x);
+    const n = groupSumShape('wasm', out, x, groupSize);
     if (this.ops) this.ops.groupSum(this.p(out), this.p(x), n, groupSize);
     else TS.groupSum(this.v(out), this.v(x), n, groupSize);
   }
   groupScale(out: Tensor, x: Tensor, s: Tensor, groupSize: number): void {
-    const n = size(x.shape);
-    this.check(size(s.shape) * groupSize === n && size(out.shape) === n, 'groupScale needs s [T, H]', out, x, s);
+    const n = groupScaleShape('wasm', out, x, s, groupSize);
     if (this.ops) this.ops.groupScale(this.p(out), this.p(x), this.p(s), n, groupSize);
     else TS.groupScale(this.v(out), this.v(x), this.v(s), n, groupSize);
   }
   rowVecMat(out: Tensor, x: Tensor, M: Tensor): void {
-    const [T, I] = this.rc(x);
-    const [, J] = this.rc(out);
-    this.check(size(out.shape) === T * J && size(M.shape) === T * I * J, 'rowVecMat needs M [T, I·J]', out, x, M);
+    const [T, I, J] = rowVecMatShape('wasm', out, x, M);
     if (this.ops) this.ops.rowVecMat(this.p(out), this.p(x), this.p(M), T, I, J);
     else TS.rowVecMat(this.v(out), this.v(x), this.v(M), T, I, J);
   }
   wkv4(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void {
-    const [T, C] = this.rc(k);
-    for (const t of [aa, bb, pp, w, u]) this.check(size(t.shape) === C, 'wkv4 state/decay must be [C]', t, k);
-    this.check(size(v.shape) === T * C && size(out.shape) === T * C, 'wkv4 out, k, v must be [T, C]', out, k, v);
+    const [T, C] = wkv4Shape('wasm', out, aa, bb, pp, w, u, k, v);
     if (this.ops) this.ops.wkv4(this.p(out), this.p(aa), this.p(bb), this.p(pp), this.p(w), this.p(u), this.p(k), this.p(v), T, C, 0, C);
     else TS.wkv4(this.v(out), this.v(aa), this.v(bb), this.v(pp), this.v(w), this.v(u), this.v(k), this.v(v), T, C);
   }
   wkv5(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void {
-    const [T, C] = this.rc(k);
-    const N = C / H;
-    this.check(Number.isInteger(N) && size(S.shape) === H * N * N, 'wkv5 state must be [H, N, N]', S, k);
-    const wn = size(w.shape);
-    this.check(wn === C || wn === T * C, 'wkv5 w must be [C] or [T, C]', w, k);
-    if (this.ops) this.ops.wkv5(this.p(out), this.p(S), this.p(r), this.p(k), this.p(v), this.p(w), this.p(u), T, H, N, wn !== C ? 1 : 0, 0, H);
-    else TS.wkv5(this.v(out), this.v(S), this.v(r), this.v(k), this.v(v), this.v(w), this.v(u), T, H, N, wn !== C);
+    const [T, , N, perToken] = wkv5Shape('wasm', out, S, r, k, v, w, u, H);
+    if (this.ops) this.ops.wkv5(this.p(out), this.p(S), this.p(r), this.p(k), this.p(v), this.p(w), this.p(u), T, H, N, perToken ? 1 : 0, 0, H);
+    else TS.wkv5(this.v(out), this.v(S), this.v(r), this.v(k), this.v(v), this.v(w), this.v(u), T, H, N, perToken);
   }
   wkv7(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void {
-    const [T, C] = this.rc(k);
-    const N = C / H;
-    this.check(Number.isInteger(N) && size(S.shape) === H * N * N, 'wkv7 state must be [H, N, N]', S, k);
+    const [T, , N] = wkv7Shape('wasm', out, S, r, w, k, v, a, b, H);
     if (this.ops) this.ops.wkv7(this.p(out), this.p(S), this.p(r), this.p(w), this.p(k), this.p(v), this.p(a), this.p(b), T, H, N, 0, H);
     else TS.wkv7(this.v(out), this.v(S), this.v(r), this.v(w), this.v(k), this.v(v), this.v(a), this.v(b), T, H, N);
   }
