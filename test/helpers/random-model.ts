@@ -31,6 +31,17 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** xorshift32: a seeded PRNG giving uniform numbers in [lo, hi) (seed 0 counts as 1). */
+export function xorshift32(seed: number): (lo: number, hi: number) => number {
+  let s = seed >>> 0 || 1;
+  return (lo, hi) => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return lo + (hi - lo) * ((s >>> 0) / 4294967296);
+  };
+}
+
 export function randomCheckpoint(spec: RandomModelSpec): Checkpoint {
   const rand = rng(spec.seed);
   const ck: Checkpoint = new Map();

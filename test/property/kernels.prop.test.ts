@@ -12,6 +12,7 @@ import * as ref6 from '../../reference/v6/wkv.ts';
 import * as ref7 from '../../reference/v7/wkv.ts';
 import * as K from '../../src/backends/ts/kernels.ts';
 import { V4_PP_INIT } from '../../src/constants.ts';
+import { xorshift32 } from '../helpers/random-model.ts';
 import { SELF_ATOL, SELF_RTOL, expectClose } from '../helpers/tolerance.ts';
 
 /** Kernel vs reference on the same f32 inputs: f32 storage of outputs/state vs f64 throughout. */
@@ -25,15 +26,7 @@ const dims = fc.record({
   seed: fc.integer(),
 });
 
-function rand(seed: number) {
-  let s = seed >>> 0 || 1;
-  return (lo: number, hi: number) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return lo + (hi - lo) * ((s >>> 0) / 4294967296);
-  };
-}
+const rand = xorshift32;
 function f32(n: number, r: (lo: number, hi: number) => number, lo = -1, hi = 1): Float32Array {
   return Float32Array.from({ length: n }, () => r(lo, hi));
 }

@@ -17,6 +17,7 @@ import { dequantizeI8, i8Bytes, quantizeI8 } from '../../src/backends/quant-i8.t
 import { type WasmVariant, kernelModule, wasmVariantSupported } from '../../src/backends/wasm/module.ts';
 import { i8PrepBytes } from '../../src/backends/wasm/wasm-backend.ts';
 import { floatToHalf, halfToFloat } from '../../src/io/float.ts';
+import { xorshift32 } from '../helpers/random-model.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
 
 /** Relative to Σ|x·w| of the output: f32 accumulation of up to ~100 terms stays well inside. */
@@ -44,14 +45,10 @@ if (!VARIANTS.some((b) => b.variant === 'relaxed')) console.warn('wasm-matmul: r
 
 const SENTINEL = -12345.5;
 
-function rand(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296 * 2 - 1;
-  };
+/** Seeded uniform numbers in [−1, 1). */
+function rand(seed: number): () => number {
+  const r = xorshift32(seed);
+  return () => r(-1, 1);
 }
 
 const shape = fc.record({

@@ -14,6 +14,7 @@ import { BINARY_EXPORT, OP_KERNEL_NAMES, UNARY_EXPORT, opKernels, type OpKernels
 import { instantiateKernels, wasmVariantSupported, type WasmVariant } from '../../src/backends/wasm/module.ts';
 import { RwkvError } from '../../src/errors.ts';
 import type { BinaryOp, UnaryOp } from '../../src/backends/backend.ts';
+import { xorshift32 } from '../helpers/random-model.ts';
 import { expectClose } from '../helpers/tolerance.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
 
@@ -50,15 +51,7 @@ const WKV_RTOL = 1e-5;
 
 // ---- random inputs ----
 
-function rand(seed: number) {
-  let s = seed >>> 0 || 1;
-  return (lo: number, hi: number) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return lo + (hi - lo) * ((s >>> 0) / 4294967296);
-  };
-}
+const rand = xorshift32;
 type Rand = ReturnType<typeof rand>;
 function f32(n: number, r: Rand, lo = -1, hi = 1): Float32Array {
   return Float32Array.from({ length: n }, () => r(lo, hi));

@@ -17,6 +17,7 @@ import { MemorySink } from '../../src/io/write.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
 import { randomCheckpoint } from '../helpers/random-model.ts';
+import { errorOf } from '../helpers/errors.ts';
 
 function write(ckpt: Checkpoint, writer = ggufWriter, dtype?: 'F32' | 'F16' | 'BF16'): Uint8Array {
   const sink = new MemorySink();
@@ -34,15 +35,6 @@ function codeOf(f: () => unknown): string {
   return 'ok';
 }
 
-function errorOf(f: () => unknown): RwkvError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof RwkvError) return e;
-    throw e;
-  }
-  throw new Error('expected an RwkvError');
-}
 
 /** Layer 0's v0/v1/v2 are dummies: GGUF holds zeros there and the reader leaves them out. */
 const LAYER0_V = /^blocks\.0\.att\.v[012]$/;

@@ -23,6 +23,7 @@ import { type Checkpoint, makeTensor } from '../../src/io/tensor.ts';
 import { MemorySink, writeFileAtomic } from '../../src/io/write.ts';
 import { crc32, readZip } from '../../src/io/zip.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
+import { errorOf } from '../helpers/errors.ts';
 
 const b64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
@@ -176,15 +177,6 @@ function centralOf(bytes: Uint8Array, name: string): number {
   throw new Error(`no central record for ${name}`);
 }
 
-function errorOf(f: () => unknown): RwkvError {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof RwkvError)) throw e;
-    return e;
-  }
-  throw new Error('expected an RwkvError, but nothing was thrown');
-}
 
 const values = (ck: Checkpoint, key: string) => [...ck.get(key)!.data];
 const range = <T = number>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));

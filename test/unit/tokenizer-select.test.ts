@@ -7,7 +7,6 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RwkvError } from '../../src/errors.ts';
 import { createGgufWriter } from '../../src/io/gguf-write.ts';
 import { MemorySink } from '../../src/io/write.ts';
 import { BytesTokenizer } from '../../src/tokenizer/bytes.ts';
@@ -17,6 +16,7 @@ import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { WorldTokenizer, parseWorldVocab } from '../../src/tokenizer/world.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
 import { randomCheckpoint } from '../helpers/random-model.ts';
+import { rejectionOf } from '../helpers/errors.ts';
 
 const vocabPath = fixturePath('rwkv_vocab_v20230424.txt');
 const neoxPath = fixturePath('tokenizers/20B_tokenizer.json');
@@ -43,15 +43,6 @@ afterEach(() => {
   }
 });
 
-async function errorOf(p: Promise<unknown>): Promise<RwkvError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RwkvError) return e;
-    throw e;
-  }
-  throw new Error('expected an RwkvError, nothing was thrown');
-}
 
 describe('by name and by vocab size', () => {
   it('bytes: by name and for a 256-id model', async () => {
@@ -60,7 +51,7 @@ describe('by name and by vocab size', () => {
     expect(t).toBeInstanceOf(BytesTokenizer);
     expect(t.encode('hé')).toEqual([0x68, 0xc3, 0xa9]);
     expect(t.decode([0x68, 0xc3, 0xa9])).toBe('hé');
-    expect((await errorOf(Promise.resolve().then(() => t.decode([256])))).code).toBe('INVALID_TOKEN');
+    expect((await rejectionOf(Promise.resolve().then(() => t.decode([256])))).code).toBe('INVALID_TOKEN');
   });
 
   it.skipIf(vocabPath === undefined)('world: 65536 ids, with the vocab given', async () => {
@@ -70,9 +61,9 @@ describe('by name and by vocab size', () => {
   });
 
   it('an unknown name or vocab size, or nothing to decide with, is INVALID_ARGUMENT', async () => {
-    expect((await errorOf(loadTokenizer({ tokenizer: 'gpt2' }))).message).toMatch(/unknown tokenizer "gpt2"/);
-    expect((await errorOf(loadTokenizer({ vocabSize: 1000 }))).message).toMatch(/vocabulary of 1000 ids/);
-    expect((await errorOf(loadTokenizer({}))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejectionOf(loadTokenizer({ tokenizer: 'gpt2' }))).message).toMatch(/unknown tokenizer "gpt2"/);
+    expect((await rejectionOf(loadTokenizer({ vocabSize: 1000 }))).message).toMatch(/vocabulary of 1000 ids/);
+    expect((await rejectionOf(loadTokenizer({}))).code).toBe('INVALID_ARGUMENT');
   });
 });
 
@@ -102,28 +93,28 @@ describe('where the World vocabulary is looked for', () => {
 
   it('not found: FILE_NOT_FOUND listing every place looked at and where to download it', async () => {
     process.env['RWKV_VOCAB'] = join(dir, 'missing.txt');
-    const e = await errorOf(loadTokenizer({ vocabSize: 65536, modelFile: join(dir, 'nowhere', 'm.pth') }));
+    const e = await rejectionOf(loadTokenizer({ vocabSize: 65536, modelFile: join(dir, 'nowhere', 'm.pth') }));
     expect(e.code).toBe('FILE_NOT_FOUND');
     expect(e.message).toContain(join(dir, 'nowhere', 'rwkv_vocab_v20230424.txt'));
     expect(e.message).toContain(`${join(dir, 'missing.txt')} ($RWKV_VOCAB)`);
     expect(e.message).toContain('https://github.com/BlinkDL/ChatRWKV/blob/main/tokenizer/rwkv_vocab_v20230424.txt');
     expect(e.message).toContain('rwkv pip package');
     delete process.env['RWKV_VOCAB'];
-    const e2 = await errorOf(loadTokenizer({ tokenizer: 'world' }));
+    const e2 = await rejectionOf(loadTokenizer({ tokenizer: 'world' }));
     expect(e2.message).toMatch(/no model file given.*\$RWKV_VOCAB \(not set\)/);
-    const e3 = await errorOf(loadTokenizer({ tokenizer: 'world', vocab: join(dir, 'nope.txt') }));
+    const e3 = await rejectionOf(loadTokenizer({ tokenizer: 'world', vocab: join(dir, 'nope.txt') }));
     expect([e3.code, e3.file]).toEqual(['FILE_NOT_FOUND', join(dir, 'nope.txt')]);
   });
 
   it("a tokenizer whose size differs from the model's is refused unless allowed", async () => {
     const vocab = tiny('v.txt', 'a');
-    const e = await errorOf(loadTokenizer({ tokenizer: 'world', vocab, vocabSize: 50277 }));
+    const e = await rejectionOf(loadTokenizer({ tokenizer: 'world', vocab, vocabSize: 50277 }));
     expect(e.code).toBe('INVALID_ARGUMENT');
     expect(e.message).toMatch(/world tokenizer has 65536 ids but the model has a vocabulary of 50277/);
     expect(e.message).toMatch(/gibberish/);
     const forced = await loadTokenizer({ tokenizer: 'world', vocab, vocabSize: 50277, allowVocabMismatch: true });
     expect(forced.kind).toBe('world');
-    expect((await errorOf(loadTokenizer({ tokenizer: 'bytes', vocabSize: 65536 }))).message).toMatch(/bytes tokenizer has 256 ids/);
+    expect((await rejectionOf(loadTokenizer({ tokenizer: 'bytes', vocabSize: 65536 }))).message).toMatch(/bytes tokenizer has 256 ids/);
   });
 });
 
@@ -143,7 +134,7 @@ describe.skipIf(neoxPath === undefined)('GPT-NeoX 20B', () => {
     delete process.env['RWKV_TOKENIZER_20B'];
     expect((await loadTokenizer({ tokenizer: '20b', modelFile: join(modelDir, 'RWKV-4-Pile.pth') })).kind).toBe('20b');
     expect((await loadTokenizer({ tokenizer: neoxPath! })).kind).toBe('20b'); // *.json path
-    const e = await errorOf(loadTokenizer({ tokenizer: '20b', modelFile: join(dir, 'x', 'm.pth') }));
+    const e = await rejectionOf(loadTokenizer({ tokenizer: '20b', modelFile: join(dir, 'x', 'm.pth') }));
     expect(e.message).toContain('https://github.com/BlinkDL/ChatRWKV/blob/main/20B_tokenizer.json');
     expect(e.message).toContain('$RWKV_TOKENIZER_20B (not set)');
   });
@@ -167,16 +158,16 @@ describe.skipIf(neoxPath === undefined)('GPT-NeoX 20B', () => {
   });
 
   it('a 20B tokenizer for a 65536-id (World) model is refused', async () => {
-    const e = await errorOf(loadTokenizer({ tokenizer: '20b', vocab: neoxPath!, vocabSize: 65536 }));
+    const e = await rejectionOf(loadTokenizer({ tokenizer: '20b', vocab: neoxPath!, vocabSize: 65536 }));
     expect(e.message).toMatch(/20b tokenizer has 50277 ids but the model has a vocabulary of 65536/);
   });
 
   it('a tokenizer.json that is not byte-level BPE is FILE_FORMAT', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ model: { type: 'WordPiece', vocab: {} } }));
-    expect((await errorOf(loadTokenizer({ tokenizer: bad }))).code).toBe('FILE_FORMAT');
+    expect((await rejectionOf(loadTokenizer({ tokenizer: bad }))).code).toBe('FILE_FORMAT');
     writeFileSync(bad, '{');
-    expect((await errorOf(loadTokenizer({ tokenizer: bad }))).code).toBe('FILE_FORMAT');
+    expect((await rejectionOf(loadTokenizer({ tokenizer: bad }))).code).toBe('FILE_FORMAT');
   });
 });
 

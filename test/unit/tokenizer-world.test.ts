@@ -5,11 +5,11 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { RwkvError } from '../../src/errors.ts';
 import { parseRwkvVocab } from '../../src/io/gguf-write.ts';
 import { Utf8StreamDecoder } from '../../src/tokenizer/tokenizer.ts';
 import { WorldTokenizer, parsePythonLiteral, parseWorldVocab } from '../../src/tokenizer/world.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
+import { errorOf } from '../helpers/errors.ts';
 
 interface PublicCase {
   id: string;
@@ -26,15 +26,6 @@ const table = vocabPath === undefined ? [] : parseWorldVocab(vocabText, vocabPat
 const world = vocabPath === undefined ? undefined : new WorldTokenizer(table, { source: vocabPath });
 const cases: PublicCase[] = casesPath === undefined ? [] : (JSON.parse(readFileSync(casesPath, 'utf8')) as { cases: PublicCase[] }).cases;
 
-function errorOf(f: () => unknown): RwkvError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof RwkvError) return e;
-    throw e;
-  }
-  throw new Error('expected an RwkvError, nothing was thrown');
-}
 
 const bytesOf = (lit: string): number[] => [...parsePythonLiteral(lit)];
 
