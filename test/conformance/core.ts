@@ -19,7 +19,8 @@ import { VERSIONS } from '../../src/model/config.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { FIXTURES_DIR, type OracleCase, fixturePath, oracleCases } from '../helpers/fixtures.ts';
 import { randomCheckpoint, rng } from '../helpers/random-model.ts';
-import { argmax, compareClose } from '../helpers/tolerance.ts';
+import { compareClose } from '../helpers/tolerance.ts';
+import { greedyTokens as greedyContinuation } from '../helpers/greedy.ts';
 
 export interface Tolerance {
   atol: number;
@@ -419,13 +420,7 @@ async function runModel(model: RwkvModel, tokens: number[], greedyTokens: number
   const rnnState = model.createState();
   const rnn: Float32Array[] = [];
   for (const t of tokens) rnn.push((await model.forward([t], rnnState)).logits as Float32Array);
-  const greedy: number[] = [];
-  let logits = seq.at(-1)!;
-  for (let i = 0; i < greedyTokens; i++) {
-    const tok = argmax(logits);
-    greedy.push(tok);
-    if (i + 1 < greedyTokens) logits = (await model.forward([tok], st)).logits as Float32Array;
-  }
+  const greedy = await greedyContinuation(model, seq.at(-1)!, st, greedyTokens);
   return { seq, rnn, greedy };
 }
 

@@ -13,7 +13,8 @@ import { loadCheckpoint, parseCheckpoint } from '../../src/io/load.ts';
 import { MemorySink } from '../../src/io/write.ts';
 import { RwkvModel } from '../../src/index.ts';
 import { type OracleResults, fixturePath, oracleCases, readOracle } from '../helpers/fixtures.ts';
-import { LOGITS_ORACLE_ATOL, STATE_ORACLE_ATOL, STATE_ORACLE_RTOL, argmax, compareClose, expectClose } from '../helpers/tolerance.ts';
+import { LOGITS_ORACLE_ATOL, STATE_ORACLE_ATOL, STATE_ORACLE_RTOL, compareClose, expectClose } from '../helpers/tolerance.ts';
+import { greedyTokens } from '../helpers/greedy.ts';
 
 /**
  * F16 file vs the fp32 oracle. Measured max abs 1.8e-6 over both prompts (RNN mode): every 2-D
@@ -56,13 +57,7 @@ async function checkPrompt(model: RwkvModel, tokens: number[], r: OracleResults,
       check(`chunk7_logits[${j}]`, (await model.forward(tokens.slice(7 * j, 7 * j + 7), st)).logits as Float32Array, r.chunk7_logits[j]!);
     }
   }
-  const greedy: number[] = [];
-  let logits = seq;
-  for (let i = 0; i < r.greedy_tokens.length; i++) {
-    const tok = argmax(logits);
-    greedy.push(tok);
-    if (i + 1 < r.greedy_tokens.length) logits = (await model.forward([tok], seqState)).logits as Float32Array;
-  }
+  const greedy = await greedyTokens(model, seq, seqState, r.greedy_tokens.length);
   expect(greedy, `${label} greedy_tokens`).toEqual(r.greedy_tokens);
 }
 

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { RwkvModel } from '../../src/index.ts';
 import { type OracleCase, type OracleResults, fixturePath, oracleCases } from '../helpers/fixtures.ts';
-import { LOGITS_ORACLE_ATOL, STATE_ORACLE_ATOL, STATE_ORACLE_RTOL, argmax, expectClose } from '../helpers/tolerance.ts';
+import { LOGITS_ORACLE_ATOL, STATE_ORACLE_ATOL, STATE_ORACLE_RTOL, expectClose } from '../helpers/tolerance.ts';
+import { greedyTokens } from '../helpers/greedy.ts';
 
 const READABLE = /\.(safetensors|bin|pth)$/;
 
@@ -32,13 +33,7 @@ async function checkPrompt(model: RwkvModel, tokens: number[], r: OracleResults,
     }
   }
   // greedy: argmax of the sequence logits, then one token at a time from the sequence state
-  const greedy: number[] = [];
-  let logits = seq;
-  for (let i = 0; i < r.greedy_tokens.length; i++) {
-    const tok = argmax(logits);
-    greedy.push(tok);
-    if (i + 1 < r.greedy_tokens.length) logits = (await model.forward([tok], seqState)).logits as Float32Array;
-  }
+  const greedy = await greedyTokens(model, seq, seqState, r.greedy_tokens.length);
   expect(greedy, `${label} greedy_tokens`).toEqual(r.greedy_tokens);
 }
 

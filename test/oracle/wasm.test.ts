@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RwkvModel } from '../../src/index.ts';
 import { WasmBackend } from '../../src/backends/wasm/wasm-backend.ts';
 import { type OracleCase, fixturePath, oracleCases } from '../helpers/fixtures.ts';
-import { argmax, expectClose } from '../helpers/tolerance.ts';
+import { expectClose } from '../helpers/tolerance.ts';
+import { greedyTokens } from '../helpers/greedy.ts';
 
 /**
  * WASM fp32 vs TS fp32 on the same weights: both f32, different summation orders (SIMD lanes
@@ -71,13 +72,7 @@ describe('oracle: wasm backend ≡ ts backend on every fixture model', () => {
               expectClose(`${label} rnn_logits[${i}]`, lb, la, WASM_VS_TS_ATOL);
             }
             // greedy tokens of the official implementation, from the wasm sequence state
-            const greedy: number[] = [];
-            let logits = b;
-            for (let i = 0; i < r.greedy_tokens.length; i++) {
-              const tok = argmax(logits);
-              greedy.push(tok);
-              if (i + 1 < r.greedy_tokens.length) logits = (await wm.forward([tok], sWasm)).logits as Float32Array;
-            }
+            const greedy = await greedyTokens(wm, b, sWasm, r.greedy_tokens.length);
             expect(greedy, `${label} greedy_tokens`).toEqual(r.greedy_tokens);
           }
         } finally {
