@@ -11,7 +11,7 @@ import { type CudaBackend, cudaAvailable } from '../../src/backends/cuda/index.t
 import { loadKoffi } from '../../src/backends/cuda/driver.ts';
 import { buildFakeCuda } from './fake-cuda/build.ts';
 import { describeBackendConformance } from './suite.ts';
-import { CUDA_FP16_LOGITS, CUDA_FP32_LOGITS, CUDA_OPS } from './tolerances.ts';
+import { CUDA_MODEL_WEIGHTS, CUDA_OPS } from './tolerances.ts';
 
 let reason: string | undefined;
 try {
@@ -108,10 +108,7 @@ if ('reason' in fake) {
     opTolerance: CUDA_OPS,
     models: {
       against: 'ts',
-      weights: [
-        { weights: 'f32', logits: CUDA_FP32_LOGITS, exactGreedy: true },
-        { weights: 'compact', logits: CUDA_FP16_LOGITS, exactGreedy: false },
-      ],
+      weights: CUDA_MODEL_WEIGHTS,
       greedyTokens: 4,
       randomModels: true,
       // the emulation runs a CUDA thread per fiber: fixture-sized vocabularies take minutes per

@@ -5,7 +5,7 @@
 import { describe, it } from 'vitest';
 import { type CudaBackend, cudaAvailable } from '../../src/backends/cuda/index.ts';
 import { describeBackendConformance } from './suite.ts';
-import { CUDA_FP16_LOGITS, CUDA_FP32_LOGITS, CUDA_OPS } from './tolerances.ts';
+import { CUDA_MODEL_WEIGHTS, CUDA_OPS } from './tolerances.ts';
 
 const avail = await cudaAvailable();
 
@@ -27,10 +27,7 @@ if (!avail.ok) {
     opTolerance: CUDA_OPS,
     models: {
       against: 'ts',
-      weights: [
-        { weights: 'f32', logits: CUDA_FP32_LOGITS, exactGreedy: true },
-        { weights: 'compact', logits: CUDA_FP16_LOGITS, exactGreedy: false },
-      ],
+      weights: CUDA_MODEL_WEIGHTS,
       greedyTokens: 16,
       randomModels: true,
     },

@@ -2,7 +2,7 @@
 // They sit here rather than in test/helpers/tolerance.ts so the suite's owners can tune them
 // together; each says why it is that size.
 
-import type { Tolerance } from './suite.ts';
+import type { ConformanceOptions, Tolerance } from './suite.ts';
 
 /**
  * Device ops vs TS ops: f32 sums in another order (TS sums in f64, then rounds) over up to 130
@@ -15,3 +15,9 @@ export const CUDA_FP32_LOGITS: Tolerance = { atol: 1e-4, rtol: 1e-4 };
 
 /** fp16/bf16 weights (exact for 16-bit checkpoints, so only summation order differs): the 1e-3. */
 export const CUDA_FP16_LOGITS: Tolerance = { atol: 1e-3, rtol: 0 };
+
+/** The CUDA backend's model runs (real GPU and emulated driver alike): fp32 and compact weights. */
+export const CUDA_MODEL_WEIGHTS: ConformanceOptions['models']['weights'] = [
+  { weights: 'f32', logits: CUDA_FP32_LOGITS, exactGreedy: true },
+  { weights: 'compact', logits: CUDA_FP16_LOGITS, exactGreedy: false },
+];
