@@ -47,6 +47,7 @@ import { DECAY_SCALE } from '../src/constants.ts';
 import {
   dotLoop, envList, envNumber, environment, expectClose, fmt, markdownTable, printHeader, progress, rng, sink, timingOf,
 } from './common.ts';
+import { wkv7AB } from '../test/helpers/wkv7-operands.ts';
 
 const TIME_MS = envNumber('BENCH_TIME_MS', 200);
 const WARMUP_MS = envNumber('BENCH_WARMUP_MS', 30);
@@ -290,15 +291,7 @@ function cases(C: number, T: number): Case[] {
     const k = uniform(n, -1, 1);
     const v = uniform(n, -1, 1);
     const w = Float32Array.from(uniform(n, -4, 4), (x) => Math.exp(-DECAY_SCALE / (1 + Math.exp(-x))));
-    const kk = uniform(n, -1, 1);
-    for (let g = 0; g < n; g += N) {
-      let ss = 0;
-      for (let i = 0; i < N; i++) ss += kk[g + i]! ** 2;
-      for (let i = 0; i < N; i++) kk[g + i] = kk[g + i]! / Math.sqrt(ss);
-    }
-    const iclr = uniform(n, 0, 1);
-    const a = Float32Array.from(kk, (x) => -x);
-    const b = Float32Array.from(kk, (x, i) => x * iclr[i]!);
+    const { a, b } = wkv7AB(uniform(n, -1, 1), uniform(n, 0, 1), N);
     const S = uniform(H * N * N, -1, 1);
     const out = new Float32Array(n);
     list.push({

@@ -24,6 +24,7 @@ import { opKernels, type OpKernels } from '../src/backends/wasm/abi-ops.ts';
 import { instantiateKernels, wasmVariantSupported, type WasmVariant } from '../src/backends/wasm/module.ts';
 import { WasmArena } from '../test/helpers/wasm-memory.ts';
 import { envList, envNumber, environment, expectClose, fmt, markdownTable, printHeader, progress, rng, sink, timingOf } from './common.ts';
+import { wkv7AB } from '../test/helpers/wkv7-operands.ts';
 
 const TIME_MS = envNumber('BENCH_TIME_MS', 200);
 const WARMUP_MS = envNumber('BENCH_WARMUP_MS', 30);
@@ -131,18 +132,12 @@ function cases(T: number): Case[] {
       (ops, p) => ops.wkv5(p.out!, p.S!, p.r!, p.k!, p.v!, p.w!, p.u!, T, H, N, perToken ? 1 : 0, 0, H)));
   }
   {
-    const kk = uniform(n, -1, 1);
-    for (let g = 0; g < n; g += N) {
-      let ss = 0;
-      for (let i = 0; i < N; i++) ss += kk[g + i]! ** 2;
-      for (let i = 0; i < N; i++) kk[g + i] = kk[g + i]! / Math.sqrt(ss);
-    }
-    const iclr = uniform(n, 0, 1);
+    const { a, b } = wkv7AB(uniform(n, -1, 1), uniform(n, 0, 1), N);
     list.push(makeCase('wkv7', T,
       {
         r: uniform(n, -1, 1), k: uniform(n, -1, 1), v: uniform(n, -1, 1),
         w: Float32Array.from(uniform(n, -4, 4), (x) => Math.exp(-DECAY_SCALE / (1 + Math.exp(-x)))),
-        a: Float32Array.from(kk, (x) => -x), b: Float32Array.from(kk, (x, i) => x * iclr[i]!),
+        a, b,
         S: uniform(H * N * N, -1, 1),
       },
       { out: n, S: H * N * N },

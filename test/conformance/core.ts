@@ -21,6 +21,7 @@ import { FIXTURES_DIR, type OracleCase, fixturePath, oracleCases } from '../help
 import { randomCheckpoint, rng } from '../helpers/random-model.ts';
 import { compareClose } from '../helpers/tolerance.ts';
 import { greedyTokens as greedyContinuation } from '../helpers/greedy.ts';
+import { wkv7AB } from '../helpers/wkv7-operands.ts';
 
 export interface Tolerance {
   atol: number;
@@ -339,16 +340,10 @@ export function opCases(): OpCase[] {
       { S: g.input([H, N, N], -0.5, 0.5) },
       (T) => {
         // a = −κ̂, b = κ̂·iclr with κ̂ of unit norm per head, as the model passes them
-        const kk = g.input([T, C]);
-        for (let row = 0; row < T * H; row++) {
-          const seg = kk.data.subarray(row * N, (row + 1) * N);
-          const norm = Math.hypot(...seg) || 1;
-          for (let j = 0; j < N; j++) seg[j] = seg[j]! / norm;
-        }
-        const iclr = g.arr(T * C, 0, 1);
+        const { a, b } = wkv7AB(g.input([T, C]).data, g.arr(T * C, 0, 1), N);
         return {
           r: g.input([T, C]), w: g.input([T, C], 0.3, 0.999), k: g.input([T, C]), v: g.input([T, C]),
-          a: { shape: [T, C], data: kk.data.map((x) => -x) }, b: { shape: [T, C], data: kk.data.map((x, i) => x * iclr[i]!) },
+          a: { shape: [T, C], data: a }, b: { shape: [T, C], data: b },
         };
       },
       C, T1, T2, ['S'],

@@ -17,6 +17,8 @@ import type { BinaryOp, UnaryOp } from '../../src/backends/backend.ts';
 import { xorshift32 } from '../helpers/random-model.ts';
 import { expectClose } from '../helpers/tolerance.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
+import { wkv7AB } from '../helpers/wkv7-operands.ts';
+import { DECAY_SCALE } from '../../src/constants.ts';
 
 // ---- tolerances (|wasm − twin| ≤ atol + rtol·|twin|, element-wise) ----
 
@@ -390,20 +392,8 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
   function checkWkv7(T: number, H: number, N: number, r: Rand, split: number): void {
     const C = H * N;
     const [rr, k, v] = [f32(T * C, r), f32(T * C, r), f32(T * C, r)];
-    const w = f32(T * C, r, -5, 5).map((x) => Math.exp(-Math.exp(-0.5) / (1 + Math.exp(-x))));
-    const kappa = f32(T * C, r);
-    const a = new Float32Array(T * C);
-    const b = new Float32Array(T * C);
-    for (let g = 0; g < T * C; g += N) {
-      let norm = 0;
-      for (let i = 0; i < N; i++) norm += kappa[g + i]! ** 2;
-      norm = Math.max(Math.sqrt(norm), 1e-12);
-      for (let i = 0; i < N; i++) {
-        const kh = kappa[g + i]! / norm;
-        a[g + i] = -kh;
-        b[g + i] = kh * r(0, 1);
-      }
-    }
+    const w = f32(T * C, r, -5, 5).map((x) => Math.exp(-DECAY_SCALE / (1 + Math.exp(-x))));
+    const { a, b } = wkv7AB(f32(T * C, r), f32(T * C, r, 0, 1), N);
     const S = f32(H * N * N, r);
     arena.reset();
     const pout = arena.alloc(T * C, 'out');
