@@ -24,6 +24,7 @@ function fromBase64(s: string): Uint8Array<ArrayBuffer> {
 const bytesOf = (variant: WasmVariant, shared: boolean) => fromBase64(BASE64[variant][shared ? 'shared' : 'plain']);
 
 const compiled = new Map<string, WebAssembly.Module>();
+const validated = new Map<string, boolean>();
 
 /**
  * Whether worker threads can share a WebAssembly.Memory here: SharedArrayBuffer exists and, in a
@@ -34,10 +35,16 @@ export function sharedMemoryAvailable(): boolean {
   return typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
 }
 
-/** Whether this runtime can run the `variant` build (relaxed SIMD is off in Node 20). */
+/** Whether this runtime can run the `variant` build (relaxed SIMD is off in Node 20); asked once per build. */
 export function wasmVariantSupported(variant: WasmVariant, shared = true): boolean {
   if (typeof WebAssembly === 'undefined') return false;
-  return WebAssembly.validate(bytesOf(variant, shared));
+  const key = `${variant}/${shared}`;
+  let ok = validated.get(key);
+  if (ok === undefined) {
+    ok = WebAssembly.validate(bytesOf(variant, shared));
+    validated.set(key, ok);
+  }
+  return ok;
 }
 
 /** The compiled kernel module (cached per variant and memory kind). */
