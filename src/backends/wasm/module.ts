@@ -26,6 +26,9 @@ const bytesOf = (variant: WasmVariant, shared: boolean) => fromBase64(BASE64[var
 const compiled = new Map<string, WebAssembly.Module>();
 const validated = new Map<string, boolean>();
 
+/** The response headers that make a page cross-origin isolated (so its workers can share memory). */
+export const ISOLATION_HEADERS = 'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp';
+
 /**
  * Whether worker threads can share a WebAssembly.Memory here: SharedArrayBuffer exists and, in a
  * browser, the page is cross-origin isolated (served with `Cross-Origin-Opener-Policy:

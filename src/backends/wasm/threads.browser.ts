@@ -4,6 +4,7 @@
 // sharedMemoryAvailable() tells, and the backend stays on one thread (no workers) elsewhere.
 
 import { RwkvError } from '../../errors.ts';
+import { ISOLATION_HEADERS } from './module.ts';
 import type * as Node from './threads.ts';
 
 export type KernelWorkerData = Node.KernelWorkerData;
@@ -23,6 +24,12 @@ const web = globalThis as unknown as {
 };
 
 export const hardwareThreads: typeof Node.hardwareThreads = () => Math.max(1, web.navigator?.hardwareConcurrency ?? 1);
+
+/** The memory (shared only on an isolated page) could not be posted to the worker. */
+const notSent = (detail: string) =>
+  new RwkvError('BACKEND_UNAVAILABLE', `the WASM memory could not be sent to a worker${detail}`, {
+    hint: `serve the page cross-origin isolated (${ISOLATION_HEADERS}), or use threads: 1`,
+  });
 
 export const startWorker: typeof Node.startWorker = (main, data) => {
   const source = `'use strict';
@@ -48,17 +55,13 @@ self.onmessage = (e) => {
         hint: 'a Content-Security-Policy must allow workers from blob: URLs (worker-src blob:)',
       }));
     };
-    w.onmessageerror = () => reject(new RwkvError('BACKEND_UNAVAILABLE', 'the WASM memory could not be sent to a worker', {
-      hint: 'serve the page cross-origin isolated (Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy: require-corp), or use threads: 1',
-    }));
+    w.onmessageerror = () => reject(notSent(''));
   });
   try {
     w.postMessage(data);
   } catch (e) {
     w.terminate();
-    throw new RwkvError('BACKEND_UNAVAILABLE', `the WASM memory could not be sent to a worker: ${(e as Error).message}`, {
-      hint: 'serve the page cross-origin isolated (Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy: require-corp), or use threads: 1',
-    });
+    throw notSent(`: ${(e as Error).message}`);
   }
   return {
     ready,

@@ -18,7 +18,7 @@ import { type QuantI8, i8Bytes, quantizeI8, quantizeI8Into } from '../quant-i8.t
 import * as TS from '../ts/kernels.ts';
 import { BINARY_EXPORT, OP_KERNEL_NAMES, type OpKernels, UNARY_EXPORT } from './abi-ops.ts';
 import { Arena } from './arena.ts';
-import { type WasmVariant, createMemory, kernelModule, sharedMemoryAvailable, wasmVariantSupported } from './module.ts';
+import { ISOLATION_HEADERS, type WasmVariant, createMemory, kernelModule, sharedMemoryAvailable, wasmVariantSupported } from './module.ts';
 import { CONTROL_BYTES, MAX_PARTS, ThreadPool } from './pool.ts';
 import { hardwareThreads } from './threads.ts';
 import {
@@ -153,7 +153,7 @@ export class WasmBackend implements Backend {
     if (shared && !canShare) {
       throw new RwkvError('BACKEND_UNAVAILABLE', 'shared WebAssembly memory is not available here', {
         argument: 'sharedMemory', expected: 'SharedArrayBuffer on a cross-origin isolated page',
-        hint: 'serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, or leave sharedMemory unset (one thread)',
+        hint: `serve the page with ${ISOLATION_HEADERS}, or leave sharedMemory unset (one thread)`,
       });
     }
     const threads = options.threads ?? (shared ? Math.min(hardwareThreads(), MAX_PARTS) : 1);
@@ -167,7 +167,7 @@ export class WasmBackend implements Backend {
         argument: 'threads', expected: '1 without shared memory', actual: String(threads),
         hint: canShare
           ? 'leave sharedMemory unset (or true) to use threads'
-          : 'in a browser, serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp',
+          : `in a browser, serve the page with ${ISOLATION_HEADERS}`,
       });
     }
     const decodeThreads = options.decodeThreads ?? threads;
