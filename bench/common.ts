@@ -20,7 +20,10 @@ export function envNumber(name: string, fallback: number): number {
 export function envList(name: string, fallback: readonly string[]): string[] {
   const raw = globalThis.process?.env?.[name];
   if (raw === undefined || raw.trim() === '') return [...fallback];
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 // ---------- runtime and machine ----------

@@ -45,7 +45,18 @@ import { WasmBackend } from '../src/backends/wasm/wasm-backend.ts';
 import { floatToHalf } from '../src/io/float.ts';
 import { DECAY_SCALE } from '../src/constants.ts';
 import {
-  dotLoop, envList, envNumber, environment, expectClose, fmt, markdownTable, printHeader, progress, rng, sink, timingOf,
+  dotLoop,
+  envList,
+  envNumber,
+  environment,
+  expectClose,
+  fmt,
+  markdownTable,
+  printHeader,
+  progress,
+  rng,
+  sink,
+  timingOf,
 } from './common.ts';
 import { wkv7AB } from '../test/helpers/wkv7-operands.ts';
 
@@ -97,8 +108,15 @@ function refLayerNorm(x: Float32Array, w: Float32Array, b: Float32Array, T: numb
 
 /** WKV-4 in plain exponentials: a, b = numerator, denominator (no max trick). */
 function refWkv4(
-  a0: Float32Array, b0: Float32Array, p0: Float32Array, w: Float32Array, u: Float32Array,
-  k: Float32Array, v: Float32Array, T: number, C: number,
+  a0: Float32Array,
+  b0: Float32Array,
+  p0: Float32Array,
+  w: Float32Array,
+  u: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  T: number,
+  C: number,
 ) {
   const out = new Float64Array(T * C);
   const a = Array.from(a0, (x, c) => x * Math.exp(p0[c]!));
@@ -118,8 +136,15 @@ function refWkv4(
 
 /** WKV-5/6: y = rᵀ(diag(u)·k·vᵀ + S); S ← k·vᵀ + diag(w)·S, per head. */
 function refWkv5(
-  S0: Float32Array, r: Float32Array, k: Float32Array, v: Float32Array, w: Float32Array,
-  u: Float32Array, T: number, H: number, wPerToken: boolean,
+  S0: Float32Array,
+  r: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  w: Float32Array,
+  u: Float32Array,
+  T: number,
+  H: number,
+  wPerToken: boolean,
 ) {
   const C = H * N;
   const S = Float64Array.from(S0);
@@ -144,8 +169,15 @@ function refWkv5(
 
 /** WKV-7: S ← S·diag(w) + (S·a)·bᵀ + v·kᵀ; y = S·r, per head. */
 function refWkv7(
-  S0: Float32Array, r: Float32Array, w: Float32Array, k: Float32Array, v: Float32Array,
-  a: Float32Array, b: Float32Array, T: number, H: number,
+  S0: Float32Array,
+  r: Float32Array,
+  w: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  T: number,
+  H: number,
 ) {
   const C = H * N;
   const S = Float64Array.from(S0);
@@ -194,7 +226,10 @@ function cases(C: number, T: number): Case[] {
     const W = uniform(C * C, -1 / Math.sqrt(C), 1 / Math.sqrt(C));
     const out = new Float32Array(T * C);
     list.push({
-      kernel: 'matmul [T,C]·[C,C]ᵀ', C, T, flops: 2 * T * C * C,
+      kernel: 'matmul [T,C]·[C,C]ᵀ',
+      C,
+      T,
+      flops: 2 * T * C * C,
       run: () => (K.matmul(out, x, W, T, C, C), out[0]!),
       validate: () => {
         K.matmul(out, x, W, T, C, C);
@@ -202,13 +237,19 @@ function cases(C: number, T: number): Case[] {
       },
     });
   }
-  for (const [name, G] of [['layerNorm (G = C)', C], ['groupNorm (G = 64)', N]] as const) {
+  for (const [name, G] of [
+    ['layerNorm (G = C)', C],
+    ['groupNorm (G = 64)', N],
+  ] as const) {
     const x = uniform(n, -3, 3);
     const w = uniform(C, 0.5, 1.5);
     const b = uniform(C, -0.5, 0.5);
     const out = new Float32Array(n);
     list.push({
-      kernel: name, C, T, flops: 8 * n,
+      kernel: name,
+      C,
+      T,
+      flops: 8 * n,
       run: () => (K.layerNorm(out, x, w, b, T, C, G, 1e-5), out[0]!),
       validate: () => {
         K.layerNorm(out, x, w, b, T, C, G, 1e-5);
@@ -220,11 +261,19 @@ function cases(C: number, T: number): Case[] {
     const x = uniform(n, -6, 6);
     const out = new Float32Array(n);
     list.push({
-      kernel: 'sigmoid', C, T, flops: 3 * n,
+      kernel: 'sigmoid',
+      C,
+      T,
+      flops: 3 * n,
       run: () => (K.unary('sigmoid', out, x, n), out[0]!),
       validate: () => {
         K.unary('sigmoid', out, x, n);
-        expectClose(`sigmoid ${label}`, out, Array.from(x, (v) => 1 / (1 + Math.exp(-v))), TOL);
+        expectClose(
+          `sigmoid ${label}`,
+          out,
+          Array.from(x, (v) => 1 / (1 + Math.exp(-v))),
+          TOL,
+        );
       },
     });
   }
@@ -234,11 +283,19 @@ function cases(C: number, T: number): Case[] {
     const t = uniform(C, 0, 1);
     const out = new Float32Array(n);
     list.push({
-      kernel: 'lerp (b, t: [C])', C, T, flops: 3 * n,
+      kernel: 'lerp (b, t: [C])',
+      C,
+      T,
+      flops: 3 * n,
       run: () => (K.lerp(out, a, b, t, n, C, C), out[0]!),
       validate: () => {
         K.lerp(out, a, b, t, n, C, C);
-        expectClose(`lerp ${label}`, out, Array.from(a, (v, i) => v + (b[i % C]! - v) * t[i % C]!), TOL);
+        expectClose(
+          `lerp ${label}`,
+          out,
+          Array.from(a, (v, i) => v + (b[i % C]! - v) * t[i % C]!),
+          TOL,
+        );
       },
     });
   }
@@ -252,15 +309,28 @@ function cases(C: number, T: number): Case[] {
     const pp = uniform(C, -1, 1);
     const out = new Float32Array(n);
     list.push({
-      kernel: 'wkv4', C, T, flops: 23 * n,
+      kernel: 'wkv4',
+      C,
+      T,
+      flops: 23 * n,
       run: () => (K.wkv4(out, aa, bb, pp, w, u, k, v, T, C), out[0]!),
       validate: () => {
         const [a2, b2, p2] = [aa.slice(), bb.slice(), pp.slice()];
         const ref = refWkv4(aa, bb, pp, w, u, k, v, T, C);
         K.wkv4(out, a2, b2, p2, w, u, k, v, T, C);
         expectClose(`wkv4 out ${label}`, out, ref.out, TOL);
-        expectClose(`wkv4 numerator ${label}`, Array.from(a2, (x, c) => x * Math.exp(p2[c]!)), ref.a, TOL);
-        expectClose(`wkv4 denominator ${label}`, Array.from(b2, (x, c) => x * Math.exp(p2[c]!)), ref.b, TOL);
+        expectClose(
+          `wkv4 numerator ${label}`,
+          Array.from(a2, (x, c) => x * Math.exp(p2[c]!)),
+          ref.a,
+          TOL,
+        );
+        expectClose(
+          `wkv4 denominator ${label}`,
+          Array.from(b2, (x, c) => x * Math.exp(p2[c]!)),
+          ref.b,
+          TOL,
+        );
       },
     });
   }
@@ -274,7 +344,10 @@ function cases(C: number, T: number): Case[] {
     const out = new Float32Array(n);
     const name = perToken ? 'wkv5 (v6: w [T,C])' : 'wkv5 (v5: w [C])';
     list.push({
-      kernel: name, C, T, flops: 7 * n * N,
+      kernel: name,
+      C,
+      T,
+      flops: 7 * n * N,
       run: () => (K.wkv5(out, S, r, k, v, w, u, T, H, N, perToken), out[0]!),
       validate: () => {
         const S2 = S.slice();
@@ -295,7 +368,10 @@ function cases(C: number, T: number): Case[] {
     const S = uniform(H * N * N, -1, 1);
     const out = new Float32Array(n);
     list.push({
-      kernel: 'wkv7', C, T, flops: 9 * n * N,
+      kernel: 'wkv7',
+      C,
+      T,
+      flops: 9 * n * N,
       run: () => (K.wkv7(out, S, r, w, k, v, a, b, T, H, N), out[0]!),
       validate: () => {
         const S2 = S.slice();
@@ -399,8 +475,15 @@ console.log(
         const gflops = c.flops / perCallMs / 1e6;
         const base = (dots[g]! + dots[g + 1]!) / 2;
         return [
-          c.kernel, String(c.C), String(c.T), fmt(perCallMs * 1000), t.rme.toFixed(1), String(t.samples * reps.get(c)!),
-          fmt(gflops), fmt(base), (gflops / base).toFixed(2),
+          c.kernel,
+          String(c.C),
+          String(c.T),
+          fmt(perCallMs * 1000),
+          t.rme.toFixed(1),
+          String(t.samples * reps.get(c)!),
+          fmt(gflops),
+          fmt(base),
+          (gflops / base).toFixed(2),
         ];
       }),
     ),
@@ -413,7 +496,11 @@ console.log(`\n(total ${((performance.now() - started) / 1000).toFixed(1)} s)`);
 if (envNumber('BENCH_WASM', 1) !== 0) await wasmMatmul();
 
 async function wasmMatmul(): Promise<void> {
-  const shapes: [number, number][] = [[768, 768], [3072, 768], [65536, 768]];
+  const shapes: [number, number][] = [
+    [768, 768],
+    [3072, 768],
+    [65536, 768],
+  ];
   const Ts = envList('BENCH_MM_T', ['1', '64']).map(Number);
   const threadCounts = envList('BENCH_MM_THREADS', ['1', String(availableParallelism())]).map(Number);
   const storages: WeightStorage[] = ['f32', 'bf16', 'f16', 'i8'];
@@ -422,7 +509,15 @@ async function wasmMatmul(): Promise<void> {
   const VALIDATE_ROWS = 512;
   const backends = await Promise.all(threadCounts.map((threads) => WasmBackend.create({ threads })));
   const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, warmupIterations: 2, iterations: 5, throws: true });
-  interface Row { name: string; impl: string; storage: WeightStorage; O: number; K: number; T: number; threads: number }
+  interface Row {
+    name: string;
+    impl: string;
+    storage: WeightStorage;
+    O: number;
+    K: number;
+    T: number;
+    threads: number;
+  }
   const rows: Row[] = [];
   for (const [O, Kd] of shapes) {
     const W = uniform(O * Kd, -1 / Math.sqrt(Kd), 1 / Math.sqrt(Kd));
@@ -450,7 +545,8 @@ async function wasmMatmul(): Promise<void> {
           refRows = new Float32Array(T * Ov);
           const Wv = W.subarray(0, Ov * Kd);
           if (storage === 'f32') K.matmul(refRows, x, Wv, T, Kd, Ov);
-          else if (storage === 'i8') (T === 1 ? K.matmulI8x16 : K.matmulI8)(refRows, x, { ...q, O: Ov, q: q.q.subarray(0, Ov * Kd) }, T, Kd, Ov);
+          else if (storage === 'i8')
+            (T === 1 ? K.matmulI8x16 : K.matmulI8)(refRows, x, { ...q, O: Ov, q: q.q.subarray(0, Ov * Kd) }, T, Kd, Ov);
           else K.matmul16(refRows, x, bits16[storage].subarray(0, Ov * Kd), T, Kd, Ov, storage);
         }
         if (affordable) {
@@ -491,8 +587,15 @@ async function wasmMatmul(): Promise<void> {
         const t = timingOf(bench.getTask(r.name)!);
         const s = t.medianMs / 1000;
         return [
-          r.impl, r.storage, `${r.O}×${r.K}`, String(r.T), String(r.threads), fmt(t.medianMs * 1000), t.rme.toFixed(1),
-          fmt((r.O * r.K * BYTES[r.storage]) / s / 1e9), fmt((2 * r.T * r.O * r.K) / s / 1e9),
+          r.impl,
+          r.storage,
+          `${r.O}×${r.K}`,
+          String(r.T),
+          String(r.threads),
+          fmt(t.medianMs * 1000),
+          t.rme.toFixed(1),
+          fmt((r.O * r.K * BYTES[r.storage]) / s / 1e9),
+          fmt((2 * r.T * r.O * r.K) / s / 1e9),
         ];
       }),
     ),

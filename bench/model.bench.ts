@@ -41,8 +41,18 @@ import type { RwkvState } from '../src/model/state.ts';
 import { fixturePath } from '../test/helpers/fixtures.ts';
 import { type RandomModelSpec, randomCheckpoint } from '../test/helpers/random-model.ts';
 import {
-  type Timing, envList, envNumber, environment, expectClose, fmt, markdownTable, printHeader,
-  progress, rng, sink, timingOf,
+  type Timing,
+  envList,
+  envNumber,
+  environment,
+  expectClose,
+  fmt,
+  markdownTable,
+  printHeader,
+  progress,
+  rng,
+  sink,
+  timingOf,
 } from './common.ts';
 
 const TIME_MS = envNumber('BENCH_TIME_MS', 250);
@@ -265,9 +275,21 @@ async function benchModel(c: Case, rows: Row[], models: ModelRow[]): Promise<voi
   const decTps = tps('decode', 1);
   const ratios = (a: number[], b: number[]) => a.map((x, i) => x / b[i]!);
   const gf = (tokPerS: number) => (flopsPerToken * tokPerS) / 1e9;
-  const row = (task: string, name: string, tokPerCall: number, t: number[], ratio: [number[], string] | undefined, flops: boolean): Row => ({
-    model: c.name, task, tokPerCall, tokPerS: median(t), calls: perRound[name]!.reduce((a, x) => a + x.samples, 0),
-    ratio: ratio === undefined ? undefined : { median: median(ratio[0]), min: Math.min(...ratio[0]), max: Math.max(...ratio[0]), of: ratio[1] },
+  const row = (
+    task: string,
+    name: string,
+    tokPerCall: number,
+    t: number[],
+    ratio: [number[], string] | undefined,
+    flops: boolean,
+  ): Row => ({
+    model: c.name,
+    task,
+    tokPerCall,
+    tokPerS: median(t),
+    calls: perRound[name]!.reduce((a, x) => a + x.samples, 0),
+    ratio:
+      ratio === undefined ? undefined : { median: median(ratio[0]), min: Math.min(...ratio[0]), max: Math.max(...ratio[0]), of: ratio[1] },
     gflops: flops ? gf(median(t)) : undefined,
   });
   rows.push(
@@ -277,9 +299,15 @@ async function benchModel(c: Case, rows: Row[], models: ModelRow[]): Promise<voi
     row('decode, RNN mode', 'decode', 1, decTps, [ratios(decTps, floorTps), 'floor'], true),
   );
   models.push({
-    model: c.name, version: cfg.version, L: cfg.nLayer, C: cfg.nEmbd,
+    model: c.name,
+    version: cfg.version,
+    L: cfg.nLayer,
+    C: cfg.nEmbd,
     heads: cfg.version === '4' ? '—' : `${cfg.nHead}×${cfg.headSize}`,
-    F: cfg.nFfn, V: cfg.nVocab, params: cfg.nParams, mflopPerTok: flopsPerToken / 1e6,
+    F: cfg.nFfn,
+    V: cfg.nVocab,
+    params: cfg.nParams,
+    mflopPerTok: flopsPerToken / 1e6,
     maxDiff: Math.max(d1, d3, d4),
   });
   for (const f of floorCalls) {
@@ -315,8 +343,16 @@ console.log(
   markdownTable(
     ['model', '>ver', '>L', '>C', '>H×N', '>F', '>V', '>params', '>matmul MFLOP/tok', '>max GPT−RNN diff'],
     models.map((m) => [
-      m.model, m.version, String(m.L), String(m.C), m.heads, String(m.F), String(m.V),
-      m.params.toLocaleString('en-US'), fmt(m.mflopPerTok), m.maxDiff.toExponential(1),
+      m.model,
+      m.version,
+      String(m.L),
+      String(m.C),
+      m.heads,
+      String(m.F),
+      String(m.V),
+      m.params.toLocaleString('en-US'),
+      fmt(m.mflopPerTok),
+      m.maxDiff.toExponential(1),
     ]),
   ),
 );
@@ -325,7 +361,12 @@ console.log(
   markdownTable(
     ['model', 'task', '>tok/call', '>calls', '>tok/s', '>ms/token', '>ratio', '>ratio range', '>GFLOP/s'],
     rows.map((r) => [
-      r.model, r.task, String(r.tokPerCall), String(r.calls), fmt(r.tokPerS), fmt(1000 / r.tokPerS),
+      r.model,
+      r.task,
+      String(r.tokPerCall),
+      String(r.calls),
+      fmt(r.tokPerS),
+      fmt(1000 / r.tokPerS),
       r.ratio === undefined ? 'baseline' : `${r.ratio.median.toFixed(2)}× ${r.ratio.of}`,
       r.ratio === undefined ? '' : `${r.ratio.min.toFixed(2)}–${r.ratio.max.toFixed(2)}`,
       r.gflops === undefined ? '' : fmt(r.gflops),

@@ -77,11 +77,13 @@ function makeCase(
   const tsBufs: Record<string, Float32Array> = {};
   for (const [k, v] of Object.entries(inputs)) tsBufs[k] = v.slice();
   for (const [k, n] of Object.entries(outputs)) tsBufs[k] ??= new Float32Array(n);
-  const impls: Impl[] = [{
-    name: 'ts',
-    run: () => ts(tsBufs),
-    results: () => Object.keys(outputs).map((k) => [k, tsBufs[k]!.slice()]),
-  }];
+  const impls: Impl[] = [
+    {
+      name: 'ts',
+      run: () => ts(tsBufs),
+      results: () => Object.keys(outputs).map((k) => [k, tsBufs[k]!.slice()]),
+    },
+  ];
   for (const { variant, arena, ops } of builds) {
     const ptrs: Record<string, number> = {};
     for (const [k, v] of Object.entries(inputs)) ptrs[k] = arena.put(v, k);
@@ -98,51 +100,98 @@ function makeCase(
 function cases(T: number): Case[] {
   const n = T * C;
   const list: Case[] = [];
-  for (const [name, G] of [['layerNorm (G = C)', C], ['groupNorm (G = 64)', N]] as const) {
-    list.push(makeCase(name, T,
-      { x: uniform(n, -3, 3), w: uniform(C, 0.5, 1.5), b: uniform(C, -0.5, 0.5) }, { out: n },
-      (b) => K.layerNorm(b.out!, b.x!, b.w!, b.b!, T, C, G, 1e-5),
-      (ops, p) => ops.layerNorm(p.out!, p.x!, p.w!, p.b!, T, C, G, 1e-5)));
+  for (const [name, G] of [
+    ['layerNorm (G = C)', C],
+    ['groupNorm (G = 64)', N],
+  ] as const) {
+    list.push(
+      makeCase(
+        name,
+        T,
+        { x: uniform(n, -3, 3), w: uniform(C, 0.5, 1.5), b: uniform(C, -0.5, 0.5) },
+        { out: n },
+        (b) => K.layerNorm(b.out!, b.x!, b.w!, b.b!, T, C, G, 1e-5),
+        (ops, p) => ops.layerNorm(p.out!, p.x!, p.w!, p.b!, T, C, G, 1e-5),
+      ),
+    );
   }
-  list.push(makeCase('lerp (b, t: [C])', T,
-    { a: uniform(n, -1, 1), b: uniform(C, -1, 1), t: uniform(C, 0, 1) }, { out: n },
-    (b) => K.lerp(b.out!, b.a!, b.b!, b.t!, n, C, C),
-    (ops, p) => ops.lerp(p.out!, p.a!, p.b!, p.t!, n, C, C)));
-  list.push(makeCase('sigmoid', T,
-    { x: uniform(n, -6, 6) }, { out: n },
-    (b) => K.unary('sigmoid', b.out!, b.x!, n),
-    (ops, p) => ops.unarySigmoid(p.out!, p.x!, n)));
-  list.push(makeCase('wkv4', T,
-    {
-      w: Float32Array.from(uniform(C, -2, 1), (d) => -Math.exp(d)), u: uniform(C, -1, 1),
-      k: uniform(n, -1, 1), v: uniform(n, -1, 1),
-      aa: uniform(C, -1, 1), bb: uniform(C, 0.5, 1.5), pp: uniform(C, -1, 1),
-    },
-    { out: n, aa: C, bb: C, pp: C },
-    (b) => K.wkv4(b.out!, b.aa!, b.bb!, b.pp!, b.w!, b.u!, b.k!, b.v!, T, C),
-    (ops, p) => ops.wkv4(p.out!, p.aa!, p.bb!, p.pp!, p.w!, p.u!, p.k!, p.v!, T, C, 0, C)));
-  for (const perToken of [false, true]) {
-    list.push(makeCase(perToken ? 'wkv5 (v6: w [T,C])' : 'wkv5 (v5: w [C])', T,
+  list.push(
+    makeCase(
+      'lerp (b, t: [C])',
+      T,
+      { a: uniform(n, -1, 1), b: uniform(C, -1, 1), t: uniform(C, 0, 1) },
+      { out: n },
+      (b) => K.lerp(b.out!, b.a!, b.b!, b.t!, n, C, C),
+      (ops, p) => ops.lerp(p.out!, p.a!, p.b!, p.t!, n, C, C),
+    ),
+  );
+  list.push(
+    makeCase(
+      'sigmoid',
+      T,
+      { x: uniform(n, -6, 6) },
+      { out: n },
+      (b) => K.unary('sigmoid', b.out!, b.x!, n),
+      (ops, p) => ops.unarySigmoid(p.out!, p.x!, n),
+    ),
+  );
+  list.push(
+    makeCase(
+      'wkv4',
+      T,
       {
-        r: uniform(n, -1, 1), k: uniform(n, -1, 1), v: uniform(n, -1, 1),
-        w: uniform(perToken ? n : C, 0.3, 0.99), u: uniform(C, -1, 1), S: uniform(H * N * N, -1, 1),
+        w: Float32Array.from(uniform(C, -2, 1), (d) => -Math.exp(d)),
+        u: uniform(C, -1, 1),
+        k: uniform(n, -1, 1),
+        v: uniform(n, -1, 1),
+        aa: uniform(C, -1, 1),
+        bb: uniform(C, 0.5, 1.5),
+        pp: uniform(C, -1, 1),
       },
-      { out: n, S: H * N * N },
-      (b) => K.wkv5(b.out!, b.S!, b.r!, b.k!, b.v!, b.w!, b.u!, T, H, N, perToken),
-      (ops, p) => ops.wkv5(p.out!, p.S!, p.r!, p.k!, p.v!, p.w!, p.u!, T, H, N, perToken ? 1 : 0, 0, H)));
+      { out: n, aa: C, bb: C, pp: C },
+      (b) => K.wkv4(b.out!, b.aa!, b.bb!, b.pp!, b.w!, b.u!, b.k!, b.v!, T, C),
+      (ops, p) => ops.wkv4(p.out!, p.aa!, p.bb!, p.pp!, p.w!, p.u!, p.k!, p.v!, T, C, 0, C),
+    ),
+  );
+  for (const perToken of [false, true]) {
+    list.push(
+      makeCase(
+        perToken ? 'wkv5 (v6: w [T,C])' : 'wkv5 (v5: w [C])',
+        T,
+        {
+          r: uniform(n, -1, 1),
+          k: uniform(n, -1, 1),
+          v: uniform(n, -1, 1),
+          w: uniform(perToken ? n : C, 0.3, 0.99),
+          u: uniform(C, -1, 1),
+          S: uniform(H * N * N, -1, 1),
+        },
+        { out: n, S: H * N * N },
+        (b) => K.wkv5(b.out!, b.S!, b.r!, b.k!, b.v!, b.w!, b.u!, T, H, N, perToken),
+        (ops, p) => ops.wkv5(p.out!, p.S!, p.r!, p.k!, p.v!, p.w!, p.u!, T, H, N, perToken ? 1 : 0, 0, H),
+      ),
+    );
   }
   {
     const { a, b } = wkv7AB(uniform(n, -1, 1), uniform(n, 0, 1), N);
-    list.push(makeCase('wkv7', T,
-      {
-        r: uniform(n, -1, 1), k: uniform(n, -1, 1), v: uniform(n, -1, 1),
-        w: Float32Array.from(uniform(n, -4, 4), (x) => Math.exp(-DECAY_SCALE / (1 + Math.exp(-x)))),
-        a, b,
-        S: uniform(H * N * N, -1, 1),
-      },
-      { out: n, S: H * N * N },
-      (b) => K.wkv7(b.out!, b.S!, b.r!, b.w!, b.k!, b.v!, b.a!, b.b!, T, H, N),
-      (ops, p) => ops.wkv7(p.out!, p.S!, p.r!, p.w!, p.k!, p.v!, p.a!, p.b!, T, H, N, 0, H)));
+    list.push(
+      makeCase(
+        'wkv7',
+        T,
+        {
+          r: uniform(n, -1, 1),
+          k: uniform(n, -1, 1),
+          v: uniform(n, -1, 1),
+          w: Float32Array.from(uniform(n, -4, 4), (x) => Math.exp(-DECAY_SCALE / (1 + Math.exp(-x)))),
+          a,
+          b,
+          S: uniform(H * N * N, -1, 1),
+        },
+        { out: n, S: H * N * N },
+        (b) => K.wkv7(b.out!, b.S!, b.r!, b.w!, b.k!, b.v!, b.a!, b.b!, T, H, N),
+        (ops, p) => ops.wkv7(p.out!, p.S!, p.r!, p.w!, p.k!, p.v!, p.a!, p.b!, T, H, N, 0, H),
+      ),
+    );
   }
   return list.filter((c) => ONLY.length === 0 || ONLY.some((o) => c.kernel.startsWith(o)));
 }

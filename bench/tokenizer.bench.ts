@@ -115,12 +115,23 @@ if (vocabFile === undefined) {
       const t = timingOf(bench.getTask(task)!);
       return fmt(mb / (t.medianMs / 1000));
     };
-    rows.push([name, fmt(mb), String(ids.length), fmt(bytes.length / ids.length), speed('encode'), speed('encodeBytes'), speed('decodeBytes'), speed('decode')]);
+    rows.push([
+      name,
+      fmt(mb),
+      String(ids.length),
+      fmt(bytes.length / ids.length),
+      speed('encode'),
+      speed('encodeBytes'),
+      speed('decodeBytes'),
+      speed('decode'),
+    ]);
     progress(`${name} done`);
   }
-  console.log(markdownTable(
-    ['text', '>MB', '>tokens', '>bytes/token', '>encode MB/s', '>encodeBytes MB/s', '>decodeBytes MB/s', '>decode MB/s'],
-    rows,
-  ));
+  console.log(
+    markdownTable(
+      ['text', '>MB', '>tokens', '>bytes/token', '>encode MB/s', '>encodeBytes MB/s', '>decodeBytes MB/s', '>decode MB/s'],
+      rows,
+    ),
+  );
   console.log('\nMB/s = MB of UTF-8 text per second (median call).');
 }

@@ -49,8 +49,15 @@ const TOL = 1e-4;
 const env = environment();
 progress(`building the random ${LAYERS}-layer C${C} V${V} RWKV-7 checkpoint`);
 const ckpt: Checkpoint = randomCheckpoint({
-  version: '7', nLayer: LAYERS, nHead: C / 64, headSize: 64, nFfn: F, nVocab: V,
-  ranks: { maa: 32, decay: 64, w: 64, a: 64, v: 32, g: 128, s: 8 }, timeState: false, seed: 2024,
+  version: '7',
+  nLayer: LAYERS,
+  nHead: C / 64,
+  headSize: 64,
+  nFfn: F,
+  nVocab: V,
+  ranks: { maa: 32, decay: 64, w: 64, a: 64, v: 32, g: 128, s: 8 },
+  timeState: false,
+  seed: 2024,
 });
 
 /** Elements of every matrix one decode step multiplies by (all 2-D tensors but emb). */
@@ -80,7 +87,12 @@ interface Row {
 /** Reference logits: TS backend fp32, first token of the prompt from a fresh state. */
 let reference: Float32Array | undefined;
 
-async function measure(model: RwkvModel, label: string, decodeCalls: number, prefillCalls: number): Promise<[number, number | undefined, Float32Array]> {
+async function measure(
+  model: RwkvModel,
+  label: string,
+  decodeCalls: number,
+  prefillCalls: number,
+): Promise<[number, number | undefined, Float32Array]> {
   const first = (await model.forward([prompt[0]!])).logits as Float32Array;
   // decode: greedy from the first token's state
   const state = model.createState();
@@ -130,7 +142,8 @@ for (const threads of THREADS) {
     if (reference !== undefined) {
       maxDiff = 0;
       for (let i = 0; i < V; i++) maxDiff = Math.max(maxDiff, Math.abs(first[i]! - reference[i]!) / Math.max(1, Math.abs(reference[i]!)));
-      if (storage === 'f32' && !(maxDiff <= TOL)) throw new Error(`validation failed: wasm f32 ×${threads} logits differ from ts by ${maxDiff}`);
+      if (storage === 'f32' && !(maxDiff <= TOL))
+        throw new Error(`validation failed: wasm f32 ×${threads} logits differ from ts by ${maxDiff}`);
     }
     rows.push({ backend: 'wasm', storage, threads, decodeTps: d, prefillTps: p, maxDiff });
     m.dispose();
@@ -206,7 +219,10 @@ console.log(
   markdownTable(
     ['backend', 'weights', '>threads', '>decode tok/s', '>GB/s', '>× ts', '>prefill tok/s', '>max |Δ| vs ts fp32'],
     rows.map((r) => [
-      r.backend, r.storage, String(r.threads), fmt(r.decodeTps),
+      r.backend,
+      r.storage,
+      String(r.threads),
+      fmt(r.decodeTps),
       fmt((r.decodeTps * matrixElems * BYTES_PER[r.storage as WeightStorage]) / 1e9),
       ts ? fmt(r.decodeTps / ts.decodeTps) : '—',
       r.prefillTps === undefined ? '—' : fmt(r.prefillTps),

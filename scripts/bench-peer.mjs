@@ -62,7 +62,12 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 30).join('\n'));
+  console.log(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1, 30)
+      .join('\n'),
+  );
   process.exit(0);
 }
 const int = (name, min) => {
@@ -175,7 +180,9 @@ async function main() {
     const { getLlama } = await import(pathToFileURL(join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')).href);
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' });
     result.llamaCpp += ` (${llama.buildType} build, CPU)`;
-    log(`llama.cpp: ${result.llamaCpp}; machine: ${result.machine.cpu} × ${result.machine.cores}, ${result.machine.memory}; ${result.runtime}`);
+    log(
+      `llama.cpp: ${result.llamaCpp}; machine: ${result.machine.cpu} × ${result.machine.cores}, ${result.machine.memory}; ${result.runtime}`,
+    );
     const ckpt = bench.randomRwkv7Checkpoint(shape, SEED);
     const prompt = bench.benchTokens(8, shape.nVocab, SEED ^ 0x5eed, TOKEN_LO);
     const prefillTokens = bench.benchTokens(PREFILL, shape.nVocab, SEED ^ 0xf111, TOKEN_LO);
@@ -187,16 +194,28 @@ async function main() {
       const file = join(dir, `bench-peer-${shape.name}-${p.gguf}.gguf`);
       log(`\n== ${key}: llama.cpp ${p.gguf} vs ours "${strategy}"`);
       let t0 = performance.now();
-      writeFileAtomic(file, (sink) => createGgufWriter({ ...p.writer, vocab, name: `bench-peer-${shape.name}` }).write(ckpt, sink, p.options));
+      writeFileAtomic(file, (sink) =>
+        createGgufWriter({ ...p.writer, vocab, name: `bench-peer-${shape.name}` }).write(ckpt, sink, p.options),
+      );
       log(`wrote ${file} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       const lmodel = await llama.loadModel({ modelPath: file });
       const contexts = new Map();
       for (const t of LLAMA_THREADS) {
-        contexts.set(t, await lmodel.createContext({ contextSize: PREFILL + DECODE + 64, batchSize: Math.max(512, PREFILL), sequences: 1, threads: { ideal: t, min: t } }));
+        contexts.set(
+          t,
+          await lmodel.createContext({
+            contextSize: PREFILL + DECODE + 64,
+            batchSize: Math.max(512, PREFILL),
+            sequences: 1,
+            threads: { ideal: t, min: t },
+          }),
+        );
       }
       t0 = performance.now();
       const ours = await bench.loadBenchModel(shape, strategy, SEED, OURS_THREADS);
-      log(`ours loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${describePlacement(ours.opened).join('; ')}, reads ${formatBytes(ours.weightBytesPerToken)} per token`);
+      log(
+        `ours loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${describePlacement(ours.opened).join('; ')}, reads ${formatBytes(ours.weightBytesPerToken)} per token`,
+      );
 
       // validation + warm-up: both engines pick the same first greedy token (exact weights: fp32)
       const ourFirst = (() => {
@@ -211,28 +230,45 @@ async function main() {
       const theirs = await llamaDecode(contexts.get(1), prompt, 2);
       const mine = await ourFirst;
       const agree = theirs.first === mine;
-      log(`first greedy token: llama.cpp ${theirs.first}, ours ${mine}${agree ? ' (same)' : key === 'fp32' ? ' — DIFFERENT' : ' (differs; quantisation schemes differ)'}`);
+      log(
+        `first greedy token: llama.cpp ${theirs.first}, ours ${mine}${agree ? ' (same)' : key === 'fp32' ? ' — DIFFERENT' : ' (differs; quantisation schemes differ)'}`,
+      );
       await bench.timeDecode(ours.model, prompt, 2);
       for (const t of LLAMA_THREADS) await llamaPrefill(contexts.get(t), prefillTokens.slice(0, 16));
 
-      const runs = { llama: Object.fromEntries(LLAMA_THREADS.map((t) => [t, { decode: [], prefill: [] }])), ours: { decode: [], prefill: [] } };
+      const runs = {
+        llama: Object.fromEntries(LLAMA_THREADS.map((t) => [t, { decode: [], prefill: [] }])),
+        ours: { decode: [], prefill: [] },
+      };
       for (let r = 0; r < RUNS; r++) {
         for (const t of LLAMA_THREADS) runs.llama[t].decode.push((await llamaDecode(contexts.get(t), prompt, DECODE)).tokPerSec);
         runs.ours.decode.push(await bench.timeDecode(ours.model, prompt, oursDecode));
         for (const t of LLAMA_THREADS) runs.llama[t].prefill.push(await llamaPrefill(contexts.get(t), prefillTokens));
         runs.ours.prefill.push(await bench.timePrefill(ours.model, prefillTokens.slice(0, oursPrefill)));
-        log(`run ${r + 1}/${RUNS}: decode ${LLAMA_THREADS.map((t) => `llama ${t}t ${fmt(runs.llama[t].decode.at(-1))}`).join(', ')}, ours ${fmt(runs.ours.decode.at(-1))}; ` +
-          `prefill ${LLAMA_THREADS.map((t) => `llama ${t}t ${fmt(runs.llama[t].prefill.at(-1))}`).join(', ')}, ours ${fmt(runs.ours.prefill.at(-1))} tok/s`);
+        log(
+          `run ${r + 1}/${RUNS}: decode ${LLAMA_THREADS.map((t) => `llama ${t}t ${fmt(runs.llama[t].decode.at(-1))}`).join(', ')}, ours ${fmt(runs.ours.decode.at(-1))}; ` +
+            `prefill ${LLAMA_THREADS.map((t) => `llama ${t}t ${fmt(runs.llama[t].prefill.at(-1))}`).join(', ')}, ours ${fmt(runs.ours.prefill.at(-1))} tok/s`,
+        );
       }
-      const llamaMed = Object.fromEntries(LLAMA_THREADS.map((t) => [t, { decode: median(runs.llama[t].decode), prefill: median(runs.llama[t].prefill) }]));
+      const llamaMed = Object.fromEntries(
+        LLAMA_THREADS.map((t) => [t, { decode: median(runs.llama[t].decode), prefill: median(runs.llama[t].prefill) }]),
+      );
       const bestDecode = Math.max(...LLAMA_THREADS.map((t) => llamaMed[t].decode));
       const bestPrefill = Math.max(...LLAMA_THREADS.map((t) => llamaMed[t].prefill));
       const oursMed = { decode: median(runs.ours.decode), prefill: median(runs.ours.prefill) };
       result.rows.push({
-        precision: key, gguf: p.gguf, strategy, firstTokenAgrees: agree,
+        precision: key,
+        gguf: p.gguf,
+        strategy,
+        firstTokenAgrees: agree,
         oursWeightBytesPerToken: ours.weightBytesPerToken,
-        llama: llamaMed, ours: oursMed,
-        ratio: { decode: oursMed.decode / bestDecode, prefill: oursMed.prefill / bestPrefill, prefillVs2Threads: oursMed.prefill / llamaMed[2].prefill },
+        llama: llamaMed,
+        ours: oursMed,
+        ratio: {
+          decode: oursMed.decode / bestDecode,
+          prefill: oursMed.prefill / bestPrefill,
+          prefillVs2Threads: oursMed.prefill / llamaMed[2].prefill,
+        },
         runs,
       });
       await ours.close();
@@ -242,16 +278,35 @@ async function main() {
     }
 
     // ---- the table ----
-    const head = ['precision', 'llama.cpp', 'ours', ...LLAMA_THREADS.map((t) => `decode llama ${t}t`), 'decode ours', 'ratio', ...LLAMA_THREADS.map((t) => `prefill llama ${t}t`), 'prefill ours', 'ratio'];
+    const head = [
+      'precision',
+      'llama.cpp',
+      'ours',
+      ...LLAMA_THREADS.map((t) => `decode llama ${t}t`),
+      'decode ours',
+      'ratio',
+      ...LLAMA_THREADS.map((t) => `prefill llama ${t}t`),
+      'prefill ours',
+      'ratio',
+    ];
     const rows = result.rows.map((r) => [
-      r.precision, r.gguf, r.strategy,
-      ...LLAMA_THREADS.map((t) => fmt(r.llama[t].decode)), fmt(r.ours.decode), `${r.ratio.decode.toFixed(2)}×`,
-      ...LLAMA_THREADS.map((t) => fmt(r.llama[t].prefill)), fmt(r.ours.prefill), `${r.ratio.prefill.toFixed(2)}×`,
+      r.precision,
+      r.gguf,
+      r.strategy,
+      ...LLAMA_THREADS.map((t) => fmt(r.llama[t].decode)),
+      fmt(r.ours.decode),
+      `${r.ratio.decode.toFixed(2)}×`,
+      ...LLAMA_THREADS.map((t) => fmt(r.llama[t].prefill)),
+      fmt(r.ours.prefill),
+      `${r.ratio.prefill.toFixed(2)}×`,
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-    log(`\nRWKV-7 ${shape.name} random weights, tok/s (median of ${RUNS}); decode ${DECODE} tokens after an 8-token prompt, prefill ${PREFILL} tokens` +
-      (device === 'ts' ? ` (ours: ${oursDecode} / ${oursPrefill} on the ts backend)` : '') + `; ratio = ours / llama.cpp's best thread count`);
+    log(
+      `\nRWKV-7 ${shape.name} random weights, tok/s (median of ${RUNS}); decode ${DECODE} tokens after an 8-token prompt, prefill ${PREFILL} tokens` +
+        (device === 'ts' ? ` (ours: ${oursDecode} / ${oursPrefill} on the ts backend)` : '') +
+        `; ratio = ours / llama.cpp's best thread count`,
+    );
     log(`${result.machine.cpu} × ${result.machine.cores}, ${result.runtime}, ${result.llamaCpp}`);
     log(line(head));
     log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);

@@ -21,7 +21,11 @@ export const browserTwins = {
   name: 'rwkv-browser-twins',
   setup(build) {
     build.onResolve({ filter: /^node:|^(fs|os|path|url|crypto|worker_threads|child_process)(\/|$)/ }, (args) => ({
-      errors: [{ text: `${args.path} is imported by ${args.importer.replace(`${ROOT}/`, '')}: the browser build must not reach Node modules (give that module a .browser.ts twin)` }],
+      errors: [
+        {
+          text: `${args.path} is imported by ${args.importer.replace(`${ROOT}/`, '')}: the browser build must not reach Node modules (give that module a .browser.ts twin)`,
+        },
+      ],
     }));
     build.onResolve({ filter: /^\.\.?\/.*\.ts$/ }, (args) => {
       const path = resolve(args.resolveDir, args.path);
@@ -56,7 +60,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const bytes = Object.values(r.metafile.outputs).find((o) => o.entryPoint !== undefined)?.bytes ?? 0;
     console.log(`browser: ${BROWSER_OUT.replace(`${ROOT}/`, '')} ${bytes} bytes`);
   } catch (e) {
-    for (const m of e.errors ?? []) console.error(`browser build: ${m.text}${m.location ? ` (${m.location.file}:${m.location.line})` : ''}`);
+    for (const m of e.errors ?? [])
+      console.error(`browser build: ${m.text}${m.location ? ` (${m.location.file}:${m.location.line})` : ''}`);
     if (!e.errors) console.error(e);
     process.exit(1);
   }

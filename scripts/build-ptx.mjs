@@ -33,8 +33,10 @@ for (const c of nvccCandidates) {
   }
 }
 if (nvcc === undefined) {
-  console.log(`build:ptx: nvcc not found (tried ${nvccCandidates.join(', ')}); skipped. ` +
-    'The cuda backend will compile kernels.cu with NVRTC at first use.');
+  console.log(
+    `build:ptx: nvcc not found (tried ${nvccCandidates.join(', ')}); skipped. ` +
+      'The cuda backend will compile kernels.cu with NVRTC at first use.',
+  );
   process.exit(0);
 }
 

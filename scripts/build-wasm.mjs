@@ -29,7 +29,10 @@ const lines = [
 ];
 for (const [name, flags] of Object.entries(BUILDS)) {
   const out = join(root, 'wasm', `kernels-${name.toLowerCase()}.wasm`);
-  execFileSync(process.execPath, [asc, join(root, 'assembly', 'index.ts'), '-o', out, ...COMMON, ...flags], { stdio: 'inherit', cwd: root });
+  execFileSync(process.execPath, [asc, join(root, 'assembly', 'index.ts'), '-o', out, ...COMMON, ...flags], {
+    stdio: 'inherit',
+    cwd: root,
+  });
   const bytes = readFileSync(out);
   lines.push(`export const ${name}_WASM_BASE64 =\n  '${bytes.toString('base64')}';`);
   console.log(`wasm: ${name.toLowerCase().replace('_', ' ')} ${bytes.length} bytes`);

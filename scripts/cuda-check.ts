@@ -17,7 +17,16 @@
 import type { Backend } from '../src/backends/backend.ts';
 import { CudaBackend, cudaAvailable } from '../src/backends/cuda/index.ts';
 import { TsBackend } from '../src/backends/ts/ts-backend.ts';
-import { type BenchShape, benchTokens, cmdBench, median, parseShape, randomRwkv7Checkpoint, timeDecode, timePrefill } from '../src/cli/bench.ts';
+import {
+  type BenchShape,
+  benchTokens,
+  cmdBench,
+  median,
+  parseShape,
+  randomRwkv7Checkpoint,
+  timeDecode,
+  timePrefill,
+} from '../src/cli/bench.ts';
 import type { Checkpoint } from '../src/io/tensor.ts';
 import { RwkvModel } from '../src/model/model.ts';
 import { parseStrategy, placeLayers } from '../src/strategy.ts';
@@ -76,8 +85,11 @@ async function main(): Promise<number> {
 
   // 2. conformance
   const ops = await checkOps(cuda, new TsBackend(), CUDA_OPS);
-  record('ops vs ts', ops.failures.length === 0,
-    `${ops.cases} cases, worst |Δ| ${ops.worst.d.toExponential(2)} (${ops.worst.name})${ops.failures.length ? `\n  ${ops.failures.join('\n  ')}` : ''}`);
+  record(
+    'ops vs ts',
+    ops.failures.length === 0,
+    `${ops.cases} cases, worst |Δ| ${ops.worst.d.toExponential(2)} (${ops.worst.name})${ops.failures.length ? `\n  ${ops.failures.join('\n  ')}` : ''}`,
+  );
   const errs = checkErrors(cuda);
   record('typed errors', errs.length === 0, errs.join('; ') || 'bad token, shape mismatch, freed tensor');
   const models = {
@@ -159,8 +171,12 @@ async function main(): Promise<number> {
           b.state.dispose();
           await ts.dispose();
         }
-        record(step, ok, `${note}decode ${median(decode).toFixed(1)} tok/s [${decode.map((d) => d.toFixed(1)).join(', ')}], ` +
-          `prefill(512) ${median(prefill).toFixed(0)} tok/s [${prefill.map((p) => p.toFixed(0)).join(', ')}], load ${loadS.toFixed(1)} s`);
+        record(
+          step,
+          ok,
+          `${note}decode ${median(decode).toFixed(1)} tok/s [${decode.map((d) => d.toFixed(1)).join(', ')}], ` +
+            `prefill(512) ${median(prefill).toFixed(0)} tok/s [${prefill.map((p) => p.toFixed(0)).join(', ')}], load ${loadS.toFixed(1)} s`,
+        );
       } finally {
         await model.dispose();
       }
@@ -172,7 +188,9 @@ async function main(): Promise<number> {
     if (overBudget(`rwkv bench ${name}`)) continue;
     const lines: string[] = [];
     try {
-      const rc = await cmdBench(['--shape', name, '--strategy', 'cuda fp16', '--prefill', '512', '--decode', '64', '--runs', '3'], (s) => lines.push(s));
+      const rc = await cmdBench(['--shape', name, '--strategy', 'cuda fp16', '--prefill', '512', '--decode', '64', '--runs', '3'], (s) =>
+        lines.push(s),
+      );
       record(`rwkv bench --shape ${name} --strategy "cuda fp16"`, rc === 0, `exit ${rc}\n  ${lines.join('\n  ')}`);
     } catch (e) {
       record(`rwkv bench --shape ${name} --strategy "cuda fp16"`, false, (e as Error).message);

@@ -141,7 +141,10 @@ async function main() {
         for (const text of PROMPTS) {
           const tokens = [...new TextEncoder().encode(text)];
           const sequence = context.getSequence();
-          const res = await sequence.controlledEvaluate([...tokens.slice(0, -1), [tokens.at(-1), { generateNext: { probabilities: true } }]]);
+          const res = await sequence.controlledEvaluate([
+            ...tokens.slice(0, -1),
+            [tokens.at(-1), { generateNext: { probabilities: true } }],
+          ]);
           sequence.dispose();
           const probs = res.at(-1)?.next?.probabilities;
           if (!probs) throw new Error('node-llama-cpp returned no probabilities');
@@ -155,7 +158,9 @@ async function main() {
           const ok = maxDiff <= tol && topOk;
           if (!ok) failures++;
           rows.push({ model: m.name, file: v.tag, prompt: JSON.stringify(text).slice(0, 24), maxDiff, tol, top: `${theirsTop}/${a}`, ok });
-          log(`${ok ? 'ok  ' : 'FAIL'}  ${m.name.padEnd(28)} ${v.tag.padEnd(5)} ${JSON.stringify(text).slice(0, 26).padEnd(28)} max |Δp| ${maxDiff.toExponential(2)} (tol ${tol})  top ${theirsTop} vs ${a}`);
+          log(
+            `${ok ? 'ok  ' : 'FAIL'}  ${m.name.padEnd(28)} ${v.tag.padEnd(5)} ${JSON.stringify(text).slice(0, 26).padEnd(28)} max |Δp| ${maxDiff.toExponential(2)} (tol ${tol})  top ${theirsTop} vs ${a}`,
+          );
         }
         await context.dispose();
         await model.dispose();
@@ -173,8 +178,15 @@ async function main() {
       const { randomCheckpoint } = await import(pathToFileURL(join(root, 'test/helpers/random-model.ts')).href);
       const vocab = parseRwkvVocab(readFileSync(vocabPath, 'utf8'), vocabPath);
       const ck = randomCheckpoint({
-        version: '7', nLayer: 2, nHead: 2, headSize: 32, nFfn: 128, nVocab: 65536,
-        ranks: { maa: 1, decay: 1, w: 32, a: 32, v: 32, g: 32, s: 1 }, timeState: false, seed: 7,
+        version: '7',
+        nLayer: 2,
+        nHead: 2,
+        headSize: 32,
+        nFfn: 128,
+        nVocab: 65536,
+        ranks: { maa: 1, decay: 1, w: 32, a: 32, v: 32, g: 32, s: 1 },
+        timeState: false,
+        seed: 7,
       });
       const out = join(dir, 'world-vocab-rwkv7.gguf');
       writeFileAtomic(out, (sink) => createGgufWriter({ vocab, name: 'world-vocab-check' }).write(ck, sink, {}));
@@ -185,7 +197,9 @@ async function main() {
         const ok = JSON.stringify(ids) === JSON.stringify(c.tokens);
         if (!ok) failures++;
         rows.push({ model: 'world-vocab', file: 'tokenize', maxDiff: 0, ok });
-        log(`${ok ? 'ok  ' : 'FAIL'}  world vocabulary: llama.cpp tokenizes ${JSON.stringify(c.text).slice(0, 30).padEnd(32)} ${ok ? 'to the official ids' : `to ${ids} (official ${c.tokens})`}`);
+        log(
+          `${ok ? 'ok  ' : 'FAIL'}  world vocabulary: llama.cpp tokenizes ${JSON.stringify(c.text).slice(0, 30).padEnd(32)} ${ok ? 'to the official ids' : `to ${ids} (official ${c.tokens})`}`,
+        );
       }
       const ours = RwkvModel.fromCheckpoint(ck, { backend: 'ts' });
       const context = await model.createContext({ contextSize: 512, batchSize: 512, sequences: 1 });
@@ -201,7 +215,9 @@ async function main() {
         const ok = maxDiff <= TOLERANCE.F32;
         if (!ok) failures++;
         rows.push({ model: 'world-vocab', file: 'f32', maxDiff, ok });
-        log(`${ok ? 'ok  ' : 'FAIL'}  world-vocab random rwkv7 f32 ${JSON.stringify(c.text).slice(0, 26).padEnd(28)} max |Δp| ${maxDiff.toExponential(2)} (tol ${TOLERANCE.F32})`);
+        log(
+          `${ok ? 'ok  ' : 'FAIL'}  world-vocab random rwkv7 f32 ${JSON.stringify(c.text).slice(0, 26).padEnd(28)} max |Δp| ${maxDiff.toExponential(2)} (tol ${TOLERANCE.F32})`,
+        );
       }
       await context.dispose();
       await model.dispose();
@@ -212,7 +228,11 @@ async function main() {
 
     const worst = {};
     for (const r of rows) if (r.file !== 'tokenize') worst[r.file] = Math.max(worst[r.file] ?? 0, r.maxDiff);
-    log(`\nworst max |Δp| per file type: ${Object.entries(worst).map(([k, w]) => `${k} ${w.toExponential(2)}`).join(', ')}`);
+    log(
+      `\nworst max |Δp| per file type: ${Object.entries(worst)
+        .map(([k, w]) => `${k} ${w.toExponential(2)}`)
+        .join(', ')}`,
+    );
     log(`${rows.length - failures} passed, ${failures} failed`);
   } finally {
     if (!own && process.env.KEEP !== '1') rmSync(dir, { recursive: true, force: true });

@@ -16,8 +16,12 @@ export function installNodeLlamaCpp(dir, log = console.log) {
   }
   log(`installing node-llama-cpp@${NODE_LLAMA_CPP_VERSION} into ${dir} (npm registry) …`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = spawnSync(npm, ['install', '--prefix', dir, `node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`, '--no-audit', '--no-fund', '--no-save'], {
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    npm,
+    ['install', '--prefix', dir, `node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`, '--no-audit', '--no-fund', '--no-save'],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (r.status !== 0) throw new Error(`npm install failed (exit ${r.status}); see the output above`);
 }

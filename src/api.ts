@@ -14,18 +14,42 @@ export { selectBackend, createBackend, BACKEND_NAMES, type BackendName, type Cre
 export { mergeLora } from './model/lora.ts';
 export { encodeState, decodeState, STATE_MAGIC, STATE_FORMAT_VERSION } from './io/state-file.ts';
 export {
-  exportState, importState, encodeStateFile, decodeStateFile, detectStateFileFormat,
-  STATE_FILE_FORMATS, STATE_LAYOUT_NAMES, type StateFileFormat, type StateLayoutName,
+  exportState,
+  importState,
+  encodeStateFile,
+  decodeStateFile,
+  detectStateFileFormat,
+  STATE_FILE_FORMATS,
+  STATE_LAYOUT_NAMES,
+  type StateFileFormat,
+  type StateLayoutName,
 } from './io/state-interop.ts';
 export { MemorySource, type ByteSource } from './io/source.ts';
 export { type Tokenizer, type TokenizerKind, Utf8StreamDecoder } from './tokenizer/tokenizer.ts';
 export {
-  END_OF_TEXT, WORLD_VOCAB_FILE, WORLD_VOCAB_SIZE, WorldTokenizer, type WorldTokenizerOptions, parsePythonLiteral, parseWorldVocab,
+  END_OF_TEXT,
+  WORLD_VOCAB_FILE,
+  WORLD_VOCAB_SIZE,
+  WorldTokenizer,
+  type WorldTokenizerOptions,
+  parsePythonLiteral,
+  parseWorldVocab,
 } from './tokenizer/world.ts';
 export { BYTES_VOCAB_SIZE, BytesTokenizer } from './tokenizer/bytes.ts';
 export { NEOX_TOKENIZER_FILE, NEOX_VOCAB_SIZE, NeoxTokenizer } from './tokenizer/neox.ts';
 export * from './generate/index.ts';
 export {
-  parseStrategy, allocateLayers, placeLayers, openStrategy, closeStrategy, STRATEGY_GRAMMAR, STRATEGY_DEVICES, STRATEGY_DTYPES,
-  type Strategy, type StrategySegment, type OpenedStrategy, type StrategyDevice, type StrategyDType,
+  parseStrategy,
+  allocateLayers,
+  placeLayers,
+  openStrategy,
+  closeStrategy,
+  STRATEGY_GRAMMAR,
+  STRATEGY_DEVICES,
+  STRATEGY_DTYPES,
+  type Strategy,
+  type StrategySegment,
+  type OpenedStrategy,
+  type StrategyDevice,
+  type StrategyDType,
 } from './strategy.ts';

@@ -192,12 +192,14 @@ export async function loadModel(v: Values): Promise<RwkvModel> {
     throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got "${v.backend}"`);
   }
   const weights = v.weights ?? 'auto';
-  if (weights !== 'auto' && weights !== 'f32' && weights !== 'compact') throw new UsageError(`--weights must be f32, compact or auto, got "${weights}"`);
+  if (weights !== 'auto' && weights !== 'f32' && weights !== 'compact')
+    throw new UsageError(`--weights must be f32, compact or auto, got "${weights}"`);
   const bar = progressBar('loading');
   let model: RwkvModel;
   try {
     model = await RwkvModel.load(v.model, {
-      onProgress: (p) => bar.update(p.loaded, p.total, `${v.model} ${formatBytes(p.loaded * 4)} of ${formatBytes(p.total * 4)} (as float32)`),
+      onProgress: (p) =>
+        bar.update(p.loaded, p.total, `${v.model} ${formatBytes(p.loaded * 4)} of ${formatBytes(p.total * 4)} (as float32)`),
       // --strategy replaces --backend/--weights (strategyLoadOptions refuses both together)
       ...(strategy.strategy !== undefined ? strategy : { weights, ...strategy }),
       lora: loraOptions(v),
@@ -248,7 +250,13 @@ export async function readStateBytes(file: string): Promise<Uint8Array> {
 }
 
 /** Decode a state file of `format` (detected when undefined) for a model with `cfg`. */
-function decodeAnyState(bytes: Uint8Array, cfg: ModelConfig, format: StateFileFormat | undefined, file: string, option: string): Float32Array {
+function decodeAnyState(
+  bytes: Uint8Array,
+  cfg: ModelConfig,
+  format: StateFileFormat | undefined,
+  file: string,
+  option: string,
+): Float32Array {
   const fmt = format ?? detectStateFileFormat(bytes);
   if (fmt === undefined) {
     throw new UsageError(`cannot tell the format of state file ${file} (raw float32?): pass --${option} rwkv.cpp or web-rwkv`);
@@ -290,7 +298,11 @@ async function cmdState(v: Values, args: string[], out: (s: string) => void): Pr
   const data = decodeAnyState(await readStateBytes(input), cfg, from, input, 'from');
   const bytes = encodeStateFile(data, cfg, to);
   writeFileAtomic(output, (sink) => sink.write(bytes));
-  out(v.json ? JSON.stringify({ input, output, to, values: data.length }) : `wrote ${output} (${to}, ${data.length} values, RWKV-${cfg.version})`);
+  out(
+    v.json
+      ? JSON.stringify({ input, output, to, values: data.length })
+      : `wrote ${output} (${to}, ${data.length} values, RWKV-${cfg.version})`,
+  );
 }
 
 async function cmdInfo(v: Values, out: (s: string) => void): Promise<void> {
@@ -350,7 +362,8 @@ async function cmdConvert(v: Values, args: string[], out: (s: string) => void): 
   let quantize: GgmlQuantType | undefined;
   if (v.quantize !== undefined) {
     const q = v.quantize.toUpperCase();
-    if (!(GGML_QUANT_TYPES as readonly string[]).includes(q)) throw new UsageError(`--quantize must be one of ${GGML_QUANT_TYPES.join(', ')}, got "${v.quantize}"`);
+    if (!(GGML_QUANT_TYPES as readonly string[]).includes(q))
+      throw new UsageError(`--quantize must be one of ${GGML_QUANT_TYPES.join(', ')}, got "${v.quantize}"`);
     quantize = q as GgmlQuantType;
   }
   const bar = progressBar('converting');
@@ -366,10 +379,19 @@ async function cmdConvert(v: Values, args: string[], out: (s: string) => void): 
     });
     bar.done();
     const summary = {
-      input: r.input, output: r.output, from: r.inputFormat, to: r.outputFormat,
-      version: r.config.version, tensors: r.tensors, bytes: r.bytes,
+      input: r.input,
+      output: r.output,
+      from: r.inputFormat,
+      to: r.outputFormat,
+      version: r.config.version,
+      tensors: r.tensors,
+      bytes: r.bytes,
     };
-    out(v.json ? JSON.stringify(summary) : `wrote ${r.output} (${r.outputFormat}, RWKV-${r.config.version}, ${r.tensors} tensors, ${formatBytes(r.bytes)}) from ${r.input} (${r.inputFormat})`);
+    out(
+      v.json
+        ? JSON.stringify(summary)
+        : `wrote ${r.output} (${r.outputFormat}, RWKV-${r.config.version}, ${r.tensors} tensors, ${formatBytes(r.bytes)}) from ${r.input} (${r.inputFormat})`,
+    );
   } finally {
     bar.done();
   }
@@ -459,4 +481,3 @@ export async function main(
     for (const m of openModels.splice(0)) await m.dispose();
   }
 }
-

@@ -63,11 +63,16 @@ export async function convertModel(input: string, output: string, options: Conve
       try {
         text = readFileSync(options.vocabFile, 'utf8');
       } catch (e) {
-        throw new RwkvError('FILE_NOT_FOUND', `cannot read the vocabulary (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file: options.vocabFile });
+        throw new RwkvError('FILE_NOT_FOUND', `cannot read the vocabulary (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {
+          file: options.vocabFile,
+        });
       }
       vocab = parseRwkvVocab(text, options.vocabFile);
     }
-    writer = createGgufWriter({ ...(options.quantize !== undefined ? { quantize: options.quantize } : {}), ...(vocab !== undefined ? { vocab } : {}) });
+    writer = createGgufWriter({
+      ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
+      ...(vocab !== undefined ? { vocab } : {}),
+    });
   }
   const loaded = await loadCheckpoint(input);
   let ckpt: Checkpoint = new Map(loaded.checkpoint);

@@ -8,6 +8,13 @@ export { WRITERS, writerFor } from './io/writers.ts';
 export type { CheckpointWriter, WriteOptions, FloatDType } from './io/write.ts';
 export * from './hub/index.ts';
 export {
-  NEOX_TOKENIZER_ENV, NEOX_TOKENIZER_URLS, TOKENIZER_BY_VOCAB_SIZE, type TokenizerOptions, WORLD_VOCAB_ENV, WORLD_VOCAB_URLS,
-  ggufTokenizer, loadTokenizer, unescapeRwkvToken,
+  NEOX_TOKENIZER_ENV,
+  NEOX_TOKENIZER_URLS,
+  TOKENIZER_BY_VOCAB_SIZE,
+  type TokenizerOptions,
+  WORLD_VOCAB_ENV,
+  WORLD_VOCAB_URLS,
+  ggufTokenizer,
+  loadTokenizer,
+  unescapeRwkvToken,
 } from './tokenizer/select.ts';

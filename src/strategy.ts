@@ -92,7 +92,12 @@ export function parseStrategy(text: string): Strategy {
   if (trimmed === '') throw invalid(text, 'empty');
   // normalise: one space between tokens, " -> " between segments (model.py L624 normalises
   // the spaces around "->"; we also accept runs of spaces and tabs inside a segment)
-  const parts = trimmed.split('->').map((s) => s.trim().split(/\s+/).filter((t) => t !== ''));
+  const parts = trimmed.split('->').map((s) =>
+    s
+      .trim()
+      .split(/\s+/)
+      .filter((t) => t !== ''),
+  );
   const segments = parts.map((tokens, i) => parseSegment(text, tokens, i, parts.length));
   const normal = segments.map((s) => s.text).join(' -> ');
   // the per-token checks above give the precise message; the regex is the grammar's last word
@@ -110,13 +115,14 @@ function parseSegment(text: string, tokens: string[], i: number, n: number): Str
 
   const m = /^(ts|wasm|cpu|cuda)(?::(\d+))?$/.exec(dev);
   if (m === null || (m[2] !== undefined && m[1] !== 'cuda')) {
-    const hint = dev === 'mps' || dev === 'dml' ? ' (the official package\'s torch devices are not available here)' : '';
+    const hint = dev === 'mps' || dev === 'dml' ? " (the official package's torch devices are not available here)" : '';
     throw invalid(text, `${where}: unknown device "${dev}"; expected ${STRATEGY_DEVICES.join(', ')} or cuda:K${hint}`);
   }
   const device = m[1] as StrategyDevice;
 
   const d = /^(fp32|bf16|fp16)(i8|i4|i3)?$/.exec(dt);
-  if (d === null) throw invalid(text, `${where}: unknown dtype "${dt}"; expected fp32, bf16 or fp16, optionally followed by i8 (e.g. fp32i8)`);
+  if (d === null)
+    throw invalid(text, `${where}: unknown dtype "${dt}"; expected fp32, bf16 or fp16, optionally followed by i8 (e.g. fp32i8)`);
   if (d[2] === 'i4' || d[2] === 'i3') {
     // model.py L694-698 accepts these and silently runs without quantisation; we say so instead
     throw invalid(text, `${where}: ${d[2]} is not supported (the official package accepts it but ignores it); use ${d[1]}i8 or ${d[1]}`);
@@ -364,7 +370,9 @@ export function describePlacement(opened: OpenedStrategy): string[] {
     const range = layers.length === 1 ? `${layers[0]}` : `${layers[0]}-${layers.at(-1)}`;
     const head = layers.includes(nLayer) ? ' (incl. head)' : '';
     const streamed = layers.filter((l) => placement[l]!.stream).length;
-    lines.push(`${seg.text}: layers ${range}${head}${streamed > 0 ? `, ${streamed} streamed (resident here)` : ''} on ${backends[i]?.caps.name ?? '?'}`);
+    lines.push(
+      `${seg.text}: layers ${range}${head}${streamed > 0 ? `, ${streamed} streamed (resident here)` : ''} on ${backends[i]?.caps.name ?? '?'}`,
+    );
   });
   return lines;
 }

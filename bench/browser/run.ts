@@ -40,7 +40,7 @@ const [decode, prefill, runs, threads] = [v.decode, v.prefill, v.runs, v.threads
 
 const chromiumPath = findChromium();
 if (chromiumPath === undefined) {
-  console.error('bench:browser needs Chromium: install Debian\'s `chromium` package or set RWKV_CHROMIUM');
+  console.error("bench:browser needs Chromium: install Debian's `chromium` package or set RWKV_CHROMIUM");
   process.exit(1);
 }
 
@@ -50,7 +50,9 @@ const pageJs = readFileSync(join(dir, 'page.js'));
 const HTML = '<!doctype html><title>rwkv bench</title><script type="module" src="/page.js"></script>';
 const server = createServer((req, res) => {
   const isolated = req.url === '/isolated.html' || (req.headers['referer'] ?? '').endsWith('/isolated.html');
-  const h: Record<string, string> = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
+  const h: Record<string, string> = isolated
+    ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+    : {};
   if (req.url === '/page.js') res.writeHead(200, { ...h, 'content-type': 'text/javascript' }).end(pageJs);
   else if (req.url === '/isolated.html' || req.url === '/plain.html') res.writeHead(200, { ...h, 'content-type': 'text/html' }).end(HTML);
   else res.writeHead(404).end();
@@ -72,11 +74,14 @@ async function inChromium(page: 'isolated' | 'plain', t: number): Promise<BenchR
   try {
     await p.goto(`http://127.0.0.1:${port}/${page}.html`);
     await p.waitForFunction(() => 'rwkvBench' in globalThis);
-    return await p.evaluate(async ({ o, t }) => {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const b = (globalThis as any).rwkvBench;
-      return b.runBench({ ...o, shape: b.parseShape(o.shape), threads: t });
-    }, { o: { ...options, shape: shapeName }, t });
+    return await p.evaluate(
+      async ({ o, t }) => {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const b = (globalThis as any).rwkvBench;
+        return b.runBench({ ...o, shape: b.parseShape(o.shape), threads: t });
+      },
+      { o: { ...options, shape: shapeName }, t },
+    );
   } finally {
     await p.close();
   }
@@ -91,7 +96,11 @@ try {
     const page = t > 1 ? 'isolated' : 'plain';
     log(`  chromium ${page} page, ${t} thread(s) …`);
     const web = await inChromium(page, t);
-    rows.push({ name: `chromium, ${page === 'isolated' ? 'cross-origin isolated' : 'plain'} page, ${t} thread${t > 1 ? 's' : ''}`, r: web, base: node });
+    rows.push({
+      name: `chromium, ${page === 'isolated' ? 'cross-origin isolated' : 'plain'} page, ${t} thread${t > 1 ? 's' : ''}`,
+      r: web,
+      base: node,
+    });
   }
 } finally {
   await browser.close();

@@ -41,7 +41,14 @@ export function wkvStep(S: WkvState, r: Float64Array, k: Float64Array, v: Float6
 }
 
 /** T tokens: wkvStep folded over t (the loop of `att_seq_v5_2`). r, k, v, w, u as above, [T][C]. */
-export function wkvSequence(S: WkvState, r: Float64Array[], k: Float64Array[], v: Float64Array[], w: Float64Array, u: Float64Array): Float64Array[] {
+export function wkvSequence(
+  S: WkvState,
+  r: Float64Array[],
+  k: Float64Array[],
+  v: Float64Array[],
+  w: Float64Array,
+  u: Float64Array,
+): Float64Array[] {
   const out: Float64Array[] = [];
   for (let t = 0; t < r.length; t++) out.push(wkvStep(S, r[t], k[t], v[t], w, u));
   return out;
@@ -57,7 +64,14 @@ export function wkvSequence(S: WkvState, r: Float64Array[], k: Float64Array[], v
  * wHead, uHead [H] are the per-head decay exp(−exp(time_decay)) and bonus exp(time_first).
  * Returns out [T][C]; S is replaced by the state after the last token.
  */
-export function wkvSequenceParallel(S: WkvState, r: Float64Array[], k: Float64Array[], v: Float64Array[], wHead: Float64Array, uHead: Float64Array): Float64Array[] {
+export function wkvSequenceParallel(
+  S: WkvState,
+  r: Float64Array[],
+  k: Float64Array[],
+  v: Float64Array[],
+  wHead: Float64Array,
+  uHead: Float64Array,
+): Float64Array[] {
   const T = r.length;
   const H = S.length;
   const N = S[0].length;

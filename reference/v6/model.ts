@@ -105,7 +105,8 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
   const faaaa = shapeOf(weights, 'blocks.0.att.time_faaaa');
   const H = faaaa[faaaa.length - 2];
   const N = faaaa[faaaa.length - 1];
-  if (faaaa.length < 2 || H * N !== C) throw new Error(`reference v6: time_faaaa [${faaaa.join(', ')}] does not split ${C} channels into heads`);
+  if (faaaa.length < 2 || H * N !== C)
+    throw new Error(`reference v6: time_faaaa [${faaaa.join(', ')}] does not split ${C} channels into heads`);
   const ln0w = vec(weights, 'blocks.0.ln0.weight'); // [C]
   const ln0b = vec(weights, 'blocks.0.ln0.bias'); // [C]
   const blocks: BlockWeights[] = [];

@@ -94,7 +94,10 @@ function outputProjection(att: TimeMixWeights, y: Float64Array, g: Float64Array)
   // GroupNorm with one group per head
   const yn = groupNorm(y, att['ln_x.weight'], att['ln_x.bias'], att.N, GN_EPS);
   // (yn∘g)·Wo
-  return linear(att['output.weight'], yn.map((o, c) => o * g[c]));
+  return linear(
+    att['output.weight'],
+    yn.map((o, c) => o * g[c]),
+  );
 }
 
 /** One token. xx [C] = LN(x; ln1). Returns the output [C]; updates s in place. */

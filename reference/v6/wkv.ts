@@ -17,7 +17,14 @@ import { wkvStep, type WkvState } from '../v5/wkv.ts';
 export { wkvStep, type WkvState };
 
 /** T tokens: wkvStep folded over t, each token with its own decay. r, k, v, w [T][C]; u [C]. */
-export function wkvSequence(S: WkvState, r: Float64Array[], k: Float64Array[], v: Float64Array[], w: Float64Array[], u: Float64Array): Float64Array[] {
+export function wkvSequence(
+  S: WkvState,
+  r: Float64Array[],
+  k: Float64Array[],
+  v: Float64Array[],
+  w: Float64Array[],
+  u: Float64Array,
+): Float64Array[] {
   const out: Float64Array[] = [];
   for (let t = 0; t < r.length; t++) out.push(wkvStep(S, r[t], k[t], v[t], w[t], u));
   return out;

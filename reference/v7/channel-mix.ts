@@ -81,12 +81,7 @@ export function deepEmbedRow(de: DeepEmbedWeights, token: number, e0: Float64Arr
  * @param sEmb   [D²] DeepEmbed only: `deepEmbedRow` of this token
  * @returns      [C] out, to be added to the residual stream
  */
-export function channelMixToken(
-  p: ChannelMixWeights,
-  xPrev: Float64Array,
-  xx: Float64Array,
-  sEmb: Float64Array | undefined,
-): Float64Array {
+export function channelMixToken(p: ChannelMixWeights, xPrev: Float64Array, xx: Float64Array, sEmb: Float64Array | undefined): Float64Array {
   const C = xx.length;
 
   // xk = xx + (x_prev − xx)∘x_k          (token shift)
@@ -102,7 +97,7 @@ export function channelMixToken(
 
   const de = p.deepEmbed;
   if (de !== undefined) {
-    if (sEmb === undefined) throw new Error('reference v7: a DeepEmbed channel mix needs the token\'s s_emb row');
+    if (sEmb === undefined) throw new Error("reference v7: a DeepEmbed channel mix needs the token's s_emb row");
     // ss = (xx·s1) · reshape(s_emb'[token], D×D)       [D]   (xx: the ln2 output, not shifted)
     const ss = vecMat(vecMat(xx, de.s1), { rows: de.D, cols: de.D, data: sEmb });
     // k ← k ∘ (ss·s2 + s0)                              [F]
@@ -149,7 +144,7 @@ export function channelMixSequence(
 
   const de = p.deepEmbed;
   if (de !== undefined) {
-    if (sEmb === undefined) throw new Error('reference v7: a DeepEmbed channel mix needs the tokens\' s_emb rows');
+    if (sEmb === undefined) throw new Error("reference v7: a DeepEmbed channel mix needs the tokens' s_emb rows");
     // ss = (xx·s1) · reshape(s_emb'[token_t], D×D)     [T][D]
     const ss = xx.map((x, t) => vecMat(vecMat(x, de.s1), { rows: de.D, cols: de.D, data: sEmb[t]! }));
     // k = k ∘ (ss·s2 + s0)                              [T][F]

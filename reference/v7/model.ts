@@ -151,13 +151,24 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
       const b = blocks[l]!;
       const s = state.layers[l]!;
       // X ← X + TMix(LN(X; ln1))        (row-wise LN)
-      const att = timeMixSequence(b.att, s.attXPrev, s.attKv, X.map((x) => layerNorm(x, b.ln1.weight, b.ln1.bias, LN_EPS)), vFirst);
+      const att = timeMixSequence(
+        b.att,
+        s.attXPrev,
+        s.attKv,
+        X.map((x) => layerNorm(x, b.ln1.weight, b.ln1.bias, LN_EPS)),
+        vFirst,
+      );
       if (l === 0) vFirst = att.v;
       X = X.map((x, t) => x.map((xc, c) => xc + att.out[t]![c]!));
       // X ← X + CMix(LN(X; ln2))
       const de = b.ffn.deepEmbed;
       const sEmb = de === undefined ? undefined : tokens.map((tok, t) => deepEmbedRow(de, tok, E0[t]!));
-      const ffn = channelMixSequence(b.ffn, s.ffnXPrev, X.map((x) => layerNorm(x, b.ln2.weight, b.ln2.bias, LN_EPS)), sEmb);
+      const ffn = channelMixSequence(
+        b.ffn,
+        s.ffnXPrev,
+        X.map((x) => layerNorm(x, b.ln2.weight, b.ln2.bias, LN_EPS)),
+        sEmb,
+      );
       X = X.map((x, t) => x.map((xc, c) => xc + ffn[t]![c]!));
     }
     // logits at every position        [T][V]  (model.py's full_output = True)

@@ -80,10 +80,7 @@ export function loadTimeMix(weights: RefWeights, layer: number): TimeMixWeights 
     a0: vec(weights, `${p}a0`),
     a1: mat(weights, `${p}a1`),
     a2: mat(weights, `${p}a2`),
-    valueResidual:
-      layer === 0
-        ? undefined
-        : { v0: vec(weights, `${p}v0`), v1: mat(weights, `${p}v1`), v2: mat(weights, `${p}v2`) },
+    valueResidual: layer === 0 ? undefined : { v0: vec(weights, `${p}v0`), v1: mat(weights, `${p}v1`), v2: mat(weights, `${p}v2`) },
     g1: mat(weights, `${p}g1`),
     g2: mat(weights, `${p}g2`),
     k_k: vec(weights, `${p}k_k`),

@@ -69,7 +69,12 @@ export interface Backend {
    * skip the host copy of a weight. With `storage` bf16/i8 (a matrix), the tensor is stored so,
    * encoded from the values `fill` wrote (a backend that implements this honours `storage`).
    */
-  uploadFilled?(shape: readonly number[], label: string, fill: (dst: Float32Array) => void, storage?: Exclude<WeightStorage, 'f16'>): Tensor;
+  uploadFilled?(
+    shape: readonly number[],
+    label: string,
+    fill: (dst: Float32Array) => void,
+    storage?: Exclude<WeightStorage, 'f16'>,
+  ): Tensor;
   /** A new zero-filled tensor. */
   zeros(shape: readonly number[], label: string): Tensor;
   /** Overwrite a tensor with host data of the same size. */

@@ -37,7 +37,15 @@ export interface QuantI8 {
 /** Quantise W [O, K] (row-major, not modified). */
 export function quantizeI8(W: Float32Array, O: number, K: number, label = 'weight'): QuantI8 {
   checkMatrix(W.length, O, K, label);
-  const m = { O, K, q: new Uint8Array(O * K), mx: new Float32Array(O), rx: new Float32Array(O), my: new Float32Array(K), ry: new Float32Array(K) };
+  const m = {
+    O,
+    K,
+    q: new Uint8Array(O * K),
+    mx: new Float32Array(O),
+    rx: new Float32Array(O),
+    my: new Float32Array(K),
+    ry: new Float32Array(K),
+  };
   quantizeI8Into(W, m, label);
   return m;
 }
@@ -54,7 +62,8 @@ export function quantizeI8Into(W: Float32Array, out: QuantI8, label = 'weight'):
   checkMatrix(W.length, O, K, label);
   if (q.length !== O * K || mx.length !== O || rx.length !== O || my.length !== K || ry.length !== K) {
     throw new RwkvError('SHAPE_MISMATCH', 'int8 quantisation output has the wrong sizes', {
-      tensor: label, expected: `q ${O * K}, mx/rx ${O}, my/ry ${K}`,
+      tensor: label,
+      expected: `q ${O * K}, mx/rx ${O}, my/ry ${K}`,
       actual: `q ${q.length}, mx ${mx.length}, rx ${rx.length}, my ${my.length}, ry ${ry.length}`,
     });
   }
@@ -114,7 +123,9 @@ export function quantizeI8Into(W: Float32Array, out: QuantI8, label = 'weight'):
 function checkMatrix(length: number, O: number, K: number, label: string): void {
   if (length !== O * K || O < 1 || K < 1) {
     throw new RwkvError('SHAPE_MISMATCH', 'int8 quantisation needs a non-empty [O, K] matrix', {
-      tensor: label, expected: `${O}·${K} values`, actual: `${length}`,
+      tensor: label,
+      expected: `${O}·${K} values`,
+      actual: `${length}`,
     });
   }
 }

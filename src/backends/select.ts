@@ -42,7 +42,9 @@ export interface CreateBackendOptions {
 
 function unknown(name: string): RwkvError {
   return new RwkvError('BACKEND_UNAVAILABLE', `unknown backend "${name}"`, {
-    argument: 'backend', expected: `one of ${BACKEND_NAMES.join(', ')}`, actual: name,
+    argument: 'backend',
+    expected: `one of ${BACKEND_NAMES.join(', ')}`,
+    actual: name,
   });
 }
 
@@ -75,7 +77,9 @@ export function selectBackend(name: string | Backend = 'auto'): Backend {
   if (name === 'auto' || name === 'ts') return new TsBackend();
   if (name === 'wasm' || name === 'cuda') {
     throw new RwkvError('BACKEND_UNAVAILABLE', `the ${name} backend starts asynchronously`, {
-      argument: 'backend', expected: `createBackend("${name}") (async), RwkvModel.load, or a ready Backend instance`, actual: name,
+      argument: 'backend',
+      expected: `createBackend("${name}") (async), RwkvModel.load, or a ready Backend instance`,
+      actual: name,
       hint: `pass \`backend: await createBackend("${name}")\` to RwkvModel.fromCheckpoint`,
     });
   }

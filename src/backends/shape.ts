@@ -36,7 +36,9 @@ export function checkWriteSize(t: Tensor, data: Float32Array): void {
   const n = numel(t.shape);
   if (n !== data.length) {
     throw new RwkvError('SHAPE_MISMATCH', 'write size does not match the tensor', {
-      tensor: t.label, expected: `${n}`, actual: `${data.length}`,
+      tensor: t.label,
+      expected: `${n}`,
+      actual: `${data.length}`,
     });
   }
 }
@@ -74,8 +76,12 @@ export function matmulShape(backend: string, out: Tensor, x: Tensor, W: Tensor):
 export function layerNormShape(backend: string, out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, groupSize: number): [number, number] {
   const [T, C] = rowsCols(x);
   checkShapes(
-    backend, size(weight.shape) === C && size(bias.shape) === C && C % groupSize === 0 && size(out.shape) === T * C,
-    'layerNorm weight/bias must be [C], C divisible by group', x, weight, bias,
+    backend,
+    size(weight.shape) === C && size(bias.shape) === C && C % groupSize === 0 && size(out.shape) === T * C,
+    'layerNorm weight/bias must be [C], C divisible by group',
+    x,
+    weight,
+    bias,
   );
   return [T, C];
 }
@@ -145,7 +151,17 @@ export function rowVecMatShape(backend: string, out: Tensor, x: Tensor, M: Tenso
 }
 
 /** wkv4: aa, bb, pp, w, u [C]; out, k, v [T, C]; returns [T, C]. */
-export function wkv4Shape(backend: string, out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): [number, number] {
+export function wkv4Shape(
+  backend: string,
+  out: Tensor,
+  aa: Tensor,
+  bb: Tensor,
+  pp: Tensor,
+  w: Tensor,
+  u: Tensor,
+  k: Tensor,
+  v: Tensor,
+): [number, number] {
   const [T, C] = rowsCols(k);
   for (const t of [aa, bb, pp, w, u]) checkShapes(backend, size(t.shape) === C, 'wkv4 state/decay must be [C]', t, k);
   checkShapes(backend, size(v.shape) === T * C && size(out.shape) === T * C, 'wkv4 out, k, v must be [T, C]', out, k, v);
@@ -164,7 +180,17 @@ function headShape(backend: string, what: string, S: Tensor, k: Tensor, H: numbe
  * wkv5 (v5.x, and v6 with w per token): S [H, N, N]; out, r, k, v [T, C]; w [C] or [T, C];
  * u [C]. Returns [T, C, N, whether w is per token].
  */
-export function wkv5Shape(backend: string, out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): [number, number, number, boolean] {
+export function wkv5Shape(
+  backend: string,
+  out: Tensor,
+  S: Tensor,
+  r: Tensor,
+  k: Tensor,
+  v: Tensor,
+  w: Tensor,
+  u: Tensor,
+  H: number,
+): [number, number, number, boolean] {
   const [T, C, N] = headShape(backend, 'wkv5', S, k, H);
   const wn = size(w.shape);
   checkShapes(backend, wn === C || wn === T * C, 'wkv5 w must be [C] or [T, C]', w, k);
@@ -174,7 +200,18 @@ export function wkv5Shape(backend: string, out: Tensor, S: Tensor, r: Tensor, k:
 }
 
 /** wkv7: S [H, N, N]; out, r, w, k, v, a, b [T, C]. Returns [T, C, N]. */
-export function wkv7Shape(backend: string, out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): [number, number, number] {
+export function wkv7Shape(
+  backend: string,
+  out: Tensor,
+  S: Tensor,
+  r: Tensor,
+  w: Tensor,
+  k: Tensor,
+  v: Tensor,
+  a: Tensor,
+  b: Tensor,
+  H: number,
+): [number, number, number] {
   const [T, C, N] = headShape(backend, 'wkv7', S, k, H);
   for (const t of [out, r, w, v, a, b]) checkShapes(backend, size(t.shape) === T * C, 'wkv7 out, r, w, k, v, a, b must be [T, C]', t, k);
   return [T, C, N];

@@ -31,8 +31,14 @@ export async function cmdBench(argv: string[], out: (s: string) => void): Promis
       v = parseArgs({
         args: argv,
         options: {
-          shape: { type: 'string' }, strategy: { type: 'string' }, prefill: { type: 'string' }, decode: { type: 'string' },
-          threads: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' },
+          shape: { type: 'string' },
+          strategy: { type: 'string' },
+          prefill: { type: 'string' },
+          decode: { type: 'string' },
+          threads: { type: 'string' },
+          runs: { type: 'string' },
+          seed: { type: 'string' },
+          json: { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
         strict: true,
@@ -70,12 +76,16 @@ export async function cmdBench(argv: string[], out: (s: string) => void): Promis
       out(JSON.stringify(r));
       return 0;
     }
-    const stored = Object.entries(r.weightBytes).filter(([, b]) => b > 0).map(([k, b]) => `${k} ${formatBytes(b)}`).join(', ');
+    const stored = Object.entries(r.weightBytes)
+      .filter(([, b]) => b > 0)
+      .map(([k, b]) => `${k} ${formatBytes(b)}`)
+      .join(', ');
     out(`model: ${(r.params / 1e6).toFixed(1)}M params, loaded in ${r.loadSeconds.toFixed(1)} s; ${r.runtime}`);
     for (const line of r.placement) out(`  ${line}`);
     out(`weights: ${stored}; read per token ${formatBytes(r.weightBytesPerToken)}`);
     out(`decode:  ${r.decode.tokPerSec.toFixed(2)} tok/s (median of ${r.decode.runs.length} runs of ${r.decode.tokens} tokens)`);
-    if (r.prefill) out(`prefill: ${r.prefill.tokPerSec.toFixed(2)} tok/s (median of ${r.prefill.runs.length} runs of ${r.prefill.tokens} tokens)`);
+    if (r.prefill)
+      out(`prefill: ${r.prefill.tokPerSec.toFixed(2)} tok/s (median of ${r.prefill.runs.length} runs of ${r.prefill.tokens} tokens)`);
     out(`peak RSS: ${r.peakRssBytes !== null ? formatBytes(r.peakRssBytes) : 'unavailable in this runtime'}`);
     return 0;
   } catch (e) {

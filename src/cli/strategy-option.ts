@@ -42,14 +42,17 @@ export interface StrategyOptionValues {
 export function strategyLoadOptions(v: StrategyOptionValues): { strategy?: string; threads?: number } {
   let threads: number | undefined;
   if (v.threads !== undefined) {
-    if (!/^\d+$/.test(v.threads) || Number(v.threads) < 1) throw new StrategyOptionError(`--threads must be a positive integer, got "${v.threads}"`);
+    if (!/^\d+$/.test(v.threads) || Number(v.threads) < 1)
+      throw new StrategyOptionError(`--threads must be a positive integer, got "${v.threads}"`);
     threads = Number(v.threads);
   }
   const t = threads !== undefined ? { threads } : {};
   if (v.strategy === undefined) return t;
   const clash = [v.backend !== undefined ? '--backend' : '', v.weights !== undefined ? '--weights' : ''].filter((s) => s !== '');
   if (clash.length > 0) {
-    throw new StrategyOptionError(`--strategy replaces ${clash.join(' and ')}; give one or the other ("--backend B --weights f32" is --strategy "B fp32")`);
+    throw new StrategyOptionError(
+      `--strategy replaces ${clash.join(' and ')}; give one or the other ("--backend B --weights f32" is --strategy "B fp32")`,
+    );
   }
   try {
     return { strategy: parseStrategy(v.strategy).text, ...t };

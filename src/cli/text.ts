@@ -27,7 +27,18 @@ import { detectConfig } from '../model/config.ts';
 import { loadTokenizer } from '../tokenizer/index.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { progressBar } from '../util/progress.ts';
-import { type CliIo, UsageError, type Values, loadModel, parseTokens, positiveInt, readStateBytes, saveState, startState, stateFormat } from '../cli.ts';
+import {
+  type CliIo,
+  UsageError,
+  type Values,
+  loadModel,
+  parseTokens,
+  positiveInt,
+  readStateBytes,
+  saveState,
+  startState,
+  stateFormat,
+} from '../cli.ts';
 
 /** Tokens the older `--tokens LIST -n COUNT` form generates by default (its old default). */
 const LEGACY_COUNT = 32;
@@ -59,7 +70,8 @@ function samplingOptions(v: Values): GenerateOptions {
   set('temperature', numberOption(v, 'temperature'));
   set('topP', numberOption(v, 'top-p'));
   const topK = numberOption(v, 'top-k');
-  if (topK !== undefined && (!Number.isInteger(topK) || topK < 0)) throw new UsageError(`--top-k must be an integer ≥ 0, got "${v['top-k']}"`);
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 0))
+    throw new UsageError(`--top-k must be an integer ≥ 0, got "${v['top-k']}"`);
   set('topK', topK);
   set('alphaFrequency', numberOption(v, 'alpha-frequency'));
   set('alphaPresence', numberOption(v, 'alpha-presence'));
@@ -71,7 +83,8 @@ function samplingOptions(v: Values): GenerateOptions {
     o.stop = v['stop-text'];
   }
   if (v.seed !== undefined) {
-    if (!/^\d+$/.test(v.seed) || !Number.isSafeInteger(Number(v.seed))) throw new UsageError(`--seed must be a non-negative integer, got "${v.seed}"`);
+    if (!/^\d+$/.test(v.seed) || !Number.isSafeInteger(Number(v.seed)))
+      throw new UsageError(`--seed must be a non-negative integer, got "${v.seed}"`);
     o.seed = Number(v.seed);
   }
   if (v['chunk-len'] !== undefined) o.chunkLen = positiveInt('chunk-len', v['chunk-len'], 1);
@@ -129,7 +142,8 @@ export async function cmdGenerate(v: Values, args: string[], out: (s: string) =>
     count = positiveInt('count', v.count, LEGACY_COUNT);
   } else {
     if (promptArg !== undefined && v['prompt-tokens'] !== undefined) throw new UsageError('give PROMPT or --prompt-tokens, not both');
-    if (promptArg === undefined && v['prompt-tokens'] === undefined) throw new UsageError('generate needs a PROMPT (text, or - for stdin) or --prompt-tokens LIST');
+    if (promptArg === undefined && v['prompt-tokens'] === undefined)
+      throw new UsageError('generate needs a PROMPT (text, or - for stdin) or --prompt-tokens LIST');
     const n = v.tokens !== undefined ? positiveInt('tokens', v.tokens, DEFAULT_MAX_TOKENS) : undefined;
     const m = v.count !== undefined ? positiveInt('count', v.count, DEFAULT_MAX_TOKENS) : undefined;
     if (n !== undefined && m !== undefined && n !== m) throw new UsageError('--tokens and -n both give the number of tokens; give one');
@@ -179,7 +193,8 @@ const CHAT_HELP = 'commands: /save FILE, /load FILE, /reset, /exit (Ctrl-C stops
 export async function cmdChat(v: Values, args: string[], out: (s: string) => void, err: (s: string) => void, io: CliIo): Promise<void> {
   if (args.length > 0) throw new UsageError(`chat takes no arguments (messages come from stdin), got "${args[0]}"`);
   const options = samplingOptions(v);
-  const maxTokens = v.tokens !== undefined || v.count !== undefined ? positiveInt('tokens', v.tokens ?? v.count, CHAT_DEFAULTS.maxTokens) : undefined;
+  const maxTokens =
+    v.tokens !== undefined || v.count !== undefined ? positiveInt('tokens', v.tokens ?? v.count, CHAT_DEFAULTS.maxTokens) : undefined;
   const inFormat = stateFormat(v['state-in-format'], 'state-in-format');
   const outFormat = stateFormat(v['state-out-format'], 'state-out-format') ?? 'rwkv-js';
   const model = await loadModel(v);
@@ -286,7 +301,8 @@ async function tokenizerFromOptions(v: Values): Promise<Tokenizer> {
     const { checkpoint } = await loadCheckpoint(v.model);
     return tokenizerFor(v, { file: v.model, vocabSize: detectConfig(checkpoint, v.model).nVocab });
   }
-  if (v.tokenizer === undefined && v.vocab === undefined) throw new UsageError('give --tokenizer world|20b|bytes|PATH, --vocab PATH or --model FILE');
+  if (v.tokenizer === undefined && v.vocab === undefined)
+    throw new UsageError('give --tokenizer world|20b|bytes|PATH, --vocab PATH or --model FILE');
   return tokenizerFor(v, v.model !== undefined ? { file: v.model } : undefined);
 }
 
@@ -327,9 +343,11 @@ export async function cmdDetokenize(v: Values, args: string[], out: (s: string) 
 
 export async function cmdPerplexity(v: Values, args: string[], out: (s: string) => void, io: CliIo): Promise<void> {
   if (args.length > 0) throw new UsageError(`perplexity takes no arguments, got "${args[0]}"`);
-  if ((v.text === undefined) === (v.lambada === undefined)) throw new UsageError('perplexity needs --text FILE (or -) or --lambada FILE.jsonl (one of them)');
+  if ((v.text === undefined) === (v.lambada === undefined))
+    throw new UsageError('perplexity needs --text FILE (or -) or --lambada FILE.jsonl (one of them)');
   const chunkLen = v['chunk-len'] !== undefined ? positiveInt('chunk-len', v['chunk-len'], 1) : undefined;
-  const content = v.text === '-' ? await readStdin(io) : await readTextFile((v.text ?? v.lambada)!, v.text !== undefined ? 'text file' : 'LAMBADA file');
+  const content =
+    v.text === '-' ? await readStdin(io) : await readTextFile((v.text ?? v.lambada)!, v.text !== undefined ? 'text file' : 'LAMBADA file');
   const docs = v.lambada !== undefined ? parseLambadaJsonl(content, v.lambada) : undefined;
   const model = await loadModel(v);
   const tokenizer = await tokenizerFor(v, { file: model.source.file, vocabSize: model.config.nVocab });
@@ -341,16 +359,32 @@ export async function cmdPerplexity(v: Values, args: string[], out: (s: string) 
         onProgress: (d, n) => bar.update(d, n, `${d}/${n} documents`),
       });
       bar.done();
-      if (v.json) out(JSON.stringify({ documents: r.documents, perplexity: r.perplexity, accuracy: r.accuracy, correct: r.correct, log_likelihood: r.logLikelihood }));
-      else out(`LAMBADA: ${r.documents} documents, ppl ${r.perplexity.toFixed(4)}, acc ${(r.accuracy * 100).toFixed(2)}% (${r.correct}/${r.documents})`);
+      if (v.json)
+        out(
+          JSON.stringify({
+            documents: r.documents,
+            perplexity: r.perplexity,
+            accuracy: r.accuracy,
+            correct: r.correct,
+            log_likelihood: r.logLikelihood,
+          }),
+        );
+      else
+        out(
+          `LAMBADA: ${r.documents} documents, ppl ${r.perplexity.toFixed(4)}, acc ${(r.accuracy * 100).toFixed(2)}% (${r.correct}/${r.documents})`,
+        );
     } else {
       const r = await perplexity(model, tokenizer, content, {
         ...(chunkLen !== undefined ? { chunkLen } : {}),
         onProgress: (d, n) => bar.update(d, n, `${d}/${n} tokens`),
       });
       bar.done();
-      if (v.json) out(JSON.stringify({ tokens: r.tokens, bytes: r.bytes, loss: r.loss, perplexity: r.perplexity, bits_per_byte: r.bitsPerByte }));
-      else out(`${r.tokens} tokens, ${r.bytes} bytes: loss ${r.loss.toFixed(6)} nats/token, perplexity ${r.perplexity.toFixed(4)}, ${r.bitsPerByte.toFixed(6)} bits/byte`);
+      if (v.json)
+        out(JSON.stringify({ tokens: r.tokens, bytes: r.bytes, loss: r.loss, perplexity: r.perplexity, bits_per_byte: r.bitsPerByte }));
+      else
+        out(
+          `${r.tokens} tokens, ${r.bytes} bytes: loss ${r.loss.toFixed(6)} nats/token, perplexity ${r.perplexity.toFixed(4)}, ${r.bitsPerByte.toFixed(6)} bits/byte`,
+        );
     }
   } finally {
     bar.done();

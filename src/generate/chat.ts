@@ -112,16 +112,22 @@ export class ChatSession {
       // greedy (temperature 0) means the argmax: the demo's penalties are not defaults there
       const greedy = (o.temperature ?? CHAT_DEFAULTS.temperature) === 0;
       const { alphaPresence, alphaFrequency, ...rest } = CHAT_DEFAULTS;
-      const steps = generateSteps(this.model, this.tokenizer, prompt, {
-        ...rest,
-        ...(greedy ? {} : { alphaPresence, alphaFrequency }),
-        ...stripUndefined(o),
-        ...stripUndefined(r),
-        tokenBan: [...ban, ...(o.tokenBan ?? [])],
-        stop: [TURN_SEPARATOR, ...(typeof o.stop === 'string' ? [o.stop] : (o.stop ?? []))],
-        rng: this.rng,
-        state: this.state,
-      }, cancelled);
+      const steps = generateSteps(
+        this.model,
+        this.tokenizer,
+        prompt,
+        {
+          ...rest,
+          ...(greedy ? {} : { alphaPresence, alphaFrequency }),
+          ...stripUndefined(o),
+          ...stripUndefined(r),
+          tokenBan: [...ban, ...(o.tokenBan ?? [])],
+          stop: [TURN_SEPARATOR, ...(typeof o.stop === 'string' ? [o.stop] : (o.stop ?? []))],
+          rng: this.rng,
+          state: this.state,
+        },
+        cancelled,
+      );
       for (;;) {
         const step = await steps.next();
         if (step.done) {
@@ -153,7 +159,8 @@ export class ChatSession {
     this.state.dispose();
     this.state = this.start.clone();
     this.transcriptTokens.length = 0;
-    if (this.options.preamble !== undefined && this.options.preamble !== '') this.transcriptTokens.push(...this.tokenizer.encode(this.options.preamble));
+    if (this.options.preamble !== undefined && this.options.preamble !== '')
+      this.transcriptTokens.push(...this.tokenizer.encode(this.options.preamble));
   }
 
   /** The session state as a state file (rwkv-js format by default; see src/io/state-interop.ts). */
@@ -165,7 +172,10 @@ export class ChatSession {
   loadState(bytes: Uint8Array, format?: StateFileFormat, file = '(memory)'): void {
     const fmt = format ?? detectStateFileFormat(bytes);
     if (fmt === undefined) {
-      throw new RwkvError('STATE_FORMAT', 'cannot tell the format of this state file', { file, hint: 'give its format (rwkv.cpp or web-rwkv)' });
+      throw new RwkvError('STATE_FORMAT', 'cannot tell the format of this state file', {
+        file,
+        hint: 'give its format (rwkv.cpp or web-rwkv)',
+      });
     }
     this.state.fromArray(decodeStateFile(bytes, this.model.config, fmt, file));
     this.transcriptTokens.length = 0;

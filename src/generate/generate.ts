@@ -20,7 +20,14 @@ import type { RwkvState } from '../model/state.ts';
 import { type Tokenizer, Utf8StreamDecoder } from '../tokenizer/tokenizer.ts';
 import { type Rng, createRng } from './rng.ts';
 import {
-  PIPELINE_DEFAULTS, type PenaltyOptions, Penalties, type SamplingOptions, StopStrings, occurrenceWeight, sampleLogits, samplingParams,
+  PIPELINE_DEFAULTS,
+  type PenaltyOptions,
+  Penalties,
+  type SamplingOptions,
+  StopStrings,
+  occurrenceWeight,
+  sampleLogits,
+  samplingParams,
 } from './sampler.ts';
 
 /** Default number of tokens to generate (pip's `token_count`). */
@@ -221,7 +228,8 @@ export async function* generateSteps(
   if (ids.length === 0) {
     if (o.logits === undefined) {
       throw new RwkvError('INVALID_ARGUMENT', 'the prompt is empty', {
-        argument: 'prompt', hint: 'give text or token ids, or options.logits (with options.state) to continue a previous result',
+        argument: 'prompt',
+        hint: 'give text or token ids, or options.logits (with options.state) to continue a previous result',
       });
     }
     logits = o.logits;

@@ -82,7 +82,8 @@ async function teacherForce(
 
 function chunkLenOf(x: number | undefined): number {
   const v = x ?? PIPELINE_DEFAULTS.chunkLen;
-  if (!Number.isInteger(v) || v < 1) throw new RwkvError('INVALID_ARGUMENT', 'chunkLen must be an integer ≥ 1', { argument: 'chunkLen', actual: String(x) });
+  if (!Number.isInteger(v) || v < 1)
+    throw new RwkvError('INVALID_ARGUMENT', 'chunkLen must be an integer ≥ 1', { argument: 'chunkLen', actual: String(x) });
   return v;
 }
 
@@ -104,9 +105,17 @@ export async function perplexity(
     });
   }
   let nll = 0;
-  await teacherForce(model, seq, chunkLenOf(options.chunkLen), options.state ?? model.createState(), (t, logits) => {
-    if (t >= firstScored) nll -= logProb(logits, seq[t]!);
-  }, options.onProgress, options.signal);
+  await teacherForce(
+    model,
+    seq,
+    chunkLenOf(options.chunkLen),
+    options.state ?? model.createState(),
+    (t, logits) => {
+      if (t >= firstScored) nll -= logProb(logits, seq[t]!);
+    },
+    options.onProgress,
+    options.signal,
+  );
   const scored = seq.slice(firstScored);
   const bytes = tokenizer.decodeBytes(scored).length;
   const loss = nll / scored.length;
@@ -133,7 +142,10 @@ export interface LambadaResult {
 export function splitLastWord(text: string, where = 'text'): [string, string] {
   const at = text.lastIndexOf(' ');
   if (at < 0) {
-    throw new RwkvError('INVALID_ARGUMENT', `${where} has no space, so no last word to predict`, { argument: 'text', actual: JSON.stringify(text.slice(0, 60)) });
+    throw new RwkvError('INVALID_ARGUMENT', `${where} has no space, so no last word to predict`, {
+      argument: 'text',
+      actual: JSON.stringify(text.slice(0, 60)),
+    });
   }
   return [text.slice(0, at), ' ' + text.slice(at + 1)];
 }
@@ -150,7 +162,8 @@ export function parseLambadaJsonl(content: string, file = '(jsonl)'): LambadaDoc
       throw new RwkvError('FILE_FORMAT', `line ${i + 1} is not JSON (${(e as Error).message})`, { file });
     }
     const text = (doc as { text?: unknown } | null)?.text;
-    if (typeof text !== 'string') throw new RwkvError('FILE_FORMAT', `line ${i + 1} has no "text" string`, { file, expected: '{"text": "..."}' });
+    if (typeof text !== 'string')
+      throw new RwkvError('FILE_FORMAT', `line ${i + 1} has no "text" string`, { file, expected: '{"text": "..."}' });
     docs.push({ text });
   });
   if (docs.length === 0) throw new RwkvError('FILE_FORMAT', 'no documents (expected one {"text": ...} per line)', { file });
@@ -174,11 +187,19 @@ export async function lambada(
     const seq = [...src, ...dst];
     let logL = 0;
     let allCorrect = true;
-    await teacherForce(model, seq, chunkLen, model.createState(), (t, logits) => {
-      if (t < src.length) return;
-      logL += logProb(logits, seq[t]!);
-      if (argmax(logits) !== seq[t]) allCorrect = false;
-    }, undefined, options.signal);
+    await teacherForce(
+      model,
+      seq,
+      chunkLen,
+      model.createState(),
+      (t, logits) => {
+        if (t < src.length) return;
+        logL += logProb(logits, seq[t]!);
+        if (argmax(logits) !== seq[t]) allCorrect = false;
+      },
+      undefined,
+      options.signal,
+    );
     logLikelihood += logL;
     if (allCorrect) correct++;
     options.onProgress?.(d + 1, documents.length);

@@ -124,7 +124,9 @@ function split64(x: number | bigint, name: string): [number, number] {
 
 function badSeed(name: string, actual: string): RwkvError {
   return new RwkvError('INVALID_ARGUMENT', `the random ${name} must be a non-negative integer`, {
-    argument: name, expected: 'an integer in [0, 2^53) (or a bigint below 2^64)', actual,
+    argument: name,
+    expected: 'an integer in [0, 2^53) (or a bigint below 2^64)',
+    actual,
   });
 }
 

@@ -93,7 +93,9 @@ export function argmax(x: ArrayLike<number>): number {
     }
   }
   if (best < 0) {
-    throw new RwkvError('INVALID_ARGUMENT', 'cannot pick a token: every logit is −Infinity (all banned) or NaN, or there are none', { argument: 'logits' });
+    throw new RwkvError('INVALID_ARGUMENT', 'cannot pick a token: every logit is −Infinity (all banned) or NaN, or there are none', {
+      argument: 'logits',
+    });
   }
   return best;
 }
@@ -108,9 +110,13 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
     if (l > max) max = l;
   }
   if (max === -Infinity || max === Infinity) {
-    throw new RwkvError('INVALID_ARGUMENT', max === Infinity ? 'a logit is +Infinity' : 'every token is banned (all logits are −Infinity)', {
-      argument: 'logits',
-    });
+    throw new RwkvError(
+      'INVALID_ARGUMENT',
+      max === Infinity ? 'a logit is +Infinity' : 'every token is banned (all logits are −Infinity)',
+      {
+        argument: 'logits',
+      },
+    );
   }
   const p = new Float64Array(V);
   let sum = 0;
@@ -271,7 +277,11 @@ export class StopStrings {
   constructor(stops: readonly string[]) {
     for (const s of stops) {
       if (typeof s !== 'string' || s.length === 0) {
-        throw new RwkvError('INVALID_ARGUMENT', 'a stop string is empty', { argument: 'stop', expected: 'non-empty strings', actual: JSON.stringify(s) });
+        throw new RwkvError('INVALID_ARGUMENT', 'a stop string is empty', {
+          argument: 'stop',
+          expected: 'non-empty strings',
+          actual: JSON.stringify(s),
+        });
       }
     }
     this.stops = stops;

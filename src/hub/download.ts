@@ -106,7 +106,10 @@ export async function resolveModelFile(spec: string | HubRef, options: ResolveMo
 }
 
 /** Only the cache: the file's local path, or undefined. Never touches the network. */
-export async function findCachedHubFile(ref: HubRef, options: Pick<ResolveModelOptions, 'cacheDir' | 'env'> = {}): Promise<string | undefined> {
+export async function findCachedHubFile(
+  ref: HubRef,
+  options: Pick<ResolveModelOptions, 'cacheDir' | 'env'> = {},
+): Promise<string | undefined> {
   checkHubRef(ref);
   return new RepoCache(options.cacheDir ?? hubCacheDir(options.env ?? process.env), ref.repo).find(ref.revision, ref.path);
 }
@@ -163,7 +166,10 @@ export async function downloadHubFile(ref: HubRef, options: ResolveModelOptions 
   }
 
   const newBlob = await ensureBlob(ctx, meta);
-  const file = await cache.linkSnapshot(meta.etag, meta.commit, ref.path, { newBlob, ...(options.symlinks !== undefined ? { symlinks: options.symlinks } : {}) });
+  const file = await cache.linkSnapshot(meta.etag, meta.commit, ref.path, {
+    newBlob,
+    ...(options.symlinks !== undefined ? { symlinks: options.symlinks } : {}),
+  });
   await cache.writeRef(ref.revision, meta.commit);
   return file;
 }
@@ -231,7 +237,10 @@ async function authHeader(token: string | false | undefined, env: Env): Promise<
 /** `W/"abc"` → `abc` */
 function normalizeEtag(v: string | null): string | undefined {
   if (v === null) return undefined;
-  const s = v.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  const s = v
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
   return s === '' ? undefined : s;
 }
 
@@ -320,7 +329,12 @@ function httpError(ctx: Context, res: Response, url: string): HubError {
     });
   }
   const transient = status === 429 || status >= 500;
-  const hint = status === 401 || status === 403 ? (code === 'GatedRepo' ? 'accept the model\'s terms on its Hub page and set HF_TOKEN' : tokenHint) : undefined;
+  const hint =
+    status === 401 || status === 403
+      ? code === 'GatedRepo'
+        ? "accept the model's terms on its Hub page and set HF_TOKEN"
+        : tokenHint
+      : undefined;
   const what = status === 401 || status === 403 ? 'the Hub refused the request' : 'the request failed';
   return new HubError('DOWNLOAD_FAILED', said ? `${what} (${said})` : what, ctx.ref, {
     url,
@@ -442,7 +456,8 @@ async function fetchInto(ctx: Context, meta: FileMetadata, tmp: string, have: nu
       }
       // 416, or a 206 for other bytes than asked: drop the partial file and ask for all of it
       await res.body?.cancel().catch(() => {});
-      if (attempt > 0) throw new HubError('DOWNLOAD_FAILED', 'the server sent a range that was not asked for', ctx.ref, { url, status: res.status });
+      if (attempt > 0)
+        throw new HubError('DOWNLOAD_FAILED', 'the server sent a range that was not asked for', ctx.ref, { url, status: res.status });
       await rm(tmp, { force: true });
       have = 0;
     }
@@ -489,7 +504,14 @@ async function fetchInto(ctx: Context, meta: FileMetadata, tmp: string, have: nu
     }
     return hash?.digest('hex');
   } catch (e) {
-    throw networkError(ctx, e, url, `download interrupted after ${loaded} of ${meta.size} bytes (run again to resume)`, stall.signal.aborted, ctx.readTimeoutMs);
+    throw networkError(
+      ctx,
+      e,
+      url,
+      `download interrupted after ${loaded} of ${meta.size} bytes (run again to resume)`,
+      stall.signal.aborted,
+      ctx.readTimeoutMs,
+    );
   } finally {
     clearTimeout(timer);
     linked.dispose();
@@ -520,7 +542,7 @@ async function verify(ctx: Context, meta: FileMetadata, tmp: string, digestSoFar
   const digest = digestSoFar ?? (await hashPrefix(tmp, size, ctx.signal)).digest('hex');
   if (digest !== meta.etag) {
     await rm(tmp, { force: true });
-    throw new HubError('DOWNLOAD_FAILED', 'the downloaded bytes do not match the Hub\'s sha256', ctx.ref, {
+    throw new HubError('DOWNLOAD_FAILED', "the downloaded bytes do not match the Hub's sha256", ctx.ref, {
       url: meta.location,
       expected: `sha256 ${meta.etag}`,
       actual: `sha256 ${digest}`,

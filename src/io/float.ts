@@ -62,12 +62,7 @@ export function floatToHalf(x: number): number {
 }
 
 /** Decode `count` little-endian values of `dtype` starting at `bytes[offset]` into float32. */
-export function decodeToF32(
-  bytes: Uint8Array,
-  offset: number,
-  count: number,
-  dtype: 'F32' | 'F16' | 'BF16',
-): Float32Array {
+export function decodeToF32(bytes: Uint8Array, offset: number, count: number, dtype: 'F32' | 'F16' | 'BF16'): Float32Array {
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * (dtype === 'F32' ? 4 : 2));
   if (dtype === 'F32') {

@@ -45,7 +45,14 @@ export interface GgufWriterOptions {
 
 /** llama.cpp `enum llama_ftype` values for general.file_type. */
 const FILE_TYPES: Readonly<Record<StoredDType, number>> = {
-  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, BF16: 32,
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q4_1: 3,
+  Q8_0: 7,
+  Q5_0: 8,
+  Q5_1: 9,
+  BF16: 32,
 };
 
 /** gguf-py TokenType */
@@ -126,7 +133,11 @@ function plan(ckpt: Checkpoint, cfg: ModelConfig): OutTensor[] {
     const t = get(key);
     const s = shape ?? t.shape;
     if (numel(s) !== numel(t.shape)) {
-      throw new RwkvError('SHAPE_MISMATCH', 'tensor has the wrong size for GGUF', { tensor: key, expected: shapeString(s), actual: shapeString(t.shape) });
+      throw new RwkvError('SHAPE_MISMATCH', 'tensor has the wrong size for GGUF', {
+        tensor: key,
+        expected: shapeString(s),
+        actual: shapeString(t.shape),
+      });
     }
     out.push({ name, shape: s, kind, same: t });
   };
@@ -140,7 +151,9 @@ function plan(ckpt: Checkpoint, cfg: ModelConfig): OutTensor[] {
     } else if (t.shape.length === 3) {
       const [b, r, c] = t.shape as [number, number, number];
       out.push({
-        name, shape: [b, c, r], kind,
+        name,
+        shape: [b, c, r],
+        kind,
         values: () => {
           const x = t.data;
           const y = new Float32Array(x.length);
@@ -155,10 +168,17 @@ function plan(ckpt: Checkpoint, cfg: ModelConfig): OutTensor[] {
   const fused = (name: string, keys: readonly string[]) => {
     const ts = keys.map(get);
     for (const [i, t] of ts.entries()) {
-      if (numel(t.shape) !== C) throw new RwkvError('SHAPE_MISMATCH', 'token-shift mix must have C values', { tensor: keys[i]!, expected: `[1, 1, ${C}]`, actual: shapeString(t.shape) });
+      if (numel(t.shape) !== C)
+        throw new RwkvError('SHAPE_MISMATCH', 'token-shift mix must have C values', {
+          tensor: keys[i]!,
+          expected: `[1, 1, ${C}]`,
+          actual: shapeString(t.shape),
+        });
     }
     out.push({
-      name, shape: [ts.length, 1, 1, C], kind: 'float',
+      name,
+      shape: [ts.length, 1, 1, C],
+      kind: 'float',
       values: () => {
         const y = new Float32Array(ts.length * C);
         ts.forEach((t, i) => y.set(t.data, i * C));
@@ -194,7 +214,10 @@ function plan(ckpt: Checkpoint, cfg: ModelConfig): OutTensor[] {
         transposed(`${n}time_mix_${x}1.weight`, `${p}att.${x}1`, kind);
         transposed(`${n}time_mix_${x}2.weight`, `${p}att.${x}2`, kind);
       }
-      fused(`${n}time_mix_lerp_fused.weight`, ['x_r', 'x_w', 'x_k', 'x_v', 'x_a', 'x_g'].map((x) => `${p}att.${x}`));
+      fused(
+        `${n}time_mix_lerp_fused.weight`,
+        ['x_r', 'x_w', 'x_k', 'x_v', 'x_a', 'x_g'].map((x) => `${p}att.${x}`),
+      );
       vector(`${n}time_mix_k_k.weight`, `${p}att.k_k`);
       vector(`${n}time_mix_k_a.weight`, `${p}att.k_a`);
       vector(`${n}time_mix_r_k.weight`, `${p}att.r_k`);
@@ -211,7 +234,10 @@ function plan(ckpt: Checkpoint, cfg: ModelConfig): OutTensor[] {
       transposed(`${n}time_mix_w1.weight`, `${p}att.time_maa_w1`, 'float');
       transposed(`${n}time_mix_w2.weight`, `${p}att.time_maa_w2`, 'float');
       vector(`${n}time_mix_lerp_x.weight`, `${p}att.time_maa_x`);
-      fused(`${n}time_mix_lerp_fused.weight`, ['w', 'k', 'v', 'r', 'g'].map((x) => `${p}att.time_maa_${x}`));
+      fused(
+        `${n}time_mix_lerp_fused.weight`,
+        ['w', 'k', 'v', 'r', 'g'].map((x) => `${p}att.time_maa_${x}`),
+      );
       same(`${n}time_mix_first.weight`, `${p}att.time_faaaa`, 'float', [cfg.nHead, cfg.headSize]);
       vector(`${n}time_mix_decay.weight`, `${p}att.time_decay`);
       transposed(`${n}time_mix_decay_w1.weight`, `${p}att.time_decay_w1`, 'float');
@@ -318,7 +344,19 @@ export function parseRwkvVocab(text: string, file = 'vocabulary'): (Uint8Array |
         continue;
       }
       const e = body[++i];
-      const simple: Record<string, number> = { '\\': 0x5c, "'": 0x27, '"': 0x22, n: 0x0a, t: 0x09, r: 0x0d, a: 0x07, b: 0x08, f: 0x0c, v: 0x0b, '0': 0 };
+      const simple: Record<string, number> = {
+        '\\': 0x5c,
+        "'": 0x27,
+        '"': 0x22,
+        n: 0x0a,
+        t: 0x09,
+        r: 0x0d,
+        a: 0x07,
+        b: 0x08,
+        f: 0x0c,
+        v: 0x0b,
+        '0': 0,
+      };
       if (e !== undefined && simple[e] !== undefined) {
         pushCp(simple[e]!);
       } else if (e === 'x' || (!isBytes && (e === 'u' || e === 'U'))) {
@@ -426,12 +464,26 @@ class HeaderBytes {
     const b = new Uint8Array(8);
     const dv = new DataView(b.buffer);
     switch (type) {
-      case GgufType.STRING: this.str(v as string); return;
-      case GgufType.UINT32: dv.setUint32(0, v as number, true); this.push(b.subarray(0, 4)); return;
-      case GgufType.INT32: dv.setInt32(0, v as number, true); this.push(b.subarray(0, 4)); return;
-      case GgufType.FLOAT32: dv.setFloat32(0, v as number, true); this.push(b.subarray(0, 4)); return;
-      case GgufType.BOOL: this.push(Uint8Array.of(v ? 1 : 0)); return;
-      default: throw new Error(`gguf writer: value type ${type} not used`);
+      case GgufType.STRING:
+        this.str(v as string);
+        return;
+      case GgufType.UINT32:
+        dv.setUint32(0, v as number, true);
+        this.push(b.subarray(0, 4));
+        return;
+      case GgufType.INT32:
+        dv.setInt32(0, v as number, true);
+        this.push(b.subarray(0, 4));
+        return;
+      case GgufType.FLOAT32:
+        dv.setFloat32(0, v as number, true);
+        this.push(b.subarray(0, 4));
+        return;
+      case GgufType.BOOL:
+        this.push(Uint8Array.of(v ? 1 : 0));
+        return;
+      default:
+        throw new Error(`gguf writer: value type ${type} not used`);
     }
   }
   meta(key: string, m: MetaValue) {
@@ -461,7 +513,11 @@ const pad = (n: number, a: number) => (a - (n % a)) % a;
 /** A GGUF writer; `ggufWriter` is the default one (float dtypes, byte vocabulary). */
 export function createGgufWriter(opts: GgufWriterOptions = {}): CheckpointWriter {
   if (opts.quantize !== undefined && !isGgmlQuantType(opts.quantize)) {
-    throw new RwkvError('INVALID_ARGUMENT', 'unknown quantization type', { argument: 'quantize', expected: 'Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1', actual: String(opts.quantize) });
+    throw new RwkvError('INVALID_ARGUMENT', 'unknown quantization type', {
+      argument: 'quantize',
+      expected: 'Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1',
+      actual: String(opts.quantize),
+    });
   }
   return {
     format: 'gguf',

@@ -66,20 +66,52 @@ export interface GgufMetadataEntry {
 
 /** ggml tensor types (ggml.h `enum ggml_type`). Only some can be read; the rest are named in errors. */
 export const GGML_TYPE_NAMES: Readonly<Record<number, string>> = {
-  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1',
-  10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K',
-  16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S', 23: 'IQ4_XS',
-  24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16',
-  34: 'TQ1_0', 35: 'TQ2_0', 39: 'MXFP4',
+  0: 'F32',
+  1: 'F16',
+  2: 'Q4_0',
+  3: 'Q4_1',
+  6: 'Q5_0',
+  7: 'Q5_1',
+  8: 'Q8_0',
+  9: 'Q8_1',
+  10: 'Q2_K',
+  11: 'Q3_K',
+  12: 'Q4_K',
+  13: 'Q5_K',
+  14: 'Q6_K',
+  15: 'Q8_K',
+  16: 'IQ2_XXS',
+  17: 'IQ2_XS',
+  18: 'IQ3_XXS',
+  19: 'IQ1_S',
+  20: 'IQ4_NL',
+  21: 'IQ3_S',
+  22: 'IQ2_S',
+  23: 'IQ4_XS',
+  24: 'I8',
+  25: 'I16',
+  26: 'I32',
+  27: 'I64',
+  28: 'F64',
+  29: 'IQ1_M',
+  30: 'BF16',
+  34: 'TQ1_0',
+  35: 'TQ2_0',
+  39: 'MXFP4',
 };
 
 /** The ggml types this library reads, by id. */
 export const GGML_TYPE_IDS: Readonly<Record<StoredDType, number>> = {
-  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, BF16: 30,
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q4_1: 3,
+  Q5_0: 6,
+  Q5_1: 7,
+  Q8_0: 8,
+  BF16: 30,
 };
-const READABLE: ReadonlyMap<number, StoredDType> = new Map(
-  Object.entries(GGML_TYPE_IDS).map(([k, v]) => [v, k as StoredDType]),
-);
+const READABLE: ReadonlyMap<number, StoredDType> = new Map(Object.entries(GGML_TYPE_IDS).map(([k, v]) => [v, k as StoredDType]));
 
 export interface GgufTensorInfo {
   readonly name: string;
@@ -181,22 +213,57 @@ class Cursor {
   }
   scalar(type: number, what: string): GgufValue {
     switch (type) {
-      case GgufType.UINT8: return this.u8(what);
-      case GgufType.INT8: { const o = this.need(1, what); this.pos += 1; return this.view.getInt8(o); }
-      case GgufType.UINT16: { const o = this.need(2, what); this.pos += 2; return this.view.getUint16(o, true); }
-      case GgufType.INT16: { const o = this.need(2, what); this.pos += 2; return this.view.getInt16(o, true); }
-      case GgufType.UINT32: return this.u32(what);
-      case GgufType.INT32: { const o = this.need(4, what); this.pos += 4; return this.view.getInt32(o, true); }
-      case GgufType.FLOAT32: { const o = this.need(4, what); this.pos += 4; return this.view.getFloat32(o, true); }
+      case GgufType.UINT8:
+        return this.u8(what);
+      case GgufType.INT8: {
+        const o = this.need(1, what);
+        this.pos += 1;
+        return this.view.getInt8(o);
+      }
+      case GgufType.UINT16: {
+        const o = this.need(2, what);
+        this.pos += 2;
+        return this.view.getUint16(o, true);
+      }
+      case GgufType.INT16: {
+        const o = this.need(2, what);
+        this.pos += 2;
+        return this.view.getInt16(o, true);
+      }
+      case GgufType.UINT32:
+        return this.u32(what);
+      case GgufType.INT32: {
+        const o = this.need(4, what);
+        this.pos += 4;
+        return this.view.getInt32(o, true);
+      }
+      case GgufType.FLOAT32: {
+        const o = this.need(4, what);
+        this.pos += 4;
+        return this.view.getFloat32(o, true);
+      }
       case GgufType.BOOL: {
         const b = this.u8(what);
         if (b > 1) throw this.fail(`${what} is not a boolean`, { expected: '0 or 1', actual: `${b}` });
         return b === 1;
       }
-      case GgufType.STRING: return this.string(what);
-      case GgufType.UINT64: { const o = this.need(8, what); this.pos += 8; return safe(this.view.getBigUint64(o, true)); }
-      case GgufType.INT64: { const o = this.need(8, what); this.pos += 8; return safe(this.view.getBigInt64(o, true)); }
-      case GgufType.FLOAT64: { const o = this.need(8, what); this.pos += 8; return this.view.getFloat64(o, true); }
+      case GgufType.STRING:
+        return this.string(what);
+      case GgufType.UINT64: {
+        const o = this.need(8, what);
+        this.pos += 8;
+        return safe(this.view.getBigUint64(o, true));
+      }
+      case GgufType.INT64: {
+        const o = this.need(8, what);
+        this.pos += 8;
+        return safe(this.view.getBigInt64(o, true));
+      }
+      case GgufType.FLOAT64: {
+        const o = this.need(8, what);
+        this.pos += 8;
+        return this.view.getFloat64(o, true);
+      }
       default:
         throw this.fail(`${what} has an unknown value type`, { expected: 'a GGUF value type 0..12', actual: `${type}` });
     }
@@ -234,7 +301,9 @@ export function readGgufHeader(src: ByteSource, file: string = src.name): GgufHe
   const version = c.u32('version');
   if (version > 0xffff && (version & 0xffff) === 0) {
     throw new RwkvError('UNSUPPORTED_FORMAT', 'big-endian GGUF files are not supported', {
-      file, expected: 'a little-endian GGUF file', actual: `version field 0x${version.toString(16)} (byte-swapped ${version >>> 24})`,
+      file,
+      expected: 'a little-endian GGUF file',
+      actual: `version field 0x${version.toString(16)} (byte-swapped ${version >>> 24})`,
     });
   }
   if (!GGUF_VERSIONS.includes(version)) {
@@ -319,7 +388,9 @@ export function readGgufHeader(src: ByteSource, file: string = src.name): GgufHe
     const bytes = tensorBytes(type, dims[0]!, count);
     if (bytes === -1) {
       throw c.fail(`a ${typeName} tensor's rows must be whole blocks of ${QK}`, {
-        tensor: name, expected: `ne[0] a multiple of ${QK}`, actual: `ne ${shapeString(dims)}`,
+        tensor: name,
+        expected: `ne[0] a multiple of ${QK}`,
+        actual: `ne ${shapeString(dims)}`,
       });
     }
     if (offset % alignment !== 0) {
@@ -334,7 +405,14 @@ export function readGgufHeader(src: ByteSource, file: string = src.name): GgufHe
       });
     }
     return {
-      name, dims, shape: [...dims].reverse(), type, typeName, dtype: READABLE.get(type), offset: abs, bytes,
+      name,
+      dims,
+      shape: [...dims].reverse(),
+      type,
+      typeName,
+      dtype: READABLE.get(type),
+      offset: abs,
+      bytes,
     };
   });
   return { file, version, alignment, dataOffset, metadata, tensors };
@@ -384,7 +462,10 @@ interface MapContext {
 
 function shapeError(ctx: MapContext, t: GgufTensorInfo, expected: string): RwkvError {
   return new RwkvError('SHAPE_MISMATCH', 'tensor has an unexpected shape for this architecture', {
-    file: ctx.file, tensor: t.name, expected, actual: `${shapeString(t.shape)} (ggml ne ${shapeString(t.dims)})`,
+    file: ctx.file,
+    tensor: t.name,
+    expected,
+    actual: `${shapeString(t.shape)} (ggml ne ${shapeString(t.dims)})`,
   });
 }
 
@@ -400,11 +481,14 @@ function put(ctx: MapContext, key: string, t: HostTensor): void {
 function asIs(ctx: MapContext, key: string, t: GgufTensorInfo, shape?: readonly number[], scale = 1): void {
   const s = shape ?? t.shape;
   if (numel(s) !== numel(t.shape)) throw shapeError(ctx, t, `${numel(s)} values for ${key} ${shapeString(s)}`);
-  const decode = scale === 1 ? () => decodeTensor(ctx.src, t) : () => {
-    const x = decodeTensor(ctx.src, t);
-    for (let i = 0; i < x.length; i++) x[i] = x[i]! * scale;
-    return x;
-  };
+  const decode =
+    scale === 1
+      ? () => decodeTensor(ctx.src, t)
+      : () => {
+          const x = decodeTensor(ctx.src, t);
+          for (let i = 0; i < x.length; i++) x[i] = x[i]! * scale;
+          return x;
+        };
   put(ctx, key, lazyTensor(s, t.dtype!, decode, scale === 1 ? () => ctx.src.read(t.offset, t.bytes!) : undefined));
 }
 
@@ -412,7 +496,11 @@ function asIs(ctx: MapContext, key: string, t: GgufTensorInfo, shape?: readonly 
 function transposed(ctx: MapContext, key: string, t: GgufTensorInfo): void {
   if (t.shape.length !== 2) throw shapeError(ctx, t, `a matrix (${key} is stored transposed)`);
   const [a, b] = t.shape as [number, number];
-  put(ctx, key, lazyTensor([b, a], t.dtype!, () => transpose2(decodeTensor(ctx.src, t), a, b)));
+  put(
+    ctx,
+    key,
+    lazyTensor([b, a], t.dtype!, () => transpose2(decodeTensor(ctx.src, t), a, b)),
+  );
 }
 
 /**
@@ -426,7 +514,12 @@ function slice(ctx: MapContext, key: string, t: GgufTensorInfo, i: number, n: nu
   put(
     ctx,
     key,
-    lazyTensor([1, 1, c], t.dtype!, () => decodeTensor(ctx.src, t).slice(i * c, (i + 1) * c), () => ctx.src.read(t.offset + i * bytesPer, bytesPer)),
+    lazyTensor(
+      [1, 1, c],
+      t.dtype!,
+      () => decodeTensor(ctx.src, t).slice(i * c, (i + 1) * c),
+      () => ctx.src.read(t.offset + i * bytesPer, bytesPer),
+    ),
   );
 }
 
@@ -463,13 +556,16 @@ export function parseGguf(src: ByteSource, file: string = src.name): Checkpoint 
       file,
       expected: 'general.architecture rwkv6 or rwkv7',
       actual: arch,
-      ...(arch === 'rwkv6qwen2' || arch === 'arwkv7' ? { hint: `${arch} is a hybrid (RWKV time-mix on a Qwen model), not an RWKV checkpoint` } : {}),
+      ...(arch === 'rwkv6qwen2' || arch === 'arwkv7'
+        ? { hint: `${arch} is a hybrid (RWKV time-mix on a Qwen model), not an RWKV checkpoint` }
+        : {}),
     });
   }
   for (const t of h.tensors) {
     if (t.dtype === undefined) {
       throw new RwkvError('UNSUPPORTED_DTYPE', `tensor type ${t.typeName} cannot be read`, {
-        file, tensor: t.name,
+        file,
+        tensor: t.name,
         expected: 'F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1',
         actual: t.typeName,
         hint: 're-quantize the model with one of those types (llama-quantize), or convert it from the original weights',
@@ -481,7 +577,9 @@ export function parseGguf(src: ByteSource, file: string = src.name): Checkpoint 
   const headSize = metaNumber(h, `${arch}.wkv.head_size`, true);
   if (headSize === 0 || nEmbd % headSize !== 0) {
     throw new RwkvError('FILE_FORMAT', `${arch}.wkv.head_size must divide ${arch}.embedding_length`, {
-      file, expected: `a divisor of ${nEmbd}`, actual: `${headSize}`,
+      file,
+      expected: `a divisor of ${nEmbd}`,
+      actual: `${headSize}`,
     });
   }
   const nHead = nEmbd / headSize;
@@ -489,31 +587,48 @@ export function parseGguf(src: ByteSource, file: string = src.name): Checkpoint 
   // converter divides att.output and ffn.value of block b by 2^floor(b / rescale) to match, and
   // llama.cpp halves the stream at run time. The original checkpoint has neither: multiply back
   // (exact: a power of two). LayerNorm makes both forms compute the same model.
-  const rescale = arch === 'rwkv6' ? metaNumber(h, 'rwkv6.rescale_every_n_layers', false) ?? 0 : 0;
+  const rescale = arch === 'rwkv6' ? (metaNumber(h, 'rwkv6.rescale_every_n_layers', false) ?? 0) : 0;
 
   const ckpt: Checkpoint = new Map();
   const ctx: MapContext = { src, file, ckpt };
   const vec = [1, 1, nEmbd];
   const unexpected = (t: GgufTensorInfo) =>
     new RwkvError('FILE_FORMAT', `tensor is not one llama.cpp's ${arch} model has`, {
-      file, tensor: t.name, hint: 'the file may come from another converter or a newer llama.cpp',
+      file,
+      tensor: t.name,
+      hint: 'the file may come from another converter or a newer llama.cpp',
     });
 
   for (const t of h.tensors) {
     switch (t.name) {
-      case 'token_embd.weight': asIs(ctx, 'emb.weight', t); continue;
-      case 'token_embd_norm.weight': asIs(ctx, 'blocks.0.ln0.weight', t, [nEmbd]); continue;
-      case 'token_embd_norm.bias': asIs(ctx, 'blocks.0.ln0.bias', t, [nEmbd]); continue;
-      case 'output_norm.weight': asIs(ctx, 'ln_out.weight', t, [nEmbd]); continue;
-      case 'output_norm.bias': asIs(ctx, 'ln_out.bias', t, [nEmbd]); continue;
-      case 'output.weight': asIs(ctx, 'head.weight', t); continue;
+      case 'token_embd.weight':
+        asIs(ctx, 'emb.weight', t);
+        continue;
+      case 'token_embd_norm.weight':
+        asIs(ctx, 'blocks.0.ln0.weight', t, [nEmbd]);
+        continue;
+      case 'token_embd_norm.bias':
+        asIs(ctx, 'blocks.0.ln0.bias', t, [nEmbd]);
+        continue;
+      case 'output_norm.weight':
+        asIs(ctx, 'ln_out.weight', t, [nEmbd]);
+        continue;
+      case 'output_norm.bias':
+        asIs(ctx, 'ln_out.bias', t, [nEmbd]);
+        continue;
+      case 'output.weight':
+        asIs(ctx, 'head.weight', t);
+        continue;
     }
     const m = /^blk\.(\d+)\.(.+)$/.exec(t.name);
     if (m === null) throw unexpected(t);
     const b = Number(m[1]);
     if (b >= nLayer) {
       throw new RwkvError('FILE_FORMAT', `tensor belongs to a block past ${arch}.block_count`, {
-        file, tensor: t.name, expected: `blocks 0..${nLayer - 1}`, actual: `block ${b}`,
+        file,
+        tensor: t.name,
+        expected: `blocks 0..${nLayer - 1}`,
+        actual: `block ${b}`,
       });
     }
     const p = `blocks.${b}.`;
@@ -576,12 +691,16 @@ export function parseGguf(src: ByteSource, file: string = src.name): Checkpoint 
       } else if (rest === 'time_mix_w2.weight') {
         if (t.shape.length !== 3 || t.shape[0] !== 5 || t.shape[1] !== nEmbd) throw shapeError(ctx, t, `[5, ${nEmbd}, D]`);
         const [, c, d] = t.shape as [number, number, number];
-        put(ctx, `${p}att.time_maa_w2`, lazyTensor([5, d, c], t.dtype!, () => {
-          const x = decodeTensor(src, t);
-          const out = new Float32Array(x.length);
-          for (let k = 0; k < 5; k++) out.set(transpose2(x.subarray(k * c * d, (k + 1) * c * d), c, d), k * c * d);
-          return out;
-        }));
+        put(
+          ctx,
+          `${p}att.time_maa_w2`,
+          lazyTensor([5, d, c], t.dtype!, () => {
+            const x = decodeTensor(src, t);
+            const out = new Float32Array(x.length);
+            for (let k = 0; k < 5; k++) out.set(transpose2(x.subarray(k * c * d, (k + 1) * c * d), c, d), k * c * d);
+            return out;
+          }),
+        );
       } else if (rest === 'time_mix_first.weight') {
         asIs(ctx, `${p}att.time_faaaa`, t, [nHead, headSize]);
       } else if (rest === 'time_mix_decay.weight') {

@@ -86,7 +86,9 @@ export async function loadCheckpoint(file: string): Promise<LoadedCheckpoint> {
     src = new FileSource(file);
   } catch (e) {
     if (e instanceof RwkvError) throw e;
-    throw new RwkvError('FILE_NOT_FOUND', `cannot read the model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file });
+    throw new RwkvError('FILE_NOT_FOUND', `cannot read the model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      file,
+    });
   }
   return parseCheckpoint(src, file);
 }

@@ -268,7 +268,12 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValu
   const findGlobal = (module: string, name: string): PickleValue => {
     const qualified = `${module}.${name}`;
     if (!options.globals.has(qualified)) {
-      throw unsafe(op, `global '${qualified}' is not on the allow-list; refused without running anything`, `one of ${[...options.globals.keys()].slice(0, 6).join(', ')}, …`, qualified);
+      throw unsafe(
+        op,
+        `global '${qualified}' is not on the allow-list; refused without running anything`,
+        `one of ${[...options.globals.keys()].slice(0, 6).join(', ')}, …`,
+        qualified,
+      );
     }
     return new PickleGlobal(module, name);
   };
@@ -313,7 +318,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValu
         marks.push(stack.length);
         break;
       case 0x30: // POP
-        if (marks.length > 0 && stack.length === marks[marks.length - 1]) marks.pop(); // POP of a MARK
+        if (marks.length > 0 && stack.length === marks[marks.length - 1])
+          marks.pop(); // POP of a MARK
         else pop('POP');
         break;
       case 0x31: // POP_MARK
@@ -375,7 +381,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValu
       case 0x46: {
         // FLOAT (text)
         const t = line('FLOAT').trim();
-        if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|nan)$/i.test(t)) throw bad(op, 'FLOAT is not a number', 'a decimal float', JSON.stringify(t.slice(0, 40)));
+        if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|nan)$/i.test(t))
+          throw bad(op, 'FLOAT is not a number', 'a decimal float', JSON.stringify(t.slice(0, 40)));
         push(/inf/i.test(t) ? (t.startsWith('-') ? -Infinity : Infinity) : /nan/i.test(t) ? NaN : Number(t));
         break;
       }
@@ -420,7 +427,9 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValu
         break;
       case 0x97: // NEXT_BUFFER
       case 0x98: // READONLY_BUFFER
-        throw new RwkvError('UNSUPPORTED_FORMAT', `${where} byte ${op}: out-of-band pickle buffers are not supported`, { file: options.file });
+        throw new RwkvError('UNSUPPORTED_FORMAT', `${where} byte ${op}: out-of-band pickle buffers are not supported`, {
+          file: options.file,
+        });
       // ---- tuples ----
       case 0x29: // EMPTY_TUPLE
         push(new PickleTuple([]));
@@ -502,7 +511,12 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValu
         break;
       }
       case 0x91: // FROZENSET
-        push(new PickleSet(popMark('FROZENSET').map((it) => hashable(it, 'set item')), true));
+        push(
+          new PickleSet(
+            popMark('FROZENSET').map((it) => hashable(it, 'set item')),
+            true,
+          ),
+        );
         break;
       // ---- memo ----
       case 0x71: // BINPUT
@@ -574,7 +588,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValu
         const obj = top('BUILD');
         const made = obj !== null && typeof obj === 'object' ? madeBy.get(obj) : undefined;
         if (made === undefined) throw unsafe(op, `BUILD (__setstate__) on a ${describe(obj)}, which no allow-listed global made`);
-        if (made.handler.build === undefined) throw unsafe(op, `BUILD (__setstate__) on an object made by '${made.global.qualifiedName}', which does not accept it`);
+        if (made.handler.build === undefined)
+          throw unsafe(op, `BUILD (__setstate__) on an object made by '${made.global.qualifiedName}', which does not accept it`);
         made.handler.build(obj, state, op);
         break;
       }
@@ -612,7 +627,19 @@ function pythonStringLiteral(s: string, at: number, bad: Bad): string {
   const q = s[0];
   if (s.length < 2 || (q !== "'" && q !== '"') || s[s.length - 1] !== q) throw bad(at, 'STRING argument is not quoted');
   const body = s.slice(1, -1);
-  const simple: Record<string, string> = { '\\': '\\', "'": "'", '"': '"', n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '' };
+  const simple: Record<string, string> = {
+    '\\': '\\',
+    "'": "'",
+    '"': '"',
+    n: '\n',
+    r: '\r',
+    t: '\t',
+    a: '\x07',
+    b: '\b',
+    f: '\f',
+    v: '\v',
+    '\n': '',
+  };
   let out = '';
   for (let i = 0; i < body.length; i++) {
     const c = body[i]!;

@@ -13,7 +13,15 @@
 import { RwkvError, shapeString } from '../errors.ts';
 import { PTH_STORAGE_OF } from './pth.ts';
 import type { Checkpoint } from './tensor.ts';
-import { type ByteSink, type CheckpointWriter, DTYPE_BYTES, type FloatDType, type WriteOptions, encodeTensor, targetDType } from './write.ts';
+import {
+  type ByteSink,
+  type CheckpointWriter,
+  DTYPE_BYTES,
+  type FloatDType,
+  type WriteOptions,
+  encodeTensor,
+  targetDType,
+} from './write.ts';
 import { crc32 } from './zip.ts';
 
 export interface PthWriteOptions extends WriteOptions {
@@ -111,7 +119,8 @@ class PickleWriter {
   private put(key: string): void {
     const i = this.memo.size;
     this.memo.set(key, i);
-    if (i < 0x100) this.op(0x71).op(i); // BINPUT
+    if (i < 0x100)
+      this.op(0x71).op(i); // BINPUT
     else {
       this.op(0x72).out.u32(i); // LONG_BINPUT
     }
@@ -122,7 +131,8 @@ class PickleWriter {
     if (i === undefined) {
       emit();
       this.put(key);
-    } else if (i < 0x100) this.op(0x68).op(i); // BINGET
+    } else if (i < 0x100)
+      this.op(0x68).op(i); // BINGET
     else {
       this.op(0x6a).out.u32(i); // LONG_BINGET
     }
@@ -227,9 +237,18 @@ export class StoredZipWriter {
     const fixed = 30 + nameBytes.length + (z64 ? 20 : 0);
     const pad = ((ALIGN - ((offset + fixed + 4) % ALIGN)) % ALIGN) + 4; // padding field, header included
     const h = new Bytes();
-    h.u32(0x04034b50).u16(z64 ? 45 : 20).u16(FLAG_UTF8).u16(0).u16(0).u16(DOS_DATE_1980_01_01);
-    h.u32(crc).u32(z64 ? U32_MAX : size).u32(z64 ? U32_MAX : size);
-    h.u16(nameBytes.length).u16(pad + (z64 ? 20 : 0)).bytes(nameBytes);
+    h.u32(0x04034b50)
+      .u16(z64 ? 45 : 20)
+      .u16(FLAG_UTF8)
+      .u16(0)
+      .u16(0)
+      .u16(DOS_DATE_1980_01_01);
+    h.u32(crc)
+      .u32(z64 ? U32_MAX : size)
+      .u32(z64 ? U32_MAX : size);
+    h.u16(nameBytes.length)
+      .u16(pad + (z64 ? 20 : 0))
+      .bytes(nameBytes);
     if (z64) h.u16(0x0001).u16(16).u64(size).u64(size);
     h.u16(PAD_EXTRA_ID).u16(pad - 4);
     for (let i = 4; i < pad; i++) h.u8(0x5a); // 'Z'
@@ -252,9 +271,23 @@ export class StoredZipWriter {
       const ex = extra.done();
       const z64 = ex.length > 0;
       const c = new Bytes();
-      c.u32(0x02014b50).u16(z64 ? 45 : 20).u16(z64 ? 45 : 20).u16(FLAG_UTF8).u16(0).u16(0).u16(DOS_DATE_1980_01_01);
-      c.u32(e.crc).u32(bigSize ? U32_MAX : e.size).u32(bigSize ? U32_MAX : e.size);
-      c.u16(e.name.length).u16(ex.length).u16(0).u16(0).u16(0).u32(0).u32(bigOffset ? U32_MAX : e.offset);
+      c.u32(0x02014b50)
+        .u16(z64 ? 45 : 20)
+        .u16(z64 ? 45 : 20)
+        .u16(FLAG_UTF8)
+        .u16(0)
+        .u16(0)
+        .u16(DOS_DATE_1980_01_01);
+      c.u32(e.crc)
+        .u32(bigSize ? U32_MAX : e.size)
+        .u32(bigSize ? U32_MAX : e.size);
+      c.u16(e.name.length)
+        .u16(ex.length)
+        .u16(0)
+        .u16(0)
+        .u16(0)
+        .u32(0)
+        .u32(bigOffset ? U32_MAX : e.offset);
       c.bytes(e.name).bytes(ex);
       this.sink.write(c.done());
     }
@@ -269,7 +302,10 @@ export class StoredZipWriter {
     }
     end.u32(0x06054b50).u16(0).u16(0);
     end.u16(need64 ? 0xffff : count).u16(need64 ? 0xffff : count);
-    end.u32(need64 ? U32_MAX : cdSize).u32(need64 ? U32_MAX : cdOffset).u16(0);
+    end
+      .u32(need64 ? U32_MAX : cdSize)
+      .u32(need64 ? U32_MAX : cdOffset)
+      .u16(0);
     this.sink.write(end.done());
   }
 }
@@ -285,7 +321,8 @@ export function writePth(ckpt: Checkpoint, sink: ByteSink, options: PthWriteOpti
     const dtype = targetDType(t, ['F32', 'F16', 'BF16'], options.dtype);
     let numel = 1;
     for (const d of t.shape) {
-      if (!Number.isSafeInteger(d) || d < 0) throw new RwkvError('SHAPE_MISMATCH', 'tensor has a bad shape', { tensor: key, actual: shapeString(t.shape) });
+      if (!Number.isSafeInteger(d) || d < 0)
+        throw new RwkvError('SHAPE_MISMATCH', 'tensor has a bad shape', { tensor: key, actual: shapeString(t.shape) });
       numel *= d;
     }
     plans.push({ key, shape: t.shape, dtype, numel, bytes: numel * DTYPE_BYTES[dtype] });

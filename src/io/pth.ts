@@ -92,7 +92,11 @@ export function parsePth(input: ByteSource | Uint8Array, file?: string): Checkpo
     const text = byteorder.size <= 16 ? new TextDecoder().decode(readChecked(zip, byteorder, name)).trim() : '(too long)';
     if (!OK_BYTEORDER.has(text)) throw fail(`${byteorder.name} is not 'little' or 'big'`, { actual: JSON.stringify(text) });
     if (text === 'big') {
-      throw new RwkvError('UNSUPPORTED_FORMAT', 'big-endian .pth files are not supported', { file: name, expected: 'byteorder little', actual: 'big' });
+      throw new RwkvError('UNSUPPORTED_FORMAT', 'big-endian .pth files are not supported', {
+        file: name,
+        expected: 'byteorder little',
+        actual: 'big',
+      });
     }
   }
 
@@ -102,11 +106,15 @@ export function parsePth(input: ByteSource | Uint8Array, file?: string): Checkpo
   const storages = new Map<string, Storage>();
   const resolveStorage = (pid: PickleValue, at: number): Storage => {
     const bad = (what: string, actual?: string) =>
-      fail(`${pklName} byte ${at}: persistent id ${what}`, { expected: "('storage', torch.<T>Storage, key, location, numel)", ...(actual !== undefined ? { actual } : {}) });
+      fail(`${pklName} byte ${at}: persistent id ${what}`, {
+        expected: "('storage', torch.<T>Storage, key, location, numel)",
+        ...(actual !== undefined ? { actual } : {}),
+      });
     if (!(pid instanceof PickleTuple) || pid.items.length !== 5) throw bad('is not a 5-tuple');
     const [tag, type, key, location, numel] = pid.items;
     if (tag !== 'storage') throw bad(`has tag ${JSON.stringify(String(tag))}`);
-    if (!(type instanceof PickleGlobal) || type.module !== 'torch' || !Object.hasOwn(TORCH_STORAGE_TYPES, type.name)) throw bad('does not name a torch storage type');
+    if (!(type instanceof PickleGlobal) || type.module !== 'torch' || !Object.hasOwn(TORCH_STORAGE_TYPES, type.name))
+      throw bad('does not name a torch storage type');
     if (typeof key !== 'string' || typeof location !== 'string') throw bad('has a non-string key or location');
     if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) throw bad('has a bad element count', String(numel));
     const known = storages.get(key);
@@ -120,7 +128,10 @@ export function parsePth(input: ByteSource | Uint8Array, file?: string): Checkpo
     if (entry === undefined) throw fail(`${pklName} byte ${at}: storage '${key}' has no entry ${prefix}data/${key}`);
     const bytes = numel * TORCH_STORAGE_TYPES[type.name]!.bytes;
     if (entry.size !== bytes) {
-      throw fail(`storage entry ${entry.name} has the wrong size`, { expected: `${bytes} bytes (${numel} x torch.${type.name})`, actual: `${entry.size}` });
+      throw fail(`storage entry ${entry.name} has the wrong size`, {
+        expected: `${bytes} bytes (${numel} x torch.${type.name})`,
+        actual: `${entry.size}`,
+      });
     }
     zip.dataOffset(entry); // checks the local header (and refuses compressed entries) now, not at first use
     const s = new Storage(key, type.name, numel, entry);
@@ -131,7 +142,9 @@ export function parsePth(input: ByteSource | Uint8Array, file?: string): Checkpo
   const record = (via: string, min: number, max: number): AllowedGlobal => ({
     call: (args, at) => {
       if (args.length < min || args.length > max) {
-        throw fail(`${pklName} byte ${at}: ${via} called with ${args.length} arguments`, { expected: min === max ? `${min}` : `${min} to ${max}` });
+        throw fail(`${pklName} byte ${at}: ${via} called with ${args.length} arguments`, {
+          expected: min === max ? `${min}` : `${min} to ${max}`,
+        });
       }
       return new TensorRecord(args, at, via);
     },
@@ -160,7 +173,8 @@ export function parsePth(input: ByteSource | Uint8Array, file?: string): Checkpo
     },
     build: (obj, state, at) => {
       // OrderedDict.__reduce__ passes the instance __dict__ (a state dict's `_metadata`) as BUILD state
-      if (!(obj instanceof PickleDict) || !(state instanceof PickleDict)) throw fail(`${pklName} byte ${at}: OrderedDict state is not a dict`);
+      if (!(obj instanceof PickleDict) || !(state instanceof PickleDict))
+        throw fail(`${pklName} byte ${at}: OrderedDict state is not a dict`);
       for (const [k, v] of state.map) {
         if (typeof k !== 'string') throw fail(`${pklName} byte ${at}: OrderedDict attribute name is not a string`);
         obj.attributes.set(k, v);
@@ -188,7 +202,9 @@ export function parsePth(input: ByteSource | Uint8Array, file?: string): Checkpo
       throw fail('state dict value is not a tensor; only plain state dicts (name -> tensor) are read', {
         tensor: key,
         actual: typeName(value),
-        ...(value instanceof PickleDict ? { hint: 'the file holds a nested dict (a training checkpoint?): save its state dict alone' } : {}),
+        ...(value instanceof PickleDict
+          ? { hint: 'the file holds a nested dict (a training checkpoint?): save its state dict alone' }
+          : {}),
       });
     }
     out.set(key, buildTensor(key, value, zip, name, pklName));
@@ -221,13 +237,7 @@ function readChecked(zip: ZipArchive, entry: ZipEntry, file: string): Uint8Array
   return bytes;
 }
 
-function buildTensor(
-  key: string,
-  rec: TensorRecord,
-  zip: ZipArchive,
-  file: string,
-  pklName: string,
-) {
+function buildTensor(key: string, rec: TensorRecord, zip: ZipArchive, file: string, pklName: string) {
   const fail = (message: string, expected?: string, actual?: string) =>
     new RwkvError('FILE_FORMAT', `${message} (${rec.via} at ${pklName} byte ${rec.at})`, {
       file,
@@ -246,7 +256,8 @@ function buildTensor(
   };
   const shape = ints(size, 'size');
   const strides = ints(stride, 'stride');
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw fail('tensor storage offset is bad', 'an int >= 0', String(offset));
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+    throw fail('tensor storage offset is bad', 'an int >= 0', String(offset));
   if (strides.length !== shape.length) throw fail('tensor stride and size differ in length', `${shape.length}`, `${strides.length}`);
 
   const type = TORCH_STORAGE_TYPES[storage.typeName]!;
@@ -267,7 +278,11 @@ function buildTensor(
   let last = offset;
   if (n > 0) for (let i = 0; i < shape.length; i++) last += (shape[i]! - 1) * strides[i]!;
   if (!Number.isSafeInteger(n) || !Number.isSafeInteger(last) || (n > 0 ? last >= storage.numel : offset > storage.numel)) {
-    throw fail(`tensor ${shapeString(shape)} (stride ${shapeString(strides)}, offset ${offset}) reaches past its storage '${storage.key}'`, `elements < ${storage.numel}`, n > 0 ? `last element ${last}` : `offset ${offset}`);
+    throw fail(
+      `tensor ${shapeString(shape)} (stride ${shapeString(strides)}, offset ${offset}) reaches past its storage '${storage.key}'`,
+      `elements < ${storage.numel}`,
+      n > 0 ? `last element ${last}` : `offset ${offset}`,
+    );
   }
 
   let contiguous = true;

@@ -135,16 +135,26 @@ function plan(ckpt: Checkpoint): Plan {
       refuse(`${p.key} would be stored as ${shapeString(p.shape)}; rwkv.cpp records have 1 to ${RWKV_CPP_MAX_DIMS} dims`);
     }
     const keyBytes = new TextEncoder().encode(p.key).length;
-    if (keyBytes > RWKV_CPP_MAX_KEY_BYTES) refuse(`the key ${p.key.slice(0, 40)}… is ${keyBytes} bytes long (at most ${RWKV_CPP_MAX_KEY_BYTES})`);
+    if (keyBytes > RWKV_CPP_MAX_KEY_BYTES)
+      refuse(`the key ${p.key.slice(0, 40)}… is ${keyBytes} bytes long (at most ${RWKV_CPP_MAX_KEY_BYTES})`);
     if (emitted.has(p.key)) refuse(`two tensors would be stored as ${p.key}`);
     emitted.add(p.key);
     const halfInFp16File = p.shape.length > 1 && FP32_IN_FP16_FILE.every((s) => !p.key.includes(s));
     records.push({ ...p, halfInFp16File });
   };
   /** A record the reader restores to `restored`; refuse unless that is the checkpoint's shape. */
-  const rule = (key: string, t: HostTensor, shape: readonly number[], restored: readonly number[] | undefined, identity: boolean, values: () => Float32Array) => {
+  const rule = (
+    key: string,
+    t: HostTensor,
+    shape: readonly number[],
+    restored: readonly number[] | undefined,
+    identity: boolean,
+    values: () => Float32Array,
+  ) => {
     if (restored === undefined || !sameShape(restored, t.shape)) {
-      refuse(`${key} ${shapeString(t.shape)} would be stored as ${shapeString(shape)}, which reads back as ${restored === undefined ? 'nothing' : shapeString(restored)}`);
+      refuse(
+        `${key} ${shapeString(t.shape)} would be stored as ${shapeString(shape)}, which reads back as ${restored === undefined ? 'nothing' : shapeString(restored)}`,
+      );
     }
     add({ key, shape, sources: [t], identity, values });
   };
@@ -156,10 +166,13 @@ function plan(ckpt: Checkpoint): Plan {
       const mix = /^(blocks\.\d+\.att\.)x_[a-z]+$/.exec(key);
       if (mix !== null) {
         const prefix = mix[1]!;
-        if (!(V7_SHIFT_MIXES as readonly string[]).includes(leaf)) refuse(`${key}: rwkv.cpp concatenates only ${V7_SHIFT_MIXES.join(', ')} into x_rwkvag`);
+        if (!(V7_SHIFT_MIXES as readonly string[]).includes(leaf))
+          refuse(`${key}: rwkv.cpp concatenates only ${V7_SHIFT_MIXES.join(', ')} into x_rwkvag`);
         const stored = `${prefix}x_rwkvag`;
         if (emitted.has(stored)) continue; // written with the first of the six
-        const parts = V7_SHIFT_MIXES.map((m) => ckpt.get(prefix + m) ?? refuse(`${prefix}${m} is missing; x_rwkvag needs all of ${V7_SHIFT_MIXES.join(', ')}`));
+        const parts = V7_SHIFT_MIXES.map(
+          (m) => ckpt.get(prefix + m) ?? refuse(`${prefix}${m} is missing; x_rwkvag needs all of ${V7_SHIFT_MIXES.join(', ')}`),
+        );
         const c = parts[0]!.shape[2];
         parts.forEach((p, i) => {
           if (p.shape.length !== 3 || p.shape[0] !== 1 || p.shape[1] !== 1 || p.shape[2] !== c) {
@@ -263,7 +276,11 @@ export function writeRwkvCppBin(ckpt: Checkpoint, sink: ByteSink, options: RwkvC
   const fp16 = fileIsFp16(p, options.dtype);
   const version = options.fileVersion ?? 101;
   if (version !== 100 && version !== 101) {
-    throw new RwkvError('INVALID_ARGUMENT', 'unknown rwkv.cpp file version', { argument: 'fileVersion', expected: '100 or 101', actual: `${String(version)}` });
+    throw new RwkvError('INVALID_ARGUMENT', 'unknown rwkv.cpp file version', {
+      argument: 'fileVersion',
+      expected: '100 or 101',
+      actual: `${String(version)}`,
+    });
   }
   const header = new DataView(new ArrayBuffer(24));
   [RWKV_CPP_MAGIC, version, p.nVocab, p.nEmbed, p.nLayer, fp16 ? 1 : 0].forEach((v, i) => header.setUint32(4 * i, v, true));
@@ -283,7 +300,12 @@ export function writeRwkvCppBin(ckpt: Checkpoint, sink: ByteSink, options: RwkvC
 
     let data: Uint8Array;
     const origin = r.sources.length === 1 ? rwkvCppOrigin(r.sources[0]!) : undefined;
-    if (origin !== undefined && origin.record.key === r.key && origin.record.storedAs === dtype && sameShape(origin.record.shape, r.shape)) {
+    if (
+      origin !== undefined &&
+      origin.record.key === r.key &&
+      origin.record.storedAs === dtype &&
+      sameShape(origin.record.shape, r.shape)
+    ) {
       data = origin.record.bytes(); // the very bytes this record was read from
     } else if (r.identity) {
       data = encodeTensor(r.sources[0]!, dtype);

@@ -120,7 +120,11 @@ export function readRwkvCppFile(input: ByteSource | Uint8Array, file?: string): 
   if (!RWKV_CPP_FILE_VERSIONS.includes(header.version)) {
     throw fail('unsupported rwkv.cpp file version', { expected: RWKV_CPP_FILE_VERSIONS.join(' or '), actual: `${header.version}` });
   }
-  for (const [n, v] of [['n_vocab', header.nVocab], ['n_embed', header.nEmbed], ['n_layer', header.nLayer]] as const) {
+  for (const [n, v] of [
+    ['n_vocab', header.nVocab],
+    ['n_embed', header.nEmbed],
+    ['n_layer', header.nLayer],
+  ] as const) {
     if (v <= 0) throw fail(`header ${n} must be positive`, { expected: '> 0', actual: `${v}` });
   }
   if (header.dataType < 0 || header.dataType >= DTYPE_NAMES.length) {
@@ -173,7 +177,11 @@ export function readRwkvCppFile(input: ByteSource | Uint8Array, file?: string): 
 
     // The data type is checked once the key is known, so the error can name the tensor.
     if (dtypeId < 0 || dtypeId >= DTYPE_NAMES.length) {
-      throw fail(`${where}: unknown data type id`, { tensor: key, expected: '0 (FP32), 1 (FP16), 2, 3, 7, 8 or 9 (quantized)', actual: `${dtypeId}` });
+      throw fail(`${where}: unknown data type id`, {
+        tensor: key,
+        expected: '0 (FP32), 1 (FP16), 2, 3, 7, 8 or 9 (quantized)',
+        actual: `${dtypeId}`,
+      });
     }
     if (REMOVED_DTYPES.has(dtypeId)) {
       const n = DTYPE_NAMES[dtypeId]!;
@@ -190,13 +198,17 @@ export function readRwkvCppFile(input: ByteSource | Uint8Array, file?: string): 
       // FILE_FORMAT.md: version 101 (2023-05-27) changed every quantized layout, and ggml changed
       // its block layouts more than once while rwkv.cpp wrote version 100 (nibble order, f32 vs
       // f16 scales) without the file saying which. rwkv.cpp itself refuses these files.
-      throw new RwkvError('UNSUPPORTED_FORMAT', `${dtype} tensor in an rwkv.cpp file of version ${header.version}: its quantized block layout predates ggml's current one and the file does not say which layout it used`, {
-        file: name,
-        tensor: key,
-        expected: 'file version 101 for quantized tensors',
-        actual: `version ${header.version}`,
-        hint: 're-quantize the FP16/FP32 model with a current rwkv.cpp (rwkv.cpp itself cannot load this file either), or use the FP16/FP32 file',
-      });
+      throw new RwkvError(
+        'UNSUPPORTED_FORMAT',
+        `${dtype} tensor in an rwkv.cpp file of version ${header.version}: its quantized block layout predates ggml's current one and the file does not say which layout it used`,
+        {
+          file: name,
+          tensor: key,
+          expected: 'file version 101 for quantized tensors',
+          actual: `version ${header.version}`,
+          hint: 're-quantize the FP16/FP32 model with a current rwkv.cpp (rwkv.cpp itself cannot load this file either), or use the FP16/FP32 file',
+        },
+      );
     }
     if (seen.has(key)) throw fail(`${where}: duplicate tensor key`, { tensor: key });
     seen.add(key);
@@ -286,7 +298,8 @@ export function detectRwkvCppArch(keys: Iterable<string>, file: string): RwkvCpp
   }
   throw new RwkvError('UNKNOWN_ARCHITECTURE', 'the tensor names match no RWKV version rwkv.cpp writes', {
     file,
-    expected: 'att.k_k (v7), att.time_maa_x (v6), att.ln_x with att.time_faaaa (v5.2) or att.time_first (v5), or att.time_first/time_decay (v4)',
+    expected:
+      'att.k_k (v7), att.time_maa_x (v6), att.ln_x with att.time_faaaa (v5.2) or att.time_first (v5), or att.time_first/time_decay (v4)',
   });
 }
 
@@ -381,10 +394,18 @@ export function parseRwkvCppBin(input: ByteSource | Uint8Array, file?: string): 
 
   const emb = records.find((r) => r.key === 'emb.weight');
   if (emb !== undefined && (emb.shape.length !== 2 || emb.shape[0] !== header.nVocab || emb.shape[1] !== header.nEmbed)) {
-    throw fail('embedding shape disagrees with the file header', emb.key, `[n_vocab ${header.nVocab}, n_embed ${header.nEmbed}]`, shapeString(emb.shape));
+    throw fail(
+      'embedding shape disagrees with the file header',
+      emb.key,
+      `[n_vocab ${header.nVocab}, n_embed ${header.nEmbed}]`,
+      shapeString(emb.shape),
+    );
   }
 
-  const arch = detectRwkvCppArch(records.map((r) => r.key), name);
+  const arch = detectRwkvCppArch(
+    records.map((r) => r.key),
+    name,
+  );
   const out: Checkpoint = new Map();
   const put = (key: string, t: HostTensor) => {
     if (out.has(key)) throw fail('duplicate tensor key after undoing the converter', key);
@@ -451,9 +472,15 @@ export function parseRwkvCppBin(input: ByteSource | Uint8Array, file?: string): 
             const width = r.storedAs === 'F32' ? 4 : 2;
             const dtype = r.storedAs;
             const bytes = () => src.read(r.dataOffset + i * c * width, c * width);
-            put(prefix + part, lazyTensor([1, 1, c], dtype, () => decodeToF32(bytes(), 0, c, dtype), bytes));
+            put(
+              prefix + part,
+              lazyTensor([1, 1, c], dtype, () => decodeToF32(bytes(), 0, c, dtype), bytes),
+            );
           } else {
-            put(prefix + part, lazyTensor([1, 1, c], r.storedAs, () => r.values().slice(i * c, (i + 1) * c)));
+            put(
+              prefix + part,
+              lazyTensor([1, 1, c], r.storedAs, () => r.values().slice(i * c, (i + 1) * c)),
+            );
           }
         });
         continue;

@@ -48,7 +48,8 @@ export function parseSafetensors(input: ByteSource | Uint8Array, file?: string):
     if (!e || typeof e !== 'object' || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets) || e.data_offsets.length !== 2) {
       throw fail('malformed header entry', { tensor: key, expected: '{dtype, shape, data_offsets}' });
     }
-    if (!e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail('malformed shape', { tensor: key, actual: JSON.stringify(e.shape) });
+    if (!e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw fail('malformed shape', { tensor: key, actual: JSON.stringify(e.shape) });
     if (!(e.dtype in SAFETENSORS_DTYPE_BYTES)) {
       throw new RwkvError('UNSUPPORTED_DTYPE', 'tensor dtype is not supported', {
         file: name,
@@ -71,7 +72,10 @@ export function parseSafetensors(input: ByteSource | Uint8Array, file?: string):
       });
     }
     const raw = () => src.read(dataStart + begin, end - begin);
-    out.set(key, lazyTensor(e.shape, dtype as StoredDType, () => decodeToF32(raw(), 0, n, dtype), raw));
+    out.set(
+      key,
+      lazyTensor(e.shape, dtype as StoredDType, () => decodeToF32(raw(), 0, n, dtype), raw),
+    );
   }
   return out;
 }

@@ -59,9 +59,15 @@ export class FileSource implements ByteSource {
   read(offset: number, length: number, what?: string): Uint8Array {
     checkRange(this, offset, length, what);
     if (length > MAX_BUFFER) {
-      throw new RwkvError('UNSUPPORTED_FORMAT', `${what ?? 'a tensor'} of ${length} bytes is larger than one buffer can hold here (4 GiB)`, {
-        file: this.name, expected: `<= ${MAX_BUFFER} bytes`, actual: `${length}`,
-      });
+      throw new RwkvError(
+        'UNSUPPORTED_FORMAT',
+        `${what ?? 'a tensor'} of ${length} bytes is larger than one buffer can hold here (4 GiB)`,
+        {
+          file: this.name,
+          expected: `<= ${MAX_BUFFER} bytes`,
+          actual: `${length}`,
+        },
+      );
     }
     const out = new Uint8Array(length);
     const fd = openSync(this.name, 'r');
@@ -72,7 +78,8 @@ export class FileSource implements ByteSource {
       let done = 0;
       while (done < length) {
         const n = readSync(fd, out, done, Math.min(MAX_READ, length - done), offset + done);
-        if (n <= 0) throw new RwkvError('FILE_FORMAT', 'unexpected end of file', { file: this.name, expected: `${length} bytes at ${offset}` });
+        if (n <= 0)
+          throw new RwkvError('FILE_FORMAT', 'unexpected end of file', { file: this.name, expected: `${length} bytes at ${offset}` });
         done += n;
       }
     } finally {

@@ -99,7 +99,8 @@ export function readStateHeader(bytes: Uint8Array, file: string): StateFileHeade
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== STATE_FORMAT_VERSION) throw bad('unsupported state file version', { expected: `${STATE_FORMAT_VERSION}`, actual: `${version}` });
+  if (version !== STATE_FORMAT_VERSION)
+    throw bad('unsupported state file version', { expected: `${STATE_FORMAT_VERSION}`, actual: `${version}` });
   const stored = view.getUint32(bytes.length - 4, true);
   const actual = crc32(bytes.subarray(0, bytes.length - 4));
   if (stored !== actual) throw bad('checksum mismatch: the file is damaged or truncated');
@@ -112,7 +113,10 @@ export function readStateHeader(bytes: Uint8Array, file: string): StateFileHeade
     throw bad('header is not valid JSON');
   }
   if (header === null || typeof header !== 'object' || header.format !== 'rwkv-js-state') {
-    throw bad('header does not describe an rwkv-js state', { expected: 'format "rwkv-js-state"', actual: String((header as { format?: unknown } | null)?.format) });
+    throw bad('header does not describe an rwkv-js state', {
+      expected: 'format "rwkv-js-state"',
+      actual: String((header as { format?: unknown } | null)?.format),
+    });
   }
   if (header.dtype !== 'f32') throw bad('unsupported value type', { expected: 'f32', actual: String(header.dtype) });
   const m = header.model as Partial<Record<string, unknown>> | undefined;
@@ -146,7 +150,9 @@ export function decodeState(bytes: Uint8Array, cfg: ModelConfig, file: string): 
   const diff = identityDiff(header.model, want);
   if (diff.length > 0) {
     throw new RwkvError('STATE_MISMATCH', `the state was saved from a different model (${diff.join(', ')}; file first)`, {
-      file, expected: JSON.stringify(want), actual: JSON.stringify(header.model),
+      file,
+      expected: JSON.stringify(want),
+      actual: JSON.stringify(header.model),
     });
   }
   // same identity, so the layout and the count must be this model's (a hand-made header may lie)
@@ -154,11 +160,17 @@ export function decodeState(bytes: Uint8Array, cfg: ModelConfig, file: string): 
   const size = cfg.nLayer * layout.reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1), 0);
   const wantLayout = JSON.stringify(layout.map((e) => ({ name: e.name, shape: [...e.shape] })));
   if (JSON.stringify(header.layout) !== wantLayout) {
-    throw new RwkvError('STATE_MISMATCH', 'the state file describes another per-layer layout', { file, expected: wantLayout, actual: JSON.stringify(header.layout) });
+    throw new RwkvError('STATE_MISMATCH', 'the state file describes another per-layer layout', {
+      file,
+      expected: wantLayout,
+      actual: JSON.stringify(header.layout),
+    });
   }
   if (header.count !== size) {
     throw new RwkvError('STATE_MISMATCH', 'the state file holds the wrong number of values for this model', {
-      file, expected: `${size} float32 values`, actual: `${header.count}`,
+      file,
+      expected: `${size} float32 values`,
+      actual: `${header.count}`,
     });
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

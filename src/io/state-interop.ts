@@ -245,7 +245,14 @@ export function officialStateFromCheckpoint(ckpt: Checkpoint, cfg: ModelConfig, 
     throw new RwkvError('STATE_MISMATCH', 'the state list has the wrong entries for this model', {
       ...where,
       expected: `${count} tensors "0" … "${count - 1}" (${entries.length} per layer × ${cfg.nLayer} layers of ${describe(cfg)})`,
-      actual: `${ckpt.size} tensors${extra.length > 0 ? `, unexpected ${extra.slice(0, 4).map((k) => `"${k}"`).join(', ')}` : ''}`,
+      actual: `${ckpt.size} tensors${
+        extra.length > 0
+          ? `, unexpected ${extra
+              .slice(0, 4)
+              .map((k) => `"${k}"`)
+              .join(', ')}`
+          : ''
+      }`,
     });
   }
   const out = new Float32Array(stateSizeIn(cfg, 'official'));
@@ -254,16 +261,24 @@ export function officialStateFromCheckpoint(ckpt: Checkpoint, cfg: ModelConfig, 
     const e = entries[k % entries.length]!;
     const t = ckpt.get(String(k));
     if (t === undefined) {
-      throw new RwkvError('STATE_MISMATCH', 'a state list entry is missing', { ...where, tensor: String(k), expected: `${e.name} ${shapeString(e.shape)}` });
+      throw new RwkvError('STATE_MISMATCH', 'a state list entry is missing', {
+        ...where,
+        tensor: String(k),
+        expected: `${e.name} ${shapeString(e.shape)}`,
+      });
     }
     // the pip state keeps x_prev as [C]; allow the same values with unit axes (e.g. [1, C])
     if (numel(t.shape) !== numel(e.shape) || !sameSqueezed(t.shape, e.shape)) {
-      throw new RwkvError('STATE_MISMATCH', `state list entry ${k} (layer ${Math.floor(k / entries.length)} ${e.name}) has the wrong shape`, {
-        ...where,
-        tensor: String(k),
-        expected: shapeString(e.shape),
-        actual: shapeString(t.shape),
-      });
+      throw new RwkvError(
+        'STATE_MISMATCH',
+        `state list entry ${k} (layer ${Math.floor(k / entries.length)} ${e.name}) has the wrong shape`,
+        {
+          ...where,
+          tensor: String(k),
+          expected: shapeString(e.shape),
+          actual: shapeString(t.shape),
+        },
+      );
     }
     out.set(t.data, o);
     o += numel(e.shape);
@@ -305,10 +320,14 @@ export function stateFromWebRwkvTimeState(ckpt: Checkpoint, cfg: ModelConfig, fi
   for (let l = 0; l < cfg.nLayer; l++) {
     const key = `blocks.${l}.att.time_state`;
     const t: HostTensor | undefined = ckpt.get(key);
-    if (t === undefined) throw new RwkvError('STATE_MISMATCH', 'a layer of the state is missing', { ...where, tensor: key, expected: `[${H}, ${N}, ${N}]` });
+    if (t === undefined)
+      throw new RwkvError('STATE_MISMATCH', 'a layer of the state is missing', { ...where, tensor: key, expected: `[${H}, ${N}, ${N}]` });
     if (shapeString(t.shape) !== shapeString([H, N, N])) {
       throw new RwkvError('STATE_MISMATCH', 'time_state has the wrong shape for this model', {
-        ...where, tensor: key, expected: shapeString([H, N, N]), actual: shapeString(t.shape),
+        ...where,
+        tensor: key,
+        expected: shapeString([H, N, N]),
+        actual: shapeString(t.shape),
       });
     }
     const d = t.data;
@@ -320,7 +339,9 @@ export function stateFromWebRwkvTimeState(ckpt: Checkpoint, cfg: ModelConfig, fi
   const extra = [...ckpt.keys()].find((k) => !/^blocks\.\d+\.att\.time_state$/.test(k) || Number(k.split('.')[1]) >= cfg.nLayer);
   if (extra !== undefined) {
     throw new RwkvError('STATE_MISMATCH', 'the file has tensors this model has no place for', {
-      ...where, tensor: extra, expected: `blocks.0 … blocks.${cfg.nLayer - 1}.att.time_state`,
+      ...where,
+      tensor: extra,
+      expected: `blocks.0 … blocks.${cfg.nLayer - 1}.att.time_state`,
     });
   }
   return out;
@@ -334,7 +355,12 @@ export interface EncodeStateOptions {
 }
 
 /** The bytes of a state file in `format`; `data` is in the official layout. */
-export function encodeStateFile(data: Float32Array, cfg: ModelConfig, format: StateFileFormat, options: EncodeStateOptions = {}): Uint8Array {
+export function encodeStateFile(
+  data: Float32Array,
+  cfg: ModelConfig,
+  format: StateFileFormat,
+  options: EncodeStateOptions = {},
+): Uint8Array {
   switch (format) {
     case 'rwkv-js':
       checkLength(data.length, cfg, 'official', 'the state');

@@ -54,7 +54,8 @@ export function lazyTensor(
     const d = decode();
     if (d.length !== numel(s)) {
       throw new RwkvError('SHAPE_MISMATCH', 'decoded tensor has the wrong number of values', {
-        expected: `${numel(s)} for ${shapeString(s)}`, actual: `${d.length}`,
+        expected: `${numel(s)} for ${shapeString(s)}`,
+        actual: `${d.length}`,
       });
     }
     return d;
@@ -76,16 +77,19 @@ export function lazyTensor(
       return d;
     },
     ...(raw !== undefined ? { raw } : {}),
-    ...(decodeInto !== undefined ? {
-      readInto: (dst: Float32Array) => {
-        if (dst.length !== numel(s)) {
-          throw new RwkvError('SHAPE_MISMATCH', 'decode target has the wrong number of values', {
-            expected: `${numel(s)} for ${shapeString(s)}`, actual: `${dst.length}`,
-          });
+    ...(decodeInto !== undefined
+      ? {
+          readInto: (dst: Float32Array) => {
+            if (dst.length !== numel(s)) {
+              throw new RwkvError('SHAPE_MISMATCH', 'decode target has the wrong number of values', {
+                expected: `${numel(s)} for ${shapeString(s)}`,
+                actual: `${dst.length}`,
+              });
+            }
+            decodeInto(dst);
+          },
         }
-        decodeInto(dst);
-      },
-    } : {}),
+      : {}),
   };
 }
 
@@ -104,11 +108,7 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
-export function makeTensor(
-  shape: readonly number[],
-  data: Float32Array,
-  storedAs: StoredDType = 'F32',
-): HostTensor {
+export function makeTensor(shape: readonly number[], data: Float32Array, storedAs: StoredDType = 'F32'): HostTensor {
   if (data.length !== numel(shape)) {
     throw new RwkvError('SHAPE_MISMATCH', 'tensor data length does not match its shape', {
       expected: `${numel(shape)} values for ${shapeString(shape)}`,

@@ -84,7 +84,9 @@ export function writeFileAtomic(path: string, fill: (sink: ByteSink) => void): v
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
     if (e instanceof RwkvError) throw e;
-    throw new RwkvError('INVALID_ARGUMENT', `cannot write the output file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: path });
+    throw new RwkvError('INVALID_ARGUMENT', `cannot write the output file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      file: path,
+    });
   }
 }
 

@@ -28,11 +28,17 @@ export function writerFor(file: string, format?: string): CheckpointWriter {
   const name = format ?? BY_EXTENSION[extname(file).toLowerCase()];
   const writer = name !== undefined ? WRITERS[name] : undefined;
   if (writer === undefined) {
-    throw new RwkvError('UNSUPPORTED_FORMAT', name === undefined ? 'cannot tell the output format from the file name' : `cannot write ${name} files`, {
-      file,
-      expected: `one of ${Object.keys(WRITERS).join(', ')} (extensions ${Object.keys(BY_EXTENSION).filter((e) => WRITERS[BY_EXTENSION[e]!]).join(', ')})`,
-      actual: name ?? extname(file) ?? '(none)',
-    });
+    throw new RwkvError(
+      'UNSUPPORTED_FORMAT',
+      name === undefined ? 'cannot tell the output format from the file name' : `cannot write ${name} files`,
+      {
+        file,
+        expected: `one of ${Object.keys(WRITERS).join(', ')} (extensions ${Object.keys(BY_EXTENSION)
+          .filter((e) => WRITERS[BY_EXTENSION[e]!])
+          .join(', ')})`,
+        actual: name ?? extname(file) ?? '(none)',
+      },
+    );
   }
   return writer;
 }

@@ -78,7 +78,8 @@ export function readZip(src: ByteSource, file: string = src.name): ZipArchive {
   // record whose comment runs exactly to the end of the file is the real one.
   // Most archives (torch's included) have no comment: try the last 22 bytes before the long scan.
   let tail = src.read(size - EOCD_SIZE, EOCD_SIZE);
-  if (u32(tail, 0) !== SIG_EOCD || u16(tail, 20) !== 0) tail = src.read(size - Math.min(size, EOCD_SIZE + MAX_COMMENT), Math.min(size, EOCD_SIZE + MAX_COMMENT));
+  if (u32(tail, 0) !== SIG_EOCD || u16(tail, 20) !== 0)
+    tail = src.read(size - Math.min(size, EOCD_SIZE + MAX_COMMENT), Math.min(size, EOCD_SIZE + MAX_COMMENT));
   const tailLen = tail.length;
   const tailStart = size - tailLen;
   let eocdAt = -1;
@@ -126,7 +127,11 @@ export function readZip(src: ByteSource, file: string = src.name): ZipArchive {
   }
 
   if (cdOffset + cdSize > endOfData) {
-    throw fail('central directory lies outside the file', `[offset, offset + size) within [0, ${endOfData})`, `offset ${cdOffset}, size ${cdSize}`);
+    throw fail(
+      'central directory lies outside the file',
+      `[offset, offset + size) within [0, ${endOfData})`,
+      `offset ${cdOffset}, size ${cdSize}`,
+    );
   }
   if (count * CENTRAL_SIZE > cdSize) {
     throw fail('central directory is too small for its entry count', `>= ${count * CENTRAL_SIZE} bytes for ${count} entries`, `${cdSize}`);
@@ -174,7 +179,11 @@ export function readZip(src: ByteSource, file: string = src.name): ZipArchive {
     }
     if (diskStart !== 0 && diskStart !== 0xffff) throw fail(`entry '${name}' is on disk ${diskStart}`, 'disk 0');
     if (localOffset + LOCAL_SIZE + compressedSize > cdOffset) {
-      throw fail(`entry '${name}' lies outside the file's data area`, `local header + data within [0, ${cdOffset})`, `header at ${localOffset}, ${compressedSize} bytes`);
+      throw fail(
+        `entry '${name}' lies outside the file's data area`,
+        `local header + data within [0, ${cdOffset})`,
+        `header at ${localOffset}, ${compressedSize} bytes`,
+      );
     }
     if (entries.has(name)) throw fail(`entry '${name}' appears twice (ambiguous archive)`);
     entries.set(name, { name, method, flags, crc32, compressedSize, size: uncompressed, localHeaderOffset: localOffset });
@@ -218,7 +227,11 @@ export function readZip(src: ByteSource, file: string = src.name): ZipArchive {
     dataOffset,
     read(entry: ZipEntry, offset = 0, length = entry.size - offset): Uint8Array {
       if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > entry.size) {
-        throw fail(`entry '${entry.name}': read outside the entry`, `[offset, offset + length) within [0, ${entry.size})`, `offset ${offset}, length ${length}`);
+        throw fail(
+          `entry '${entry.name}': read outside the entry`,
+          `[offset, offset + length) within [0, ${entry.size})`,
+          `offset ${offset}, length ${length}`,
+        );
       }
       return src.read(dataOffset(entry) + offset, length);
     },

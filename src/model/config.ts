@@ -67,7 +67,11 @@ export function detectConfig(ckpt: Checkpoint, file?: string): ModelConfig {
   };
   const emb = get('emb.weight');
   if (emb.shape.length !== 2) {
-    throw new RwkvError('SHAPE_MISMATCH', 'emb.weight must be a matrix [V, C]', { ...where, tensor: 'emb.weight', actual: shapeString(emb.shape) });
+    throw new RwkvError('SHAPE_MISMATCH', 'emb.weight must be a matrix [V, C]', {
+      ...where,
+      tensor: 'emb.weight',
+      actual: shapeString(emb.shape),
+    });
   }
   const [nVocab, nEmbd] = emb.shape as [number, number];
   let nLayer = 0;
@@ -95,7 +99,9 @@ export function detectConfig(ckpt: Checkpoint, file?: string): ModelConfig {
       const faaaa = get('blocks.0.att.time_faaaa');
       if (faaaa.shape.length !== 2) {
         throw new RwkvError('SHAPE_MISMATCH', 'time_faaaa must be [n_head, head_size]', {
-          ...where, tensor: 'blocks.0.att.time_faaaa', actual: shapeString(faaaa.shape),
+          ...where,
+          tensor: 'blocks.0.att.time_faaaa',
+          actual: shapeString(faaaa.shape),
         });
       }
       [nHead, headSize] = dims(faaaa) as [number, number];
@@ -123,18 +129,31 @@ export function detectConfig(ckpt: Checkpoint, file?: string): ModelConfig {
   }
   if (!Number.isInteger(headSize) || nHead * headSize !== dimAtt) {
     throw new RwkvError('SHAPE_MISMATCH', 'heads × head size must equal the attention width', {
-      ...where, expected: `H·N = ${dimAtt}`, actual: `${nHead} × ${headSize}`,
+      ...where,
+      expected: `H·N = ${dimAtt}`,
+      actual: `${nHead} × ${headSize}`,
     });
   }
   if (dimAtt !== nEmbd) {
     throw new RwkvError('UNSUPPORTED_FORMAT', 'models whose attention width differs from n_embd are not supported', {
-      ...where, tensor: 'blocks.0.att.key.weight', expected: `[${nEmbd}, ${nEmbd}]`, actual: shapeString(get('blocks.0.att.key.weight').shape),
+      ...where,
+      tensor: 'blocks.0.att.key.weight',
+      expected: `[${nEmbd}, ${nEmbd}]`,
+      actual: shapeString(get('blocks.0.att.key.weight').shape),
     });
   }
   let nParams = 0;
   for (const t of ckpt.values()) nParams += numel(t.shape);
   return {
-    version, nLayer, nEmbd, dimAtt, nHead, headSize, nFfn, nVocab, lora,
+    version,
+    nLayer,
+    nEmbd,
+    dimAtt,
+    nHead,
+    headSize,
+    nFfn,
+    nVocab,
+    lora,
     hasTimeState: ckpt.has('blocks.0.att.time_state'),
     nParams,
   };

@@ -63,33 +63,46 @@ export function mergeLora(base: Checkpoint, lora: Checkpoint, alpha: number, fil
       const target = targetOf(base, prefix);
       if (target === undefined) {
         throw new RwkvError('MISSING_TENSOR', 'the LoRA adapts a tensor the model does not have', {
-          ...where, tensor: key, expected: `${prefix}.weight in the model`,
+          ...where,
+          tensor: key,
+          expected: `${prefix}.weight in the model`,
           hint: 'is the LoRA for this model?',
         });
       }
       const p = pairs.get(target) ?? {};
       const side = m[2] === 'A' ? 'a' : 'b';
       if (p[side] !== undefined) {
-        throw new RwkvError('FILE_FORMAT', `two lora_${m[2]} tensors adapt the same tensor`, { ...where, tensor: key, actual: `${p[side].key} and ${key}` });
+        throw new RwkvError('FILE_FORMAT', `two lora_${m[2]} tensors adapt the same tensor`, {
+          ...where,
+          tensor: key,
+          actual: `${p[side].key} and ${key}`,
+        });
       }
       p[side] = { key, t };
       pairs.set(target, p);
     } else if (/\.lora(_|\.|$)/.test(key)) {
       // e.g. DoRA's lora_M, or web-rwkv's own `P.lora.0` / `P.lora.1` naming
       throw new RwkvError('UNSUPPORTED_FORMAT', 'LoRA tensor of a kind this merge does not know', {
-        ...where, tensor: key, expected: 'P.lora_A / P.lora_B (or P.lora_A.weight / P.lora_B.weight)',
+        ...where,
+        tensor: key,
+        expected: 'P.lora_A / P.lora_B (or P.lora_A.weight / P.lora_B.weight)',
       });
     } else {
       const b = base.get(key);
       if (b === undefined) {
         throw new RwkvError('MISSING_TENSOR', 'the LoRA file replaces a tensor the model does not have', {
-          ...where, tensor: key, hint: 'is the LoRA for this model?',
+          ...where,
+          tensor: key,
+          hint: 'is the LoRA for this model?',
         });
       }
       // rwkv.cpp squeezes `.time_*` tensors: accept the same values with other unit axes
       if (numel(t.shape) !== numel(b.shape) || shapeString(squeeze(t.shape)) !== shapeString(squeeze(b.shape))) {
         throw new RwkvError('SHAPE_MISMATCH', 'the LoRA file replaces a tensor with one of another shape', {
-          ...where, tensor: key, expected: shapeString(b.shape), actual: shapeString(t.shape),
+          ...where,
+          tensor: key,
+          expected: shapeString(b.shape),
+          actual: shapeString(t.shape),
         });
       }
       replacements.set(key, t);
@@ -108,15 +121,21 @@ export function mergeLora(base: Checkpoint, lora: Checkpoint, alpha: number, fil
     const A = p.a.t;
     const B = p.b.t;
     const fits =
-      W.shape.length === 2 && A.shape.length === 2 && B.shape.length === 2 &&
-      A.shape[0]! >= 1 && B.shape[1] === A.shape[0] && B.shape[0] === W.shape[0] && A.shape[1] === W.shape[1];
+      W.shape.length === 2 &&
+      A.shape.length === 2 &&
+      B.shape.length === 2 &&
+      A.shape[0]! >= 1 &&
+      B.shape[1] === A.shape[0] &&
+      B.shape[0] === W.shape[0] &&
+      A.shape[1] === W.shape[1];
     if (!fits) {
       throw new RwkvError('SHAPE_MISMATCH', 'LoRA matrices do not fit the tensor they adapt', {
         ...where,
         tensor: target,
-        expected: W.shape.length === 2
-          ? `lora_A [r, ${W.shape[1]}] and lora_B [${W.shape[0]}, r] for ${shapeString(W.shape)}`
-          : 'a matrix [out, in] to adapt',
+        expected:
+          W.shape.length === 2
+            ? `lora_A [r, ${W.shape[1]}] and lora_B [${W.shape[0]}, r] for ${shapeString(W.shape)}`
+            : 'a matrix [out, in] to adapt',
         actual: `lora_A ${shapeString(A.shape)}, lora_B ${shapeString(B.shape)}, base ${shapeString(W.shape)}`,
       });
     }

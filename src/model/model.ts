@@ -4,7 +4,14 @@
 import type { Backend, Tensor, WeightStorage } from '../backends/backend.ts';
 import { type BackendName, selectBackend } from '../backends/select.ts';
 import {
-  type OpenedStrategy, type Strategy, type StrategySegment, closeStrategy, createNamedBackend, openStrategy, openStrategySync, parseStrategy,
+  type OpenedStrategy,
+  type Strategy,
+  type StrategySegment,
+  closeStrategy,
+  createNamedBackend,
+  openStrategy,
+  openStrategySync,
+  parseStrategy,
   weightStorage,
 } from '../strategy.ts';
 import { LN_EPS, V4_PP_INIT } from '../constants.ts';
@@ -194,7 +201,8 @@ export class RwkvModel {
     for (const key of ['extraFiles', 'lora'] as const) {
       if (key in rest) {
         throw new RwkvError('INVALID_ARGUMENT', `fromBytes takes no ${key} (they are file paths)`, {
-          argument: key, hint: 'parse each file with parseCheckpoint, merge the tensors, and call RwkvModel.create',
+          argument: key,
+          hint: 'parse each file with parseCheckpoint, merge the tensors, and call RwkvModel.create',
         });
       }
     }
@@ -226,7 +234,11 @@ export class RwkvModel {
       return RwkvModel.fromCheckpoint(ckpt, options);
     }
     try {
-      return RwkvModel.build(ckpt, build, opened.backends.filter((b) => b !== null));
+      return RwkvModel.build(
+        ckpt,
+        build,
+        opened.backends.filter((b) => b !== null),
+      );
     } catch (e) {
       await closeStrategy(opened);
       throw e;
@@ -237,10 +249,7 @@ export class RwkvModel {
    * Build a model from tensors in the original checkpoint layout. A strategy string is opened
    * with synchronous backends only (select.ts selectBackend); use `create` for the others.
    */
-  static fromCheckpoint(
-    ckpt: Checkpoint,
-    options: LoadOptions & { file?: string; format?: FileFormatName | 'memory' } = {},
-  ): RwkvModel {
+  static fromCheckpoint(ckpt: Checkpoint, options: LoadOptions & { file?: string; format?: FileFormatName | 'memory' } = {}): RwkvModel {
     return RwkvModel.build(ckpt, options, []);
   }
 
@@ -301,7 +310,15 @@ export class RwkvModel {
     const source = { file: file ?? '(memory)', format: options.format ?? 'memory' } as const;
     // a strategy string opened here (synchronously): this model owns those backends
     const own = opened !== null && !isOpened(options.strategy) ? opened.backends.filter((b) => b !== null) : owned;
-    return new RwkvModel(config, slots.map((s) => s.backend), weights, source, bytes, strategy, own);
+    return new RwkvModel(
+      config,
+      slots.map((s) => s.backend),
+      weights,
+      source,
+      bytes,
+      strategy,
+      own,
+    );
   }
 
   /** The backend and storage policy of each of the n_layer + 1 layers, from the options. */
@@ -326,20 +343,24 @@ export class RwkvModel {
     }
     if (options.backend !== undefined || options.weights !== undefined) {
       throw new RwkvError('INVALID_ARGUMENT', 'give either a strategy or backend / weights options, not both', {
-        argument: 'strategy', hint: '"B fp32" is { backend: B, weights: "f32" }',
+        argument: 'strategy',
+        hint: '"B fp32" is { backend: B, weights: "f32" }',
       });
     }
     const s = options.strategy;
     const opened = isOpened(s) ? s : openStrategySync(typeof s === 'string' ? parseStrategy(s) : s, config.nLayer);
     if (opened.placement.length !== L) {
       throw new RwkvError('INVALID_ARGUMENT', 'the opened strategy was allocated for another number of layers', {
-        argument: 'strategy', expected: `${L} layers (n_layer + 1)`, actual: `${opened.placement.length}`,
+        argument: 'strategy',
+        expected: `${L} layers (n_layer + 1)`,
+        actual: `${opened.placement.length}`,
       });
     }
     const policy0: 'f32' | 'compact' | undefined = opened.strategy.auto ? autoPolicy() : undefined;
     const slots = opened.placement.map((p): LayerSlot => {
       const backend = opened.backends[p.segment];
-      if (backend == null) throw new RwkvError('INVALID_ARGUMENT', `strategy segment ${p.segment + 1} has layers but no backend`, { argument: 'strategy' });
+      if (backend == null)
+        throw new RwkvError('INVALID_ARGUMENT', `strategy segment ${p.segment + 1} has layers but no backend`, { argument: 'strategy' });
       return { backend, policy: policy0 ?? opened.strategy.segments[p.segment]! };
     });
     return { slots, strategy: opened.strategy.text, opened };
@@ -383,7 +404,9 @@ export class RwkvModel {
       const id = tokens[t]!;
       if (!Number.isInteger(id) || id < 0 || id >= cfg.nVocab) {
         throw new RwkvError('INVALID_TOKEN', `token at position ${t} is not a valid id`, {
-          argument: 'tokens', expected: `an integer in [0, ${cfg.nVocab})`, actual: String(id),
+          argument: 'tokens',
+          expected: `an integer in [0, ${cfg.nVocab})`,
+          actual: String(id),
         });
       }
       ids[t] = id;
@@ -391,7 +414,8 @@ export class RwkvModel {
     const st = state ?? this.createState();
     if (st.config !== cfg && !sameShape(st.config, cfg)) {
       throw new RwkvError('STATE_MISMATCH', 'the state belongs to a different model', {
-        expected: describe(cfg), actual: describe(st.config),
+        expected: describe(cfg),
+        actual: describe(st.config),
       });
     }
     if (T <= FORWARD_CHUNK) return this.run(ids, st, options);

@@ -65,13 +65,19 @@ export function prepareWeights(
     const want = shape.filter((d) => d !== 1).join(',');
     const got = t.shape.filter((d) => d !== 1).join(',');
     if (want !== got) {
-      throw new RwkvError('SHAPE_MISMATCH', 'tensor has the wrong shape', { ...where, tensor: key, expected: shapeString(shape), actual: shapeString(t.shape) });
+      throw new RwkvError('SHAPE_MISMATCH', 'tensor has the wrong shape', {
+        ...where,
+        tensor: key,
+        expected: shapeString(shape),
+        actual: shapeString(t.shape),
+      });
     }
   };
   /** The checkpoint tensor `key`, checked to have `shape` (leading/inner 1s ignored). */
   const take = (key: string, shape: readonly number[]): Float32Array => {
     const t: HostTensor | undefined = ckpt.get(key);
-    if (t === undefined) throw new RwkvError('MISSING_TENSOR', `tensor missing for an RWKV-${cfg.version} model`, { ...where, tensor: key });
+    if (t === undefined)
+      throw new RwkvError('MISSING_TENSOR', `tensor missing for an RWKV-${cfg.version} model`, { ...where, tensor: key });
     checkShape(key, t, shape);
     return readTensor(t); // a fresh decode: loading never fills the decoded-tensor cache
   };
@@ -86,7 +92,14 @@ export function prepareWeights(
     if (t === undefined || !sink) return put(key, shape, take(key, shape));
     checkShape(key, t, shape);
     const readInto = t.readInto;
-    sink(key, { shape: [...shape], get data() { return readTensor(t); }, unchanged: t, ...(readInto !== undefined ? { readInto } : {}) });
+    sink(key, {
+      shape: [...shape],
+      get data() {
+        return readTensor(t);
+      },
+      unchanged: t,
+      ...(readInto !== undefined ? { readInto } : {}),
+    });
   };
   const map = (x: Float32Array, f: (v: number) => number) => Float32Array.from(x, f);
   /** M [rows, cols] → Mᵀ [cols, rows]. */
@@ -126,7 +139,9 @@ export function prepareWeights(
       checkShape('emb.weight', source, [V, C]);
       sink('emb.weight', {
         shape: [V, C],
-        get data() { return layerNormRows(readTensor(source), w, b, V, C); },
+        get data() {
+          return layerNormRows(readTensor(source), w, b, V, C);
+        },
         readInto: (dst) => {
           readInto(dst);
           layerNormRows(dst, w, b, V, C, dst);
@@ -150,8 +165,18 @@ export function prepareWeights(
     if (v === '4' || v === '5.0' || v === '5.1' || v === '5.2') {
       // x·μ + prev·(1−μ) = x + (prev − x)·(1 − μ)
       const mixes = v === '4' || v === '5.0' ? ['k', 'v', 'r'] : ['k', 'v', 'r', 'g'];
-      for (const m of mixes) put(`${p}att.time_maa_${m}`, [C], map(take(`${p}att.time_mix_${m}`, [1, 1, C]), (x) => 1 - x));
-      for (const m of ['k', 'r']) put(`${p}ffn.time_maa_${m}`, [C], map(take(`${p}ffn.time_mix_${m}`, [1, 1, C]), (x) => 1 - x));
+      for (const m of mixes)
+        put(
+          `${p}att.time_maa_${m}`,
+          [C],
+          map(take(`${p}att.time_mix_${m}`, [1, 1, C]), (x) => 1 - x),
+        );
+      for (const m of ['k', 'r'])
+        put(
+          `${p}ffn.time_maa_${m}`,
+          [C],
+          map(take(`${p}ffn.time_mix_${m}`, [1, 1, C]), (x) => 1 - x),
+        );
       for (const m of ['key', 'value', 'receptance', 'output']) keep(`${p}att.${m}.weight`, [C, C]);
       if (v !== '4' && v !== '5.0') keep(`${p}att.gate.weight`, [C, C]);
       keep(`${p}ffn.key.weight`, [F, C]);
@@ -160,13 +185,21 @@ export function prepareWeights(
     }
     if (v === '4') {
       // w = −exp(time_decay) (model.py L796-804), u = time_first as is
-      put(`${p}att.time_decay`, [C], map(take(`${p}att.time_decay`, [C]), (x) => -Math.exp(x)));
+      put(
+        `${p}att.time_decay`,
+        [C],
+        map(take(`${p}att.time_decay`, [C]), (x) => -Math.exp(x)),
+      );
       keep(`${p}att.time_first`, [C]);
     } else if (v === '5.0' || v === '5.1') {
       put(`${p}att.time_decay`, [C], perChannel(map(take(`${p}att.time_decay`, [H]), (x) => Math.exp(-Math.exp(x)))));
       put(`${p}att.time_faaaa`, [C], perChannel(map(take(`${p}att.time_first`, [H]), Math.exp)));
     } else if (v === '5.2') {
-      put(`${p}att.time_decay`, [C], map(take(`${p}att.time_decay`, [H, N]), (x) => Math.exp(-Math.exp(x))));
+      put(
+        `${p}att.time_decay`,
+        [C],
+        map(take(`${p}att.time_decay`, [H, N]), (x) => Math.exp(-Math.exp(x))),
+      );
       put(`${p}att.time_faaaa`, [C], take(`${p}att.time_faaaa`, [H, N]));
     } else if (v === '6') {
       for (const m of ['x', ...V6_MAA_TARGETS]) put(`${p}att.time_maa_${m}`, [C], take(`${p}att.time_maa_${m}`, [1, 1, C]));
@@ -200,7 +233,11 @@ export function prepareWeights(
     } else {
       // v7
       for (const m of ['r', 'w', 'k', 'v', 'a', 'g']) put(`${p}att.x_${m}`, [C], take(`${p}att.x_${m}`, [1, 1, C]));
-      const loras: [string, string][] = [['w', 'w'], ['a', 'a'], ['g', 'g']];
+      const loras: [string, string][] = [
+        ['w', 'w'],
+        ['a', 'a'],
+        ['g', 'g'],
+      ];
       if (i > 0) loras.push(['v', 'v']);
       for (const [name, rank] of loras) {
         const D = cfg.lora[rank];
@@ -223,7 +260,10 @@ export function prepareWeights(
         const E = cfg.lora['s_emb']!; // 1024 = S·S
         if (E !== S * S) {
           throw new RwkvError('SHAPE_MISMATCH', 'DeepEmbed s_emb width must be the square of the s1 rank', {
-            ...where, tensor: `${p}ffn.s_emb.weight`, expected: `[${V}, ${S * S}]`, actual: `[${V}, ${E}]`,
+            ...where,
+            tensor: `${p}ffn.s_emb.weight`,
+            expected: `[${V}, ${S * S}]`,
+            actual: `[${V}, ${E}]`,
           });
         }
         // s_emb'[t] = s_emb[t] + ln0(emb)[t] · s_emb_xᵀ     (model.py L274-277)
@@ -252,7 +292,14 @@ export function prepareWeights(
 }
 
 /** LayerNorm of each row of x [rows, C], in f64, rounded to f32, into `y` (may be x itself). */
-function layerNormRows(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, C: number, y: Float32Array = new Float32Array(rows * C)): Float32Array {
+function layerNormRows(
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  rows: number,
+  C: number,
+  y: Float32Array = new Float32Array(rows * C),
+): Float32Array {
   for (let r = 0; r < rows; r++) {
     let mean = 0;
     for (let c = 0; c < C; c++) mean += x[r * C + c]!;

@@ -52,7 +52,8 @@ export class RwkvState {
     this.backends = Array.isArray(backends) ? [...(backends as readonly Backend[])] : layers.map(() => backends as Backend);
     if (this.backends.length !== layers.length) {
       throw new RwkvError('INVALID_ARGUMENT', 'a state needs one backend per layer', {
-        expected: `${layers.length}`, actual: `${this.backends.length}`,
+        expected: `${layers.length}`,
+        actual: `${this.backends.length}`,
       });
     }
   }
@@ -101,7 +102,8 @@ export class RwkvState {
     this.assertLive();
     if (data.length !== this.size) {
       throw new RwkvError('STATE_MISMATCH', 'state data has the wrong size for this model', {
-        expected: `${this.size} float32 values`, actual: `${data.length}`,
+        expected: `${this.size} float32 values`,
+        actual: `${data.length}`,
       });
     }
     let o = 0;

@@ -21,7 +21,8 @@ export class BytesTokenizer implements Tokenizer {
       const id = ids[i]!;
       if (!Number.isInteger(id) || id < 0 || id >= BYTES_VOCAB_SIZE) {
         throw new RwkvError('INVALID_TOKEN', `token id ${id} is not a byte`, {
-          expected: `an integer in [0, ${BYTES_VOCAB_SIZE})`, actual: String(id),
+          expected: `an integer in [0, ${BYTES_VOCAB_SIZE})`,
+          actual: String(id),
         });
       }
       out[i] = id;

@@ -75,7 +75,9 @@ export class NeoxTokenizer implements Tokenizer {
     const vocab = j?.model?.vocab;
     if (typeof json !== 'object' || json === null || j.model?.type !== 'BPE' || typeof vocab !== 'object' || vocab === null) {
       throw new RwkvError('FILE_FORMAT', 'not a byte-level BPE tokenizer.json', {
-        file: source, expected: 'model.type "BPE" with a model.vocab object', actual: `model.type ${JSON.stringify(j?.model?.type)}`,
+        file: source,
+        expected: 'model.type "BPE" with a model.vocab object',
+        actual: `model.type ${JSON.stringify(j?.model?.type)}`,
       });
     }
     const u2b = unicodeToByte();
@@ -111,7 +113,9 @@ export class NeoxTokenizer implements Tokenizer {
       const b = Number.isInteger(id) ? this.bytesOf[id] : undefined;
       if (b === undefined) {
         throw new RwkvError('INVALID_TOKEN', `token id ${id} is not in the tokenizer`, {
-          file: this.source, expected: `an integer in [0, ${this.vocabSize})`, actual: String(id),
+          file: this.source,
+          expected: `an integer in [0, ${this.vocabSize})`,
+          actual: String(id),
         });
       }
       parts.push(b);

@@ -23,7 +23,6 @@ import { NEOX_TOKENIZER_FILE, NEOX_VOCAB_SIZE, NeoxTokenizer } from './neox.ts';
 import type { Tokenizer, TokenizerKind } from './tokenizer.ts';
 import { WORLD_VOCAB_FILE, WORLD_VOCAB_SIZE, WorldTokenizer } from './world.ts';
 
-
 /** Environment variables naming the vocabulary files when no path is given. */
 export const WORLD_VOCAB_ENV = 'RWKV_VOCAB';
 export const NEOX_TOKENIZER_ENV = 'RWKV_TOKENIZER_20B';
@@ -58,12 +57,16 @@ export async function loadTokenizer(options: TokenizerOptions): Promise<Tokenize
   const tok = await pickTokenizer(options);
   const want = options.vocabSize;
   if (want !== undefined && tok.vocabSize !== want && options.allowVocabMismatch !== true) {
-    throw new RwkvError('INVALID_ARGUMENT', `the ${tok.kind} tokenizer has ${tok.vocabSize} ids but the model has a vocabulary of ${want}`, {
-      argument: 'tokenizer',
-      expected: `a tokenizer of ${want} ids${TOKENIZER_BY_VOCAB_SIZE[want] ? ` (${TOKENIZER_BY_VOCAB_SIZE[want]})` : ''}`,
-      actual: `${tok.kind}, ${tok.vocabSize} ids`,
-      hint: 'a tokenizer that does not belong to the model gives gibberish; set allowVocabMismatch (CLI: --force-tokenizer) to use it anyway',
-    });
+    throw new RwkvError(
+      'INVALID_ARGUMENT',
+      `the ${tok.kind} tokenizer has ${tok.vocabSize} ids but the model has a vocabulary of ${want}`,
+      {
+        argument: 'tokenizer',
+        expected: `a tokenizer of ${want} ids${TOKENIZER_BY_VOCAB_SIZE[want] ? ` (${TOKENIZER_BY_VOCAB_SIZE[want]})` : ''}`,
+        actual: `${tok.kind}, ${tok.vocabSize} ids`,
+        hint: 'a tokenizer that does not belong to the model gives gibberish; set allowVocabMismatch (CLI: --force-tokenizer) to use it anyway',
+      },
+    );
   }
   return tok;
 }
@@ -77,7 +80,8 @@ async function pickTokenizer(o: TokenizerOptions): Promise<Tokenizer> {
     if (/\.txt$/i.test(name)) return worldFromFile(name);
     if (/\.json$/i.test(name)) return neoxFromFile(name);
     throw new RwkvError('INVALID_ARGUMENT', `unknown tokenizer ${JSON.stringify(name)}`, {
-      argument: 'tokenizer', expected: '"world", "20b", "bytes", or a path to a *.txt World vocabulary or a *.json tokenizer.json',
+      argument: 'tokenizer',
+      expected: '"world", "20b", "bytes", or a path to a *.txt World vocabulary or a *.json tokenizer.json',
       actual: name,
     });
   }
@@ -91,13 +95,17 @@ async function pickTokenizer(o: TokenizerOptions): Promise<Tokenizer> {
   if (kind === 'world') return loadWorld(o);
   if (kind === '20b') return loadNeox(o);
   if (kind === 'bytes') return new BytesTokenizer();
-  throw new RwkvError('INVALID_ARGUMENT', o.vocabSize === undefined
-    ? 'cannot choose a tokenizer: no tokenizer, vocab file or model vocab size given'
-    : `cannot choose a tokenizer for a vocabulary of ${o.vocabSize} ids`, {
-    argument: 'tokenizer',
-    expected: `a tokenizer name or path, or a vocab size of ${Object.keys(TOKENIZER_BY_VOCAB_SIZE).join(', ')}`,
-    ...(o.vocabSize === undefined ? {} : { actual: String(o.vocabSize) }),
-  });
+  throw new RwkvError(
+    'INVALID_ARGUMENT',
+    o.vocabSize === undefined
+      ? 'cannot choose a tokenizer: no tokenizer, vocab file or model vocab size given'
+      : `cannot choose a tokenizer for a vocabulary of ${o.vocabSize} ids`,
+    {
+      argument: 'tokenizer',
+      expected: `a tokenizer name or path, or a vocab size of ${Object.keys(TOKENIZER_BY_VOCAB_SIZE).join(', ')}`,
+      ...(o.vocabSize === undefined ? {} : { actual: String(o.vocabSize) }),
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,13 +202,19 @@ export function unescapeRwkvToken(text: string, file = '(gguf)', id = -1): Uint8
       continue;
     }
     const e = src[++i];
-    if (e === undefined) throw new RwkvError('FILE_FORMAT', `token ${id} ends with a lone backslash`, { file, actual: JSON.stringify(text) });
-    if (e === 0x74) out[n++] = 0x09; // t
-    else if (e === 0x6e) out[n++] = 0x0a; // n
-    else if (e === 0x72) out[n++] = 0x0d; // r
-    else if (e === 0x78) { // x
+    if (e === undefined)
+      throw new RwkvError('FILE_FORMAT', `token ${id} ends with a lone backslash`, { file, actual: JSON.stringify(text) });
+    if (e === 0x74)
+      out[n++] = 0x09; // t
+    else if (e === 0x6e)
+      out[n++] = 0x0a; // n
+    else if (e === 0x72)
+      out[n++] = 0x0d; // r
+    else if (e === 0x78) {
+      // x
       const hex = String.fromCharCode(src[i + 1] ?? 0, src[i + 2] ?? 0);
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new RwkvError('FILE_FORMAT', `token ${id} has a bad \\x escape`, { file, actual: JSON.stringify(text) });
+      if (!/^[0-9a-fA-F]{2}$/.test(hex))
+        throw new RwkvError('FILE_FORMAT', `token ${id} has a bad \\x escape`, { file, actual: JSON.stringify(text) });
       out[n++] = parseInt(hex, 16);
       i += 2;
     } else out[n++] = e;

@@ -76,7 +76,16 @@ const MAX_IDS = 1 << 24;
 class LiteralError extends Error {}
 
 const SIMPLE_ESCAPES: Readonly<Record<string, number>> = {
-  '\\': 0x5c, "'": 0x27, '"': 0x22, a: 0x07, b: 0x08, f: 0x0c, n: 0x0a, r: 0x0d, t: 0x09, v: 0x0b,
+  '\\': 0x5c,
+  "'": 0x27,
+  '"': 0x22,
+  a: 0x07,
+  b: 0x08,
+  f: 0x0c,
+  n: 0x0a,
+  r: 0x0d,
+  t: 0x09,
+  v: 0x0b,
 };
 const HEX_DIGITS = { x: 2, u: 4, U: 8 } as const;
 const UTF8 = new TextEncoder();
@@ -132,7 +141,7 @@ export function parsePythonLiteral(lit: string): Uint8Array {
       // raw literals keep the backslash; it only stops a following quote from ending the literal
       pushCodePoint(0x5c);
       pushCodePoint(body.codePointAt(i + 1)!);
-      i += (body.codePointAt(i + 1)! > 0xffff ? 2 : 1);
+      i += body.codePointAt(i + 1)! > 0xffff ? 2 : 1;
       continue;
     }
     i++;
@@ -346,7 +355,10 @@ export class WorldTokenizer implements Tokenizer {
     this.vocabSize = options.vocabSize ?? Math.max(WORLD_VOCAB_SIZE, table.length);
     if (table.length > this.vocabSize) {
       throw new RwkvError('INVALID_ARGUMENT', `the token table has ${table.length} ids, more than the vocabulary size`, {
-        file: this.source, argument: 'vocabSize', expected: `at least ${table.length}`, actual: String(this.vocabSize),
+        file: this.source,
+        argument: 'vocabSize',
+        expected: `at least ${table.length}`,
+        actual: String(this.vocabSize),
       });
     }
     if (table.length > MAX_IDS) throw new RwkvError('INVALID_ARGUMENT', 'the token table is too large', { file: this.source });
@@ -413,7 +425,9 @@ export class WorldTokenizer implements Tokenizer {
   private check(id: number): void {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
       throw new RwkvError('INVALID_TOKEN', `token id ${id} is outside the vocabulary`, {
-        file: this.source, expected: `an integer in [0, ${this.vocabSize})`, actual: String(id),
+        file: this.source,
+        expected: `an integer in [0, ${this.vocabSize})`,
+        actual: String(id),
       });
     }
   }

@@ -6,11 +6,20 @@ declare global {
     type Imports = Record<string, Record<string, ImportValue>>;
     type ExportValue = ((...args: number[]) => number) | Memory | { value: number };
     type Exports = Record<string, ExportValue>;
-    interface MemoryDescriptor { initial: number; maximum?: number; shared?: boolean }
-    interface Memory { readonly buffer: ArrayBuffer | SharedArrayBuffer; grow(delta: number): number }
+    interface MemoryDescriptor {
+      initial: number;
+      maximum?: number;
+      shared?: boolean;
+    }
+    interface Memory {
+      readonly buffer: ArrayBuffer | SharedArrayBuffer;
+      grow(delta: number): number;
+    }
     // eslint-disable-next-line @typescript-eslint/no-empty-object-type
     interface Module {}
-    interface Instance { readonly exports: Exports }
+    interface Instance {
+      readonly exports: Exports;
+    }
     const Memory: { prototype: Memory; new (descriptor: MemoryDescriptor): Memory };
     const Module: { prototype: Module; new (bytes: BufferSource): Module };
     const Instance: { prototype: Instance; new (module: Module, imports?: Imports): Instance };

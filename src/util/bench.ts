@@ -68,7 +68,12 @@ export function parseShape(s: string): BenchShape {
   }
   const r = Math.sqrt(C);
   return {
-    name: `${L},${C},${V}`, nLayer: L, nEmbd: C, nVocab: V, headSize: N, nFfn: 4 * C,
+    name: `${L},${C},${V}`,
+    nLayer: L,
+    nEmbd: C,
+    nVocab: V,
+    headSize: N,
+    nFfn: 4 * C,
     ranks: { w: suggestedRank(1.8, r), a: suggestedRank(1.8, r), v: suggestedRank(1.3, r), g: suggestedRank(0.6, C ** 0.8) },
   };
 }
@@ -312,4 +317,3 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     await close();
   }
 }
-

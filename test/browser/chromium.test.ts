@@ -27,7 +27,7 @@ const isNode = !('Deno' in globalThis) && process.versions['bun'] === undefined;
 if (isNode && chromiumPath === undefined) {
   console.warn(
     `\n!!!!!!!! SKIPPING: the browser test: no Chromium at ${CHROMIUM_CANDIDATES.join(', ')}\n` +
-      '!!!!!!!! install Debian\'s `chromium` package, or set RWKV_CHROMIUM to a Chromium/Chrome binary\n',
+      "!!!!!!!! install Debian's `chromium` package, or set RWKV_CHROMIUM to a Chromium/Chrome binary\n",
   );
 }
 
@@ -89,7 +89,12 @@ interface PageResult {
 }
 
 /** The page side (serialised by playwright: no closures over test-file values). */
-async function inPage(args: { models: ModelCase[]; vocabUrl: string; threads: number; cases: { id: string; text: string }[] }): Promise<PageResult> {
+async function inPage(args: {
+  models: ModelCase[];
+  vocabUrl: string;
+  threads: number;
+  cases: { id: string; text: string }[];
+}): Promise<PageResult> {
   // the page imported the bundle (a module script) and put it on globalThis.rwkv
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const rwkv = (globalThis as any).rwkv;
@@ -111,7 +116,11 @@ async function inPage(args: { models: ModelCase[]; vocabUrl: string; threads: nu
       const bytes = new Uint8Array(await (await fetch(m.url)).arrayBuffer());
       const model = await rwkv.RwkvModel.fromBytes(bytes, { name: m.url, backend, weights: 'f32' });
       const r: PageModelResult = {
-        model: m.model, backend: backend.caps.name, threads: backend.caps.threads, variant: backend.caps.variant, prompts: [],
+        model: m.model,
+        backend: backend.caps.name,
+        threads: backend.caps.threads,
+        variant: backend.caps.variant,
+        prompts: [],
       };
       for (const p of m.prompts) {
         const state = model.createState();
@@ -172,7 +181,12 @@ describe.runIf(isNode && chromiumPath !== undefined)('browser build in headless 
       models.push({
         model: oracle.model,
         url: `/fixtures/${file}`,
-        prompts: oracle.prompts.map((p) => ({ name: p.name, tokens: p.tokens, seq: p.results['fp32']!.seq_logits, greedy: p.results['fp32']!.greedy_tokens })),
+        prompts: oracle.prompts.map((p) => ({
+          name: p.name,
+          tokens: p.tokens,
+          seq: p.results['fp32']!.seq_logits,
+          greedy: p.results['fp32']!.greedy_tokens,
+        })),
       });
     }
     outDir = mkdtempSync(join(tmpdir(), 'rwkv-browser-'));
@@ -192,9 +206,13 @@ describe.runIf(isNode && chromiumPath !== undefined)('browser build in headless 
       if (url.pathname === '/isolated.html' || url.pathname === '/plain.html') {
         res.writeHead(200, { ...headers, 'content-type': 'text/html' }).end(PAGE);
       } else if (url.pathname === '/worker.js') {
-        res.writeHead(200, {
-          'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin', 'content-type': 'text/javascript',
-        }).end(WORKER);
+        res
+          .writeHead(200, {
+            'Cross-Origin-Embedder-Policy': 'require-corp',
+            'Cross-Origin-Resource-Policy': 'same-origin',
+            'content-type': 'text/javascript',
+          })
+          .end(WORKER);
       } else if (url.pathname === '/rwkv.js') {
         res.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(bundle);
       } else if (url.pathname.startsWith('/fixtures/')) {
@@ -227,7 +245,11 @@ describe.runIf(isNode && chromiumPath !== undefined)('browser build in headless 
       await p.waitForFunction(() => 'rwkv' in globalThis, undefined, { timeout: 30_000 });
       const cases = publicCases ? (JSON.parse(readFileSync(publicCases, 'utf8')) as { cases: { id: string; text: string }[] }).cases : [];
       const result = await p.evaluate(inPage, {
-        models: models.map(({ model, url, prompts }) => ({ model, url, prompts: prompts.map(({ name, tokens, greedy }) => ({ name, tokens, greedy, seq: [] })) })),
+        models: models.map(({ model, url, prompts }) => ({
+          model,
+          url,
+          prompts: prompts.map(({ name, tokens, greedy }) => ({ name, tokens, greedy, seq: [] })),
+        })),
         vocabUrl: '/fixtures/rwkv_vocab_v20230424.txt',
         threads,
         cases: vocab ? cases.map(({ id, text }) => ({ id, text })) : [],
@@ -286,10 +308,30 @@ describe.runIf(isNode && chromiumPath !== undefined)('browser build in headless 
       await p.goto(`${origin}/isolated.html`);
       const reply = await p.evaluate(
         ({ url, tokens }) =>
-          new Promise<{ ok: boolean; error?: string; logits: number[]; isolated: boolean; stats: { threads: number; workerChunks: number } }>((resolve) => {
-            const w = new (globalThis as unknown as { Worker: new (u: string, o: object) => { onmessage: (e: { data: never }) => void; onerror: (e: { message: string }) => void; postMessage(d: unknown): void } }).Worker('/worker.js', { type: 'module' });
+          new Promise<{
+            ok: boolean;
+            error?: string;
+            logits: number[];
+            isolated: boolean;
+            stats: { threads: number; workerChunks: number };
+          }>((resolve) => {
+            const w = new (
+              globalThis as unknown as {
+                Worker: new (
+                  u: string,
+                  o: object,
+                ) => { onmessage: (e: { data: never }) => void; onerror: (e: { message: string }) => void; postMessage(d: unknown): void };
+              }
+            ).Worker('/worker.js', { type: 'module' });
             w.onmessage = (e) => resolve(e.data);
-            w.onerror = (e) => resolve({ ok: false, error: `worker error: ${e.message}`, logits: [], isolated: false, stats: { threads: 0, workerChunks: 0 } });
+            w.onerror = (e) =>
+              resolve({
+                ok: false,
+                error: `worker error: ${e.message}`,
+                logits: [],
+                isolated: false,
+                stats: { threads: 0, workerChunks: 0 },
+              });
             w.postMessage({ url, tokens, threads: 2 });
           }),
         { url: m.url, tokens: prompt.tokens },

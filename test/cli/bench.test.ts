@@ -31,7 +31,19 @@ function readPerToken(L: number, C: number, V: number, r: { w: number; a: number
 
 describe('rwkv bench', () => {
   it('--json: one object with decode and prefill medians, bytes per token and peak RSS', async () => {
-    const { code, out } = await bench(['--shape', '2,64,97', '--strategy', 'ts fp32', '--prefill', '6', '--decode', '3', '--runs', '3', '--json']);
+    const { code, out } = await bench([
+      '--shape',
+      '2,64,97',
+      '--strategy',
+      'ts fp32',
+      '--prefill',
+      '6',
+      '--decode',
+      '3',
+      '--runs',
+      '3',
+      '--json',
+    ]);
     expect(code).toBe(0);
     const r = JSON.parse(out) as BenchResult;
     expect(r.shape).toMatchObject({ nLayer: 2, nEmbd: 64, nVocab: 97, headSize: 64, nFfn: 256 });
@@ -49,7 +61,19 @@ describe('rwkv bench', () => {
   });
 
   it('a bf16 strategy halves the matrices a decode step reads', async () => {
-    const { code, out } = await bench(['--shape', '1,128,50', '--strategy', 'ts bf16', '--prefill', '0', '--decode', '2', '--runs', '1', '--json']);
+    const { code, out } = await bench([
+      '--shape',
+      '1,128,50',
+      '--strategy',
+      'ts bf16',
+      '--prefill',
+      '0',
+      '--decode',
+      '2',
+      '--runs',
+      '1',
+      '--json',
+    ]);
     expect(code).toBe(0);
     const r = JSON.parse(out) as BenchResult;
     expect(r.prefill).toBeNull();
@@ -58,7 +82,18 @@ describe('rwkv bench', () => {
   });
 
   it('text output names the placement, both speeds and the memory', async () => {
-    const { code, out } = await bench(['--shape', '2,64,40', '--strategy', 'ts fp32 *1 -> ts bf16', '--prefill', '4', '--decode', '2', '--runs', '1']);
+    const { code, out } = await bench([
+      '--shape',
+      '2,64,40',
+      '--strategy',
+      'ts fp32 *1 -> ts bf16',
+      '--prefill',
+      '4',
+      '--decode',
+      '2',
+      '--runs',
+      '1',
+    ]);
     expect(code).toBe(0);
     expect(out).toContain('ts fp32 *1: layers 0 on ts');
     expect(out).toContain('ts bf16: layers 1-2 (incl. head) on ts');
@@ -85,8 +120,17 @@ describe('random RWKV-7 checkpoints of the released shapes', () => {
     const cfg = detectConfig(randomRwkv7Checkpoint(SHAPES['0.1B']!));
     expect(cfg).toMatchObject({ version: '7', nLayer: 12, nEmbd: 768, nVocab: 65536, nHead: 12, headSize: 64, nFfn: 3072 });
     expect(cfg.lora).toMatchObject({ w: 64, a: 64, v: 32, g: 128 });
-    expect(detectConfig(randomRwkv7Checkpoint(SHAPES['1.5B']!))).toMatchObject({ nLayer: 24, nEmbd: 2048, nHead: 32, lora: { w: 96, a: 96, v: 64, g: 256 } });
-    expect(detectConfig(randomRwkv7Checkpoint(SHAPES['0.4B']!))).toMatchObject({ nLayer: 24, nEmbd: 1024, lora: { w: 64, a: 64, v: 32, g: 128 } });
+    expect(detectConfig(randomRwkv7Checkpoint(SHAPES['1.5B']!))).toMatchObject({
+      nLayer: 24,
+      nEmbd: 2048,
+      nHead: 32,
+      lora: { w: 96, a: 96, v: 64, g: 256 },
+    });
+    expect(detectConfig(randomRwkv7Checkpoint(SHAPES['0.4B']!))).toMatchObject({
+      nLayer: 24,
+      nEmbd: 1024,
+      lora: { w: 64, a: 64, v: 32, g: 128 },
+    });
   });
 
   it('L,C,V shapes take the suggested LoRA ranks; tensors are seeded and reproducible', () => {

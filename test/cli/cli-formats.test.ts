@@ -18,7 +18,11 @@ import { expectClose } from '../helpers/tolerance.ts';
 async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
+  const code = await main(
+    args,
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 const logitsOf = (s: string) => (JSON.parse(s) as { logits: number[] }).logits;
@@ -29,7 +33,11 @@ const TOKENS = '34,105,110,32,97';
 describe.skipIf(v7 === undefined)('rwkv convert', () => {
   it('bin → safetensors (f16, bf16, f32) gives a model with the same logits (within the dtype)', async () => {
     const ref = logitsOf((await run(['forward', '--model', v7!, '--tokens', TOKENS])).out);
-    for (const [dtype, tol] of [['f32', 0], ['f16', 5e-2], ['bf16', 2e-1]] as const) {
+    for (const [dtype, tol] of [
+      ['f32', 0],
+      ['f16', 5e-2],
+      ['bf16', 2e-1],
+    ] as const) {
       const out = join(tmp, `v7-${dtype}.safetensors`);
       const r = await run(['convert', v7!, out, '--dtype', dtype, '--json']);
       expect(r.code, r.err).toBe(0);
@@ -89,13 +97,24 @@ describe.skipIf(v7 === undefined)('rwkv state convert and --state-*-format', () 
       const exported = join(tmp, `v7.${fmt}.state`);
       const r = await run(['state', 'convert', native, exported, '--model', v7!, '--to', fmt]);
       expect(r.code, r.err).toBe(0);
-      const via = await run(['forward', '--model', v7!, '--tokens', '110', '--state-in', exported, ...(fmt === 'official' ? [] : ['--state-in-format', fmt])]);
+      const via = await run([
+        'forward',
+        '--model',
+        v7!,
+        '--tokens',
+        '110',
+        '--state-in',
+        exported,
+        ...(fmt === 'official' ? [] : ['--state-in-format', fmt]),
+      ]);
       expect(via.code, via.err).toBe(0);
       expect(logitsOf(via.out)).toEqual(direct);
     }
     // --state-out-format writes the other layout directly
     const raw = join(tmp, 'v7.rwkvcpp.bin');
-    expect((await run(['forward', '--model', v7!, '--tokens', '34,105', '--state-out', raw, '--state-out-format', 'rwkv.cpp'])).code).toBe(0);
+    expect((await run(['forward', '--model', v7!, '--tokens', '34,105', '--state-out', raw, '--state-out-format', 'rwkv.cpp'])).code).toBe(
+      0,
+    );
     expect(readFileSync(raw).length).toBe(12 * (2 + 64) * 64 * 4);
     const back = await run(['forward', '--model', v7!, '--tokens', '110', '--state-in', raw, '--state-in-format', 'rwkv.cpp']);
     expect(logitsOf(back.out)).toEqual(direct);
@@ -159,7 +178,9 @@ describe.skipIf(v7 === undefined)('--model from the Hugging Face Hub (fake Hub o
     const { startHubServer } = await import('../helpers/hub-server.ts');
     const bytes = new Uint8Array(readFileSync(v7!));
     const commit = 'a'.repeat(40);
-    const server = await startHubServer({ 'RWKV/tiny': { commits: { [commit]: { 'tiny-7v0.bin': { bytes, lfs: true } } }, refs: { main: commit } } });
+    const server = await startHubServer({
+      'RWKV/tiny': { commits: { [commit]: { 'tiny-7v0.bin': { bytes, lfs: true } } }, refs: { main: commit } },
+    });
     const cache = join(tmp, 'hf-cache');
     const keys = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_TOKEN', 'HF_HUB_OFFLINE'] as const;
     const saved = keys.map((k) => process.env[k]);

@@ -33,7 +33,12 @@ async function run(args: string[], stdin?: string | Buffer): Promise<Run> {
     },
     ...(stdin !== undefined ? { stdin: Readable.from([typeof stdin === 'string' ? Buffer.from(stdin) : stdin]) } : {}),
   };
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s), io);
+  const code = await main(
+    args,
+    (s) => out.push(s),
+    (s) => err.push(s),
+    io,
+  );
   return { code, out: out.join('\n'), err: err.join('\n'), text };
 }
 
@@ -67,7 +72,20 @@ describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv generate (text
     expect(j.tokens).toEqual(greedy);
     expect(j.text).toBe(Buffer.from(greedy).toString('utf8'));
     // the same with --prompt-tokens, -n as the count, and a small --chunk-len
-    const ids = await run(['generate', '--model', v7!, '--temperature', '0', '-n', '32', '--chunk-len', '4', '--json', '--prompt-tokens', sentence.tokens.join(',')]);
+    const ids = await run([
+      'generate',
+      '--model',
+      v7!,
+      '--temperature',
+      '0',
+      '-n',
+      '32',
+      '--chunk-len',
+      '4',
+      '--json',
+      '--prompt-tokens',
+      sentence.tokens.join(','),
+    ]);
     expect(JSON.parse(ids.out).tokens).toEqual(greedy);
   });
 
@@ -82,7 +100,18 @@ describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv generate (text
     const prompt = 'tab\there\r\nNUL\x00 bell\x07 esc\x1b[0m é\n';
     const viaStdin = await run(['generate', '--model', v7!, '--temperature', '0', '--tokens', '12', '--json', '-'], prompt);
     expect(viaStdin.code).toBe(0);
-    const viaIds = await run(['generate', '--model', v7!, '--temperature', '0', '--tokens', '12', '--json', '--prompt-tokens', utf8(prompt).join(',')]);
+    const viaIds = await run([
+      'generate',
+      '--model',
+      v7!,
+      '--temperature',
+      '0',
+      '--tokens',
+      '12',
+      '--json',
+      '--prompt-tokens',
+      utf8(prompt).join(','),
+    ]);
     expect(JSON.parse(viaStdin.out)).toEqual(JSON.parse(viaIds.out));
     // and the prompt really was used: a different prompt gives other logits, so compare with the library
     const m = await model();
@@ -94,7 +123,19 @@ describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv generate (text
   });
 
   it('--stop-text ends the text before the stop string; --stop ends at a token id', async () => {
-    const r = await run(['generate', '--model', v7!, '--temperature', '0', '--tokens', '32', '--stop-text', 'e th', '--json', sentence.text]);
+    const r = await run([
+      'generate',
+      '--model',
+      v7!,
+      '--temperature',
+      '0',
+      '--tokens',
+      '32',
+      '--stop-text',
+      'e th',
+      '--json',
+      sentence.text,
+    ]);
     const j = JSON.parse(r.out) as { tokens: number[]; text: string };
     expect(j.text).toBe(' th');
     expect(j.tokens).toEqual(greedy.slice(0, 7)); // ' the th': the tokens that completed the stop string
@@ -110,10 +151,35 @@ describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv generate (text
     expect(a.code).toBe(0);
     expect(a.out).toBe(b.out);
     const stateFile = join(tmp, 'gen.state');
-    const first = await run(['generate', '--model', v7!, '--temperature', '0', '--tokens', '8', '--state-out', stateFile, '--json', sentence.text]);
+    const first = await run([
+      'generate',
+      '--model',
+      v7!,
+      '--temperature',
+      '0',
+      '--tokens',
+      '8',
+      '--state-out',
+      stateFile,
+      '--json',
+      sentence.text,
+    ]);
     expect(JSON.parse(first.out).tokens).toEqual(greedy.slice(0, 8));
     // the saved state holds prompt + the 8 tokens: feeding the 9th greedy token continues the run
-    const next = await run(['generate', '--model', v7!, '--temperature', '0', '--tokens', '8', '--state-in', stateFile, '--json', '--prompt-tokens', String(greedy[8])]);
+    const next = await run([
+      'generate',
+      '--model',
+      v7!,
+      '--temperature',
+      '0',
+      '--tokens',
+      '8',
+      '--state-in',
+      stateFile,
+      '--json',
+      '--prompt-tokens',
+      String(greedy[8]),
+    ]);
     expect(JSON.parse(next.out).tokens).toEqual(greedy.slice(9, 17));
   });
 

@@ -14,7 +14,11 @@ import { LOGITS_ORACLE_ATOL, expectClose } from '../helpers/tolerance.ts';
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
+  const code = await main(
+    args,
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -85,7 +89,16 @@ describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv forward (tiny 
     const { code, out } = await run(['info', '--model', v7!, '--json']);
     expect(code).toBe(0);
     const info = JSON.parse(out);
-    expect(info).toMatchObject({ version: '7', n_layer: 12, n_embd: 64, n_head: 1, head_size: 64, vocab: 256, ffn: 256, format: 'rwkv.cpp' });
+    expect(info).toMatchObject({
+      version: '7',
+      n_layer: 12,
+      n_embd: 64,
+      n_head: 1,
+      head_size: 64,
+      vocab: 256,
+      ffn: 256,
+      format: 'rwkv.cpp',
+    });
     expect(info.parameters).toBeGreaterThan(800_000);
   });
 

@@ -140,10 +140,21 @@ export function opCases(): OpCase[] {
 
   // matmul: T = 1 and few rows (matrix-vector), many rows (tiled); K, O odd and around tile edges;
   // every storage, by uploadCompact and by an upload storage request
-  const shapes: [number, number, number][] = [[1, 1, 1], [1, 5, 7], [1, 64, 65], [3, 67, 130], [9, 64, 70], [70, 33, 129], [130, 128, 64]];
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [1, 5, 7],
+    [1, 64, 65],
+    [3, 67, 130],
+    [9, 64, 70],
+    [70, 33, 129],
+    [130, 128, 64],
+  ];
   const storages: { label: string; enc?: Enc; via?: 'compact' | 'upload' }[] = [
-    { label: 'f32' }, { label: 'f16 compact', enc: 'f16', via: 'compact' }, { label: 'bf16 compact', enc: 'bf16', via: 'compact' },
-    { label: 'f16 upload', enc: 'f16', via: 'upload' }, { label: 'bf16 upload', enc: 'bf16', via: 'upload' },
+    { label: 'f32' },
+    { label: 'f16 compact', enc: 'f16', via: 'compact' },
+    { label: 'bf16 compact', enc: 'bf16', via: 'compact' },
+    { label: 'f16 upload', enc: 'f16', via: 'upload' },
+    { label: 'bf16 upload', enc: 'bf16', via: 'upload' },
   ];
   for (const [T, K, O] of shapes) {
     for (const s of storages) {
@@ -176,7 +187,10 @@ export function opCases(): OpCase[] {
     outputs: { c: [4, 6], l: [6] },
     compare: ['x', 'c', 'l'],
     run: (b, t) => {
-      b.write(t['x']!, Float32Array.from({ length: 24 }, (_, i) => i * 0.25 - 3));
+      b.write(
+        t['x']!,
+        Float32Array.from({ length: 24 }, (_, i) => i * 0.25 - 3),
+      );
       b.copy(t['c']!, t['y']!);
       b.lastRow(t['l']!, t['x']!);
     },
@@ -191,7 +205,13 @@ export function opCases(): OpCase[] {
   });
 
   // norms: LayerNorm (G = C), GroupNorm (G = N), one channel per group, a wide row (many warps)
-  for (const [T, C, G, eps] of [[3, 12, 12, LN_EPS], [3, 12, 4, GN_EPS], [2, 5, 1, GN_EPS], [2, 1030, 1030, LN_EPS], [1, 640, 64, GN_EPS]] as const) {
+  for (const [T, C, G, eps] of [
+    [3, 12, 12, LN_EPS],
+    [3, 12, 4, GN_EPS],
+    [2, 5, 1, GN_EPS],
+    [2, 1030, 1030, LN_EPS],
+    [1, 640, 64, GN_EPS],
+  ] as const) {
     cases.push({
       name: `layerNorm T=${T} C=${C} G=${G}`,
       inputs: { x: g.input([T, C], -2, 3), w: g.input([C]), bias: g.input([C]) },
@@ -207,7 +227,11 @@ export function opCases(): OpCase[] {
     compare: ['x'],
     run: (b, t) => b.layerNorm(t['x']!, t['x']!, t['w']!, t['bias']!, 40, LN_EPS),
   });
-  for (const [T, C, G] of [[2, 12, 4], [1, 300, 300], [3, 5, 5]] as const) {
+  for (const [T, C, G] of [
+    [2, 12, 4],
+    [1, 300, 300],
+    [3, 5, 5],
+  ] as const) {
     const x = g.input([T, C]);
     x.data.fill(0, 0, G); // an all-zero group: the eps branch
     cases.push({
@@ -274,7 +298,11 @@ export function opCases(): OpCase[] {
       });
     }
   }
-  for (const [T, H, G] of [[2, 3, 4], [1, 2, 65], [3, 5, 1]] as const) {
+  for (const [T, H, G] of [
+    [2, 3, 4],
+    [1, 2, 65],
+    [3, 5, 1],
+  ] as const) {
     cases.push({
       name: `groupSum T=${T} H=${H} G=${G}`,
       inputs: { x: g.input([T, H * G]) },
@@ -290,7 +318,11 @@ export function opCases(): OpCase[] {
       run: (b, t) => b.groupScale(t['out']!, t['x']!, t['s']!, G),
     });
   }
-  for (const [T, I, J] of [[3, 4, 5], [1, 7, 300], [2, 1, 1]] as const) {
+  for (const [T, I, J] of [
+    [3, 4, 5],
+    [1, 7, 300],
+    [2, 1, 1],
+  ] as const) {
     cases.push({
       name: `rowVecMat T=${T} I=${I} J=${J}`,
       inputs: { x: g.input([T, I]), M: g.input([T, I * J]) },
@@ -301,53 +333,105 @@ export function opCases(): OpCase[] {
   }
 
   // WKV: two calls (T1 then T2 tokens) so the state is carried; output of both and final state
-  const two = (name: string, inputs: Record<string, Input>, perCall: (T: number, call: number) => Record<string, Input>,
-    outC: number, T1: number, T2: number, state: string[], run: (b: Backend, t: Record<string, Tensor>, call: number) => void): OpCase => {
+  const two = (
+    name: string,
+    inputs: Record<string, Input>,
+    perCall: (T: number, call: number) => Record<string, Input>,
+    outC: number,
+    T1: number,
+    T2: number,
+    state: string[],
+    run: (b: Backend, t: Record<string, Tensor>, call: number) => void,
+  ): OpCase => {
     const calls = [perCall(T1, 0), perCall(T2, 1)];
     const all: Record<string, Input> = { ...inputs };
-    calls.forEach((c, i) => { for (const [k, v] of Object.entries(c)) all[`${k}${i}`] = v; });
+    calls.forEach((c, i) => {
+      for (const [k, v] of Object.entries(c)) all[`${k}${i}`] = v;
+    });
     return {
       name,
       inputs: all,
       outputs: { out0: [T1, outC], out1: [T2, outC] },
       compare: ['out0', 'out1', ...state],
-      run: (b, t) => { run(b, t, 0); run(b, t, 1); },
+      run: (b, t) => {
+        run(b, t, 0);
+        run(b, t, 1);
+      },
     };
   };
-  for (const [T1, T2, C, ppInit] of [[1, 6, 9, false], [5, 1, 33, true]] as const) {
+  for (const [T1, T2, C, ppInit] of [
+    [1, 6, 9, false],
+    [5, 1, 33, true],
+  ] as const) {
     const pp = g.input([C], -1, 1);
     if (ppInit) pp.data.fill(V4_PP_INIT);
-    cases.push(two(`wkv4 T=${T1},${T2} C=${C}${ppInit ? ' pp=-1e30' : ''}`,
-      { aa: g.input([C], 0, 1), bb: g.input([C], 0.5, 1.5), pp, w: g.input([C], -3, -0.01), u: g.input([C]) },
-      (T) => ({ k: g.input([T, C], -2, 2), v: g.input([T, C]) }), C, T1, T2, ['aa', 'bb', 'pp'],
-      (b, t, i) => b.wkv4(t[`out${i}`]!, t['aa']!, t['bb']!, t['pp']!, t['w']!, t['u']!, t[`k${i}`]!, t[`v${i}`]!)));
+    cases.push(
+      two(
+        `wkv4 T=${T1},${T2} C=${C}${ppInit ? ' pp=-1e30' : ''}`,
+        { aa: g.input([C], 0, 1), bb: g.input([C], 0.5, 1.5), pp, w: g.input([C], -3, -0.01), u: g.input([C]) },
+        (T) => ({ k: g.input([T, C], -2, 2), v: g.input([T, C]) }),
+        C,
+        T1,
+        T2,
+        ['aa', 'bb', 'pp'],
+        (b, t, i) => b.wkv4(t[`out${i}`]!, t['aa']!, t['bb']!, t['pp']!, t['w']!, t['u']!, t[`k${i}`]!, t[`v${i}`]!),
+      ),
+    );
   }
   // head sizes: tiny, the usual 64 (state in shared memory), 120 (too big for it: global memory)
-  for (const [H, N, T1, T2] of [[2, 4, 1, 5], [3, 3, 4, 1], [2, 64, 1, 3], [1, 120, 2, 1]] as const) {
+  for (const [H, N, T1, T2] of [
+    [2, 4, 1, 5],
+    [3, 3, 4, 1],
+    [2, 64, 1, 3],
+    [1, 120, 2, 1],
+  ] as const) {
     const C = H * N;
     for (const perToken of [false, true]) {
       const wC = g.input([C], 0.05, 0.999);
-      cases.push(two(`wkv5 H=${H} N=${N} T=${T1},${T2} w ${perToken ? '[T, C] (v6)' : '[C] (v5)'}`,
-        { S: g.input([H, N, N]), u: g.input([C]), ...(perToken ? {} : { w: wC }) },
-        (T) => ({ r: g.input([T, C]), k: g.input([T, C]), v: g.input([T, C]), ...(perToken ? { w: g.input([T, C], 0.05, 0.999) } : {}) }),
-        C, T1, T2, ['S'],
-        (b, t, i) => b.wkv5(t[`out${i}`]!, t['S']!, t[`r${i}`]!, t[`k${i}`]!, t[`v${i}`]!, t[perToken ? `w${i}` : 'w']!, t['u']!, H)));
+      cases.push(
+        two(
+          `wkv5 H=${H} N=${N} T=${T1},${T2} w ${perToken ? '[T, C] (v6)' : '[C] (v5)'}`,
+          { S: g.input([H, N, N]), u: g.input([C]), ...(perToken ? {} : { w: wC }) },
+          (T) => ({ r: g.input([T, C]), k: g.input([T, C]), v: g.input([T, C]), ...(perToken ? { w: g.input([T, C], 0.05, 0.999) } : {}) }),
+          C,
+          T1,
+          T2,
+          ['S'],
+          (b, t, i) => b.wkv5(t[`out${i}`]!, t['S']!, t[`r${i}`]!, t[`k${i}`]!, t[`v${i}`]!, t[perToken ? `w${i}` : 'w']!, t['u']!, H),
+        ),
+      );
     }
   }
-  for (const [H, N, T1, T2] of [[2, 4, 1, 5], [3, 5, 3, 1], [2, 64, 1, 3], [1, 128, 2, 1]] as const) {
+  for (const [H, N, T1, T2] of [
+    [2, 4, 1, 5],
+    [3, 5, 3, 1],
+    [2, 64, 1, 3],
+    [1, 128, 2, 1],
+  ] as const) {
     const C = H * N;
-    cases.push(two(`wkv7 H=${H} N=${N} T=${T1},${T2}`,
-      { S: g.input([H, N, N], -0.5, 0.5) },
-      (T) => {
-        // a = −κ̂, b = κ̂·iclr with κ̂ of unit norm per head, as the model passes them
-        const { a, b } = wkv7AB(g.input([T, C]).data, g.arr(T * C, 0, 1), N);
-        return {
-          r: g.input([T, C]), w: g.input([T, C], 0.3, 0.999), k: g.input([T, C]), v: g.input([T, C]),
-          a: { shape: [T, C], data: a }, b: { shape: [T, C], data: b },
-        };
-      },
-      C, T1, T2, ['S'],
-      (b, t, i) => b.wkv7(t[`out${i}`]!, t['S']!, t[`r${i}`]!, t[`w${i}`]!, t[`k${i}`]!, t[`v${i}`]!, t[`a${i}`]!, t[`b${i}`]!, H)));
+    cases.push(
+      two(
+        `wkv7 H=${H} N=${N} T=${T1},${T2}`,
+        { S: g.input([H, N, N], -0.5, 0.5) },
+        (T) => {
+          // a = −κ̂, b = κ̂·iclr with κ̂ of unit norm per head, as the model passes them
+          const { a, b } = wkv7AB(g.input([T, C]).data, g.arr(T * C, 0, 1), N);
+          return {
+            r: g.input([T, C]),
+            w: g.input([T, C], 0.3, 0.999),
+            k: g.input([T, C]),
+            v: g.input([T, C]),
+            a: { shape: [T, C], data: a },
+            b: { shape: [T, C], data: b },
+          };
+        },
+        C,
+        T1,
+        T2,
+        ['S'],
+        (b, t, i) => b.wkv7(t[`out${i}`]!, t['S']!, t[`r${i}`]!, t[`w${i}`]!, t[`k${i}`]!, t[`v${i}`]!, t[`a${i}`]!, t[`b${i}`]!, H),
+      ),
+    );
   }
   return cases;
 }
@@ -370,7 +454,8 @@ function fixtureSources(): ModelSource[] {
       // one file per weight set: the .safetensors (16-bit, so 'compact' keeps it as stored)
       // (a partial fixtures folder, e.g. the subset scripts/cuda-check.sh carries, skips the rest)
       const present = (f: string) => existsSync(join(FIXTURES_DIR, f));
-      const file = s.files.find((f) => f.endsWith('.safetensors') && present(f)) ?? s.files.find((f) => /\.(pth|bin)$/.test(f) && present(f));
+      const file =
+        s.files.find((f) => f.endsWith('.safetensors') && present(f)) ?? s.files.find((f) => /\.(pth|bin)$/.test(f) && present(f));
       const extra = s.timeStateFiles.filter((f) => f.endsWith('.safetensors'));
       if (file === undefined || !extra.every(present)) continue;
       out.push({
@@ -391,8 +476,15 @@ function fixtureSources(): ModelSource[] {
 function randomSources(): ModelSource[] {
   return VERSIONS.map((version, i) => {
     const spec = {
-      version, nLayer: 2, nHead: version === '4' ? 1 : 2, headSize: version === '4' ? 12 : 8, nFfn: 37, nVocab: 29,
-      ranks: { maa: 3, decay: 4, w: 5, a: 3, v: 2, g: 4, s: 2 }, timeState: version === '6', seed: 1000 + i,
+      version,
+      nLayer: 2,
+      nHead: version === '4' ? 1 : 2,
+      headSize: version === '4' ? 12 : 8,
+      nFfn: 37,
+      nVocab: 29,
+      ranks: { maa: 3, decay: 4, w: 5, a: 3, v: 2, g: 4, s: 2 },
+      timeState: version === '6',
+      seed: 1000 + i,
     };
     const tokens = Array.from({ length: 11 }, (_, t) => (t * 7 + i) % spec.nVocab);
     return {
@@ -428,7 +520,6 @@ function maxDiff(a: readonly Float32Array[], b: readonly ArrayLike<number>[], to
   }
   return worst;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // the checks (each returns failures as messages; the callers decide how to report them)
@@ -517,8 +608,11 @@ export interface ModelReport {
 
 /** One model with one weights policy on `subject`, against the TS backend or the official numbers. */
 export async function checkModel(
-  subject: Backend, src: ModelSource, w: ConformanceOptions['models']['weights'][number],
-  m: ConformanceOptions['models'], ts: Backend = new TsBackend(),
+  subject: Backend,
+  src: ModelSource,
+  w: ConformanceOptions['models']['weights'][number],
+  m: ConformanceOptions['models'],
+  ts: Backend = new TsBackend(),
 ): Promise<ModelReport> {
   const model = await src.load(subject, w.weights);
   const ref = m.against === 'ts' ? await src.load(ts, w.weights) : undefined;
@@ -557,7 +651,8 @@ export async function checkModel(
         const n = Math.min(m.greedyTokens, o.greedy_tokens.length);
         const same = got.greedy.slice(0, n).every((t, i) => t === o.greedy_tokens[i]);
         notes.push(`${p.name} max |Δlogits| vs official ${d.toExponential(2)}, greedy ${same ? 'same' : 'DIFFERENT'}`);
-        if (w.exactGreedy && !same) failures.push(`${label} greedy tokens ${got.greedy.slice(0, n).join(',')} != ${o.greedy_tokens.slice(0, n).join(',')}`);
+        if (w.exactGreedy && !same)
+          failures.push(`${label} greedy tokens ${got.greedy.slice(0, n).join(',')} != ${o.greedy_tokens.slice(0, n).join(',')}`);
       }
     }
   } finally {

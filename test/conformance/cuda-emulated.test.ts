@@ -53,8 +53,10 @@ if ('reason' in fake) {
     });
 
     it('says why when there is neither embedded PTX nor NVRTC', async () => {
-      const err = await Cuda.create({ env: { RWKV_CUDA_DRIVER_DIR: fake.dir, RWKV_CUDA_NVRTC_DIR: join(fake.dir, 'nowhere'), RWKV_CUDA_CACHE_DIR: join(fake.dir, 'c2') }, kernels: 'nvrtc' })
-        .catch((e: unknown) => e);
+      const err = await Cuda.create({
+        env: { RWKV_CUDA_DRIVER_DIR: fake.dir, RWKV_CUDA_NVRTC_DIR: join(fake.dir, 'nowhere'), RWKV_CUDA_CACHE_DIR: join(fake.dir, 'c2') },
+        kernels: 'nvrtc',
+      }).catch((e: unknown) => e);
       // a machine may have a real NVRTC on the default paths; then this path is not reachable
       if (err instanceof Error) {
         expect(err).toMatchObject({ code: 'CUDA_UNAVAILABLE' });

@@ -10,7 +10,11 @@ import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } f
 import { bf16ToFloat, halfToFloat } from '../../src/io/float.ts';
 
 class SpecTensor implements Tensor {
-  constructor(readonly shape: readonly number[], readonly label: string, public data: Float64Array) {}
+  constructor(
+    readonly shape: readonly number[],
+    readonly label: string,
+    public data: Float64Array,
+  ) {}
 }
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -28,7 +32,12 @@ const UNARY: Record<UnaryOp, (x: number) => number> = {
 };
 
 export class SpecBackend implements Backend {
-  readonly caps: BackendCaps = { name: 'spec', simd: false, threads: 1, description: 'f64 ops from the Backend doc comments (test oracle)' };
+  readonly caps: BackendCaps = {
+    name: 'spec',
+    simd: false,
+    threads: 1,
+    description: 'f64 ops from the Backend doc comments (test oracle)',
+  };
 
   private d(t: Tensor): Float64Array {
     return (t as SpecTensor).data;
@@ -68,7 +77,9 @@ export class SpecBackend implements Backend {
   matmul(out: Tensor, x: Tensor, W: Tensor): void {
     const [O, K] = W.shape as [number, number];
     const T = numel(x.shape) / K;
-    const o = this.d(out), xd = this.d(x), w = this.d(W);
+    const o = this.d(out),
+      xd = this.d(x),
+      w = this.d(W);
     for (let t = 0; t < T; t++) {
       for (let j = 0; j < O; j++) {
         let s = 0;
@@ -80,7 +91,10 @@ export class SpecBackend implements Backend {
   // per group: (x − mean)/sqrt(var + eps)·weight + bias
   layerNorm(out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, G: number, eps: number): void {
     const C = last(x);
-    const xd = this.d(x), o = this.d(out), w = this.d(weight), b = this.d(bias);
+    const xd = this.d(x),
+      o = this.d(out),
+      w = this.d(weight),
+      b = this.d(bias);
     for (let g = 0; g < xd.length; g += G) {
       const xs = xd.subarray(g, g + G);
       const mean = xs.reduce((a, v) => a + v, 0) / G;
@@ -90,7 +104,8 @@ export class SpecBackend implements Backend {
   }
   // per group: x / max(‖x‖₂, eps)
   l2NormalizeGroups(out: Tensor, x: Tensor, G: number, eps: number): void {
-    const xd = this.d(x), o = this.d(out);
+    const xd = this.d(x),
+      o = this.d(out);
     for (let g = 0; g < xd.length; g += G) {
       const norm = Math.hypot(...xd.subarray(g, g + G));
       for (let i = 0; i < G; i++) o[g + i] = xd[g + i]! / Math.max(norm, eps);
@@ -111,12 +126,14 @@ export class SpecBackend implements Backend {
   }
   unary(op: UnaryOp, out: Tensor, x: Tensor): void {
     const f = UNARY[op];
-    const xd = this.d(x), o = this.d(out);
+    const xd = this.d(x),
+      o = this.d(out);
     for (let i = 0; i < xd.length; i++) o[i] = f(xd[i]!);
   }
   binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {
     const C = last(a);
-    const ad = this.d(a), o = this.d(out);
+    const ad = this.d(a),
+      o = this.d(out);
     for (let i = 0; i < ad.length; i++) {
       const bv = this.bcast(b, i, C);
       o[i] = op === 'add' ? ad[i]! + bv : op === 'sub' ? ad[i]! - bv : ad[i]! * bv;
@@ -125,22 +142,29 @@ export class SpecBackend implements Backend {
   // a + (b − a)∘t
   lerp(out: Tensor, a: Tensor, b: Tensor, t: Tensor): void {
     const C = last(a);
-    const ad = this.d(a), o = this.d(out);
+    const ad = this.d(a),
+      o = this.d(out);
     for (let i = 0; i < ad.length; i++) o[i] = ad[i]! + (this.bcast(b, i, C) - ad[i]!) * this.bcast(t, i, C);
   }
   groupSum(out: Tensor, x: Tensor, G: number): void {
-    const xd = this.d(x), o = this.d(out);
+    const xd = this.d(x),
+      o = this.d(out);
     for (let h = 0; h < o.length; h++) o[h] = xd.subarray(h * G, (h + 1) * G).reduce((a, v) => a + v, 0);
   }
   groupScale(out: Tensor, x: Tensor, s: Tensor, G: number): void {
-    const xd = this.d(x), o = this.d(out), sd = this.d(s);
+    const xd = this.d(x),
+      o = this.d(out),
+      sd = this.d(s);
     for (let i = 0; i < xd.length; i++) o[i] = xd[i]! * sd[Math.floor(i / G)]!;
   }
   // out[t, j] = Σ_i x[t, i]·M[t, i·J + j]
   rowVecMat(out: Tensor, x: Tensor, M: Tensor): void {
-    const I = last(x), J = last(out);
+    const I = last(x),
+      J = last(out);
     const T = numel(x.shape) / I;
-    const xd = this.d(x), m = this.d(M), o = this.d(out);
+    const xd = this.d(x),
+      m = this.d(M),
+      o = this.d(out);
     for (let t = 0; t < T; t++) {
       for (let j = 0; j < J; j++) {
         let s = 0;
@@ -154,15 +178,25 @@ export class SpecBackend implements Backend {
   wkv4(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void {
     const C = last(k);
     const T = numel(k.shape) / C;
-    const A = this.d(aa), B = this.d(bb), P = this.d(pp), wd = this.d(w), ud = this.d(u), kd = this.d(k), vd = this.d(v), o = this.d(out);
+    const A = this.d(aa),
+      B = this.d(bb),
+      P = this.d(pp),
+      wd = this.d(w),
+      ud = this.d(u),
+      kd = this.d(k),
+      vd = this.d(v),
+      o = this.d(out);
     for (let t = 0; t < T; t++) {
       for (let c = 0; c < C; c++) {
-        const kt = kd[t * C + c]!, vt = vd[t * C + c]!;
+        const kt = kd[t * C + c]!,
+          vt = vd[t * C + c]!;
         const p = Math.max(P[c]!, ud[c]! + kt);
-        const e1 = Math.exp(P[c]! - p), e2 = Math.exp(ud[c]! + kt - p);
+        const e1 = Math.exp(P[c]! - p),
+          e2 = Math.exp(ud[c]! + kt - p);
         o[t * C + c] = (e1 * A[c]! + e2 * vt) / (e1 * B[c]! + e2);
         const q = Math.max(P[c]! + wd[c]!, kt);
-        const d1 = Math.exp(P[c]! + wd[c]! - q), d2 = Math.exp(kt - q);
+        const d1 = Math.exp(P[c]! + wd[c]! - q),
+          d2 = Math.exp(kt - q);
         A[c] = d1 * A[c]! + d2 * vt;
         B[c] = d1 * B[c]! + d2;
         P[c] = q;
@@ -171,8 +205,16 @@ export class SpecBackend implements Backend {
   }
   // out[j] = Σ_i r[i]·(u[i]·k[i]·v[j] + S[i, j]);  S[i, j] = k[i]·v[j] + w[i]·S[i, j]
   wkv5(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void {
-    const C = last(k), N = C / H, T = numel(k.shape) / C;
-    const s = this.d(S), rd = this.d(r), kd = this.d(k), vd = this.d(v), wd = this.d(w), ud = this.d(u), o = this.d(out);
+    const C = last(k),
+      N = C / H,
+      T = numel(k.shape) / C;
+    const s = this.d(S),
+      rd = this.d(r),
+      kd = this.d(k),
+      vd = this.d(v),
+      wd = this.d(w),
+      ud = this.d(u),
+      o = this.d(out);
     const perToken = wd.length !== C;
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < H; h++) {
@@ -194,8 +236,17 @@ export class SpecBackend implements Backend {
   }
   // sa[i] = Σ_j S[i, j]·a[j];  S[i, j] = S[i, j]·w[j] + sa[i]·b[j] + v[i]·k[j];  out[i] = Σ_j S[i, j]·r[j]
   wkv7(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void {
-    const C = last(k), N = C / H, T = numel(k.shape) / C;
-    const s = this.d(S), rd = this.d(r), wd = this.d(w), kd = this.d(k), vd = this.d(v), ad = this.d(a), bd = this.d(b), o = this.d(out);
+    const C = last(k),
+      N = C / H,
+      T = numel(k.shape) / C;
+    const s = this.d(S),
+      rd = this.d(r),
+      wd = this.d(w),
+      kd = this.d(k),
+      vd = this.d(v),
+      ad = this.d(a),
+      bd = this.d(b),
+      o = this.d(out);
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < H; h++) {
         const at = (j: number) => t * C + h * N + j;

@@ -4,7 +4,10 @@
 import { existsSync } from 'node:fs';
 
 export const CHROMIUM_CANDIDATES: readonly string[] = [
-  process.env['RWKV_CHROMIUM'], '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome',
+  process.env['RWKV_CHROMIUM'],
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
 ].filter((p): p is string => p !== undefined && p !== '');
 
 /** The first Chromium binary that exists, or undefined. */
@@ -17,6 +20,12 @@ export function findChromium(): string | undefined {
  * background connections (which this machine's closed network refuses, many at a time).
  */
 export const CHROMIUM_ARGS: readonly string[] = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
 ];

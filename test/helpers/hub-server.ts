@@ -142,7 +142,13 @@ export async function startHubServer(repos: Record<string, FakeRepo>, options: {
     return f;
   }
 
-  function send(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string | number>, body?: Uint8Array): void {
+  function send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    headers: Record<string, string | number>,
+    body?: Uint8Array,
+  ): void {
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || body === undefined) res.end();
     else res.end(body);
@@ -207,7 +213,7 @@ export async function startHubServer(repos: Record<string, FakeRepo>, options: {
   function handleHub(req: IncomingMessage, res: ServerResponse): number {
     const url = new URL(req.url ?? '/', 'http://x');
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
-    if (m === null) return send(req, res, 404, {}), 404;
+    if (m === null) return (send(req, res, 404, {}), 404);
     const repoId = m[1]!;
     const revision = decodeURIComponent(m[2]!);
     const path = m[3]!.split('/').map(decodeURIComponent).join('/');
@@ -219,7 +225,7 @@ export async function startHubServer(repos: Record<string, FakeRepo>, options: {
     if (state.faults.hangResolve) return 0;
     if (state.faults.resolveStatus !== undefined) {
       const status = takeFaults().resolveStatus;
-      if (status !== undefined) return send(req, res, status, {}), status;
+      if (status !== undefined) return (send(req, res, status, {}), status);
     }
     const repo = repos[repoId];
     if (repo === undefined || (repo.token !== undefined && req.headers.authorization !== `Bearer ${repo.token}`)) {
@@ -269,8 +275,8 @@ export async function startHubServer(repos: Record<string, FakeRepo>, options: {
     const url = new URL(req.url ?? '/', 'http://x');
     const m = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
     const bytes = m === null ? undefined : blobs.get(m[1]!);
-    if (bytes === undefined) return send(req, res, 404, {}), 404;
-    if (req.method !== 'GET') return send(req, res, 403, {}), 403;
+    if (bytes === undefined) return (send(req, res, 404, {}), 404);
+    if (req.method !== 'GET') return (send(req, res, 403, {}), 403);
     return serveData(req, res, bytes, { ETag: `"${m![1]}"` });
   }
 

@@ -32,15 +32,15 @@ export interface CloseReport {
 }
 
 /** |a − b| <= atol + rtol·|b| for every element (b is the reference). */
-export function compareClose(
-  label: string,
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  atol: number,
-  rtol = 0,
-): CloseReport {
+export function compareClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol = 0): CloseReport {
   if (actual.length !== expected.length) {
-    return { ok: false, maxAbs: Infinity, worstIndex: -1, violations: -1, message: `${label}: length ${actual.length} != expected ${expected.length}` };
+    return {
+      ok: false,
+      maxAbs: Infinity,
+      worstIndex: -1,
+      violations: -1,
+      message: `${label}: length ${actual.length} != expected ${expected.length}`,
+    };
   }
   let maxAbs = 0;
   let worst = -1;
@@ -79,13 +79,7 @@ export function compareClose(
 }
 
 /** Throws (a readable assertion failure) unless `actual` ≈ `expected`. */
-export function expectClose(
-  label: string,
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  atol: number,
-  rtol = 0,
-): number {
+export function expectClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol = 0): number {
   const r = compareClose(label, actual, expected, atol, rtol);
   if (!r.ok) throw new Error(r.message);
   return r.maxAbs;

@@ -39,14 +39,22 @@ export function largeCheckpoint(spec: LargeSpec): Checkpoint {
     const n = numel(shape);
     const mySeed = seed++ * 2654435761;
     const raw = () => bf16Bytes(n, mySeed, lo, hi);
-    ck.set(key, lazyTensor(shape, 'BF16', () => {
-      const b = raw();
-      const v = new DataView(b.buffer);
-      const out = new Float32Array(n);
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) u[i] = v.getUint16(i * 2, true) << 16;
-      return out;
-    }, raw));
+    ck.set(
+      key,
+      lazyTensor(
+        shape,
+        'BF16',
+        () => {
+          const b = raw();
+          const v = new DataView(b.buffer);
+          const out = new Float32Array(n);
+          const u = new Uint32Array(out.buffer);
+          for (let i = 0; i < n; i++) u[i] = v.getUint16(i * 2, true) << 16;
+          return out;
+        },
+        raw,
+      ),
+    );
   };
   const lin = (key: string, out: number, inp: number) => put(key, [out, inp], -1 / Math.sqrt(inp), 1 / Math.sqrt(inp));
   const xm = (key: string, inp: number, out: number) => put(key, [inp, out], -1 / Math.sqrt(inp), 1 / Math.sqrt(inp));
@@ -60,7 +68,11 @@ export function largeCheckpoint(spec: LargeSpec): Checkpoint {
       put(`${p}${ln}.bias`, [C], -0.1, 0.1);
     }
     for (const m of ['r', 'w', 'k', 'v', 'a', 'g']) put(`${p}att.x_${m}`, [1, 1, C], 0, 1);
-    for (const [n, r] of [['w', spec.ranks.w], ['a', spec.ranks.a], ['v', spec.ranks.v]] as const) {
+    for (const [n, r] of [
+      ['w', spec.ranks.w],
+      ['a', spec.ranks.a],
+      ['v', spec.ranks.v],
+    ] as const) {
       put(`${p}att.${n}0`, [1, 1, C], -1, 1);
       xm(`${p}att.${n}1`, C, r);
       xm(`${p}att.${n}2`, r, C);

@@ -13,7 +13,15 @@ const forwardMs = performance.now() - t1;
 const status = readFileSync('/proc/self/status', 'utf8');
 const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
 const finite = Array.from(logits as Float32Array).every(Number.isFinite);
-console.log(JSON.stringify({
-  peakRssBytes: kb('VmHWM') * 1024, rssBytes: kb('VmRSS') * 1024, loadMs, forwardMs, finite,
-  version: model.config.version, params: model.config.nParams, weightBytes: model.weightBytes,
-}));
+console.log(
+  JSON.stringify({
+    peakRssBytes: kb('VmHWM') * 1024,
+    rssBytes: kb('VmRSS') * 1024,
+    loadMs,
+    forwardMs,
+    finite,
+    version: model.config.version,
+    params: model.config.nParams,
+    weightBytes: model.weightBytes,
+  }),
+);

@@ -24,12 +24,24 @@ try {
   execFileSync(process.execPath, ['--import', 'tsx', here('./generate.ts'), file, ...(nLayer ? [nLayer] : [])], { stdio: 'inherit' });
   const size = statSync(file).size;
   console.log(`generated ${file}: ${formatBytes(size)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', here('./load-child.ts'), file, process.env['RWKV_LARGE_WEIGHTS'] ?? 'auto'], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', here('./load-child.ts'), file, process.env['RWKV_LARGE_WEIGHTS'] ?? 'auto'],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
   const r = JSON.parse(out.trim().split('\n').at(-1)!);
   const limit = size * (1 + MARGIN) + FIXED_OVERHEAD_BYTES;
-  console.log(`loaded RWKV-${r.version}, ${r.params} parameters in ${(r.loadMs / 1000).toFixed(1)} s; 3 tokens in ${(r.forwardMs / 1000).toFixed(1)} s; logits finite: ${r.finite}`);
-  console.log(`weights in memory: ${Object.entries(r.weightBytes).map(([k, v]) => `${k} ${formatBytes(v as number)}`).join(', ')}`);
-  console.log(`peak RSS ${formatBytes(r.peakRssBytes)} vs file ${formatBytes(size)}: ${(r.peakRssBytes / size).toFixed(3)}× (limit ${formatBytes(limit)} = file + ${MARGIN * 100}% + ${formatBytes(FIXED_OVERHEAD_BYTES)})`);
+  console.log(
+    `loaded RWKV-${r.version}, ${r.params} parameters in ${(r.loadMs / 1000).toFixed(1)} s; 3 tokens in ${(r.forwardMs / 1000).toFixed(1)} s; logits finite: ${r.finite}`,
+  );
+  console.log(
+    `weights in memory: ${Object.entries(r.weightBytes)
+      .map(([k, v]) => `${k} ${formatBytes(v as number)}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `peak RSS ${formatBytes(r.peakRssBytes)} vs file ${formatBytes(size)}: ${(r.peakRssBytes / size).toFixed(3)}× (limit ${formatBytes(limit)} = file + ${MARGIN * 100}% + ${formatBytes(FIXED_OVERHEAD_BYTES)})`,
+  );
   const ok = r.peakRssBytes <= limit && r.finite && size >= (nLayer ? 0 : 2e9);
   console.log(ok ? '1 passed, 0 failed' : '0 passed, 1 failed');
   process.exitCode = ok ? 0 : 1;

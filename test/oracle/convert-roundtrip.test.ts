@@ -79,7 +79,12 @@ describe('bit-exact chains', () => {
     for (const [k, t] of original) {
       const u = final.get(k)!;
       expect(u.shape, k).toEqual(t.shape);
-      expect(Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), `${k} values`).toBe(true);
+      expect(
+        Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(
+          Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+        ),
+        `${k} values`,
+      ).toBe(true);
       if (u.storedAs === t.storedAs) {
         sameDtype++;
         expect(Buffer.from(u.raw!()).equals(Buffer.from(t.raw!())), `${k} bytes`).toBe(true);

@@ -75,7 +75,8 @@ describe('oracle: the fixture GGUF files (7v0-834K) vs official rwkv 0.8.32 fp32
       const model = await RwkvModel.load(p, { backend: 'ts' });
       expect(model.config.version).toBe('7');
       const m: Measured = { maxAbs: 0 };
-      for (const prompt of oracle.prompts) await checkPrompt(model, prompt.tokens, prompt.results['fp32']!, `${tag}/${prompt.name}`, atol, m);
+      for (const prompt of oracle.prompts)
+        await checkPrompt(model, prompt.tokens, prompt.results['fp32']!, `${tag}/${prompt.name}`, atol, m);
       // the Q8_0 file really is lossy: its blocks were dequantized, not taken for F32 values
       if (tag === 'q8_0') expect(m.maxAbs).toBeGreaterThan(5e-3);
     });
@@ -108,7 +109,8 @@ describe('oracle: v6/v7 models written by our GGUF writer and read back', () => 
           const back = parseCheckpoint(sink.bytes(), `${c.model}.gguf`);
           const model = RwkvModel.fromCheckpoint(back.checkpoint, { backend: 'ts' });
           const m: Measured = { maxAbs: 0 };
-          for (const prompt of c.oracle.prompts) await checkPrompt(model, prompt.tokens, prompt.results[s.set]!, `${c.model}/${s.set}/${prompt.name}`, LOGITS_ORACLE_ATOL, m);
+          for (const prompt of c.oracle.prompts)
+            await checkPrompt(model, prompt.tokens, prompt.results[s.set]!, `${c.model}/${s.set}/${prompt.name}`, LOGITS_ORACLE_ATOL, m);
         });
       }
     }
@@ -116,7 +118,10 @@ describe('oracle: v6/v7 models written by our GGUF writer and read back', () => 
   it('wrote every v6/v7 model there is (tiny 6v0, 7v0; synthetic rwkv6, rwkv7)', () => {
     if (all.length === 0) return;
     expect([...new Set(written)].sort()).toEqual([
-      'synthetic-rwkv6-L2-C128-H2', 'synthetic-rwkv7-L3-C128-H2', 'tiny-rwkv-6v0-1m', 'tiny-rwkv-7v0-834K',
+      'synthetic-rwkv6-L2-C128-H2',
+      'synthetic-rwkv7-L3-C128-H2',
+      'tiny-rwkv-6v0-1m',
+      'tiny-rwkv-7v0-834K',
     ]);
   });
 });

@@ -78,8 +78,20 @@ describe('ts kernels ≡ reference', () => {
     // aa, bb are scaled by e^−pp: compare the unscaled numerator and denominator
     const num = Array.from(aa, (a, c) => a * Math.exp(pp[c]!));
     const den = Array.from(bb, (b, c) => b * Math.exp(pp[c]!));
-    expectClose('wkv4 aa·e^pp', num, Array.from(s.aa, (a, c) => a * Math.exp(s.pp[c]!)), KERNEL_ATOL, 1e-4);
-    expectClose('wkv4 bb·e^pp', den, Array.from(s.bb, (b, c) => b * Math.exp(s.pp[c]!)), KERNEL_ATOL, 1e-4);
+    expectClose(
+      'wkv4 aa·e^pp',
+      num,
+      Array.from(s.aa, (a, c) => a * Math.exp(s.pp[c]!)),
+      KERNEL_ATOL,
+      1e-4,
+    );
+    expectClose(
+      'wkv4 bb·e^pp',
+      den,
+      Array.from(s.bb, (b, c) => b * Math.exp(s.pp[c]!)),
+      KERNEL_ATOL,
+      1e-4,
+    );
   });
 
   test.prop([dims, fc.boolean()])('wkv5 ≡ reference v5 (constant w) and v6 (per-token w)', ({ T, H, N, seed }, perToken) => {
@@ -92,7 +104,9 @@ describe('ts kernels ≡ reference', () => {
     const S = Float32Array.from(S0);
     const out = new Float32Array(T * C);
     K.wkv5(out, S, rr, k, v, w, u, T, H, N, perToken);
-    const refS = Array.from({ length: H }, (_, h) => Array.from({ length: N }, (_, i) => Float64Array.from(S0.subarray((h * N + i) * N, (h * N + i + 1) * N))));
+    const refS = Array.from({ length: H }, (_, h) =>
+      Array.from({ length: N }, (_, i) => Float64Array.from(S0.subarray((h * N + i) * N, (h * N + i + 1) * N))),
+    );
     const want = perToken
       ? ref6.wkvSequence(refS, rows(rr, T), rows(k, T), rows(v, T), rows(w, T), Float64Array.from(u))
       : ref5.wkvSequence(refS, rows(rr, T), rows(k, T), rows(v, T), Float64Array.from(w), Float64Array.from(u));
@@ -109,7 +123,9 @@ describe('ts kernels ≡ reference', () => {
     const S = Float32Array.from(S0);
     const out = new Float32Array(T * C);
     K.wkv7(out, S, rr, w, k, v, a, b, T, H, N);
-    const refS = Array.from({ length: H }, (_, h) => Array.from({ length: N }, (_, i) => Float64Array.from(S0.subarray((h * N + i) * N, (h * N + i + 1) * N))));
+    const refS = Array.from({ length: H }, (_, h) =>
+      Array.from({ length: N }, (_, i) => Float64Array.from(S0.subarray((h * N + i) * N, (h * N + i + 1) * N))),
+    );
     const want = ref7.wkvSequence(refS, rows(rr, T), rows(w, T), rows(k, T), rows(v, T), rows(a, T), rows(b, T));
     expectClose('wkv7 out', out, flat(want), KERNEL_ATOL, KERNEL_RTOL);
     expectClose('wkv7 state', S, flat(refS.flat()), KERNEL_ATOL, KERNEL_RTOL);
@@ -126,9 +142,12 @@ describe('WKV identities (closed forms)', () => {
     const S = new Float32Array(H * N * N);
     K.wkv7(new Float32Array(T * C), S, rr, one, k, v, zero, zero, T, H, N);
     const want = new Float64Array(H * N * N);
-    for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-      want[(h * N + i) * N + j] += v[t * C + h * N + i]! * k[t * C + h * N + j]!;
-    }
+    for (let t = 0; t < T; t++)
+      for (let h = 0; h < H; h++)
+        for (let i = 0; i < N; i++)
+          for (let j = 0; j < N; j++) {
+            want[(h * N + i) * N + j] += v[t * C + h * N + i]! * k[t * C + h * N + j]!;
+          }
     expectClose('Σ v kᵀ', S, want, KERNEL_ATOL, KERNEL_RTOL);
   });
 
@@ -143,15 +162,36 @@ describe('WKV identities (closed forms)', () => {
     const y1 = new Float32Array(T * C);
     K.wkv7(y1, S, r1, w, zero, zero, zero, zero, T, H, N);
     const want = Float64Array.from(S0);
-    for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-      want[(h * N + i) * N + j]! *= w[t * C + h * N + j]!;
-    }
+    for (let t = 0; t < T; t++)
+      for (let h = 0; h < H; h++)
+        for (let i = 0; i < N; i++)
+          for (let j = 0; j < N; j++) {
+            want[(h * N + i) * N + j]! *= w[t * C + h * N + j]!;
+          }
     expectClose('Π w decay', S, want, KERNEL_ATOL, KERNEL_RTOL);
     // linearity in r: y(2r) = 2·y(r) on the same state path
     const S2 = Float32Array.from(S0);
     const y2 = new Float32Array(T * C);
-    K.wkv7(y2, S2, Float32Array.from(r1, (x) => 2 * x), w, zero, zero, zero, zero, T, H, N);
-    expectClose('linear in r', y2, Array.from(y1, (x) => 2 * x), SELF_ATOL, SELF_RTOL);
+    K.wkv7(
+      y2,
+      S2,
+      Float32Array.from(r1, (x) => 2 * x),
+      w,
+      zero,
+      zero,
+      zero,
+      zero,
+      T,
+      H,
+      N,
+    );
+    expectClose(
+      'linear in r',
+      y2,
+      Array.from(y1, (x) => 2 * x),
+      SELF_ATOL,
+      SELF_RTOL,
+    );
   });
 
   test.prop([dims])('wkv5 with k = 0 decays S by w and reads out r·S', ({ T, H, N, seed }) => {
@@ -172,7 +212,18 @@ describe('WKV identities (closed forms)', () => {
     const C = 5;
     const v = Float32Array.from([0.5, -1, 2, 3.25, -0.125]);
     const out = new Float32Array(C);
-    K.wkv4(out, new Float32Array(C), new Float32Array(C), new Float32Array(C).fill(V4_PP_INIT), new Float32Array(C).fill(-1), new Float32Array(C), Float32Array.from([9, -9, 0, 1, 2]), v, 1, C);
+    K.wkv4(
+      out,
+      new Float32Array(C),
+      new Float32Array(C),
+      new Float32Array(C).fill(V4_PP_INIT),
+      new Float32Array(C).fill(-1),
+      new Float32Array(C),
+      Float32Array.from([9, -9, 0, 1, 2]),
+      v,
+      1,
+      C,
+    );
     expect(Array.from(out)).toEqual(Array.from(v));
   });
 });

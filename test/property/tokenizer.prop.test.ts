@@ -27,10 +27,14 @@ const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String
 const text = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 200 }),
   fc.string({ unit: fc.oneof(fc.constantFrom(' ', '\n', '\r\n', '\t', 'a', '你', '😀', 'é', 'e\u0301'), controlChar), maxLength: 200 }),
-  fc.tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 2 }), fc.integer({ min: 1, max: 600 }), fc.string({ maxLength: 5 }))
+  fc
+    .tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 2 }), fc.integer({ min: 1, max: 600 }), fc.string({ maxLength: 5 }))
     .map(([c, n, tail]) => c.repeat(n) + tail),
 );
-const withSurrogates = fc.string({ unit: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), loneSurrogate), maxLength: 100 });
+const withSurrogates = fc.string({
+  unit: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), loneSurrogate),
+  maxLength: 100,
+});
 
 describe.skipIf(world === undefined)('World tokenizer', () => {
   test.prop([text])('decode(encode(s)) === s', (s) => {

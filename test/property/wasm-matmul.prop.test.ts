@@ -41,7 +41,8 @@ interface Build {
 const VARIANTS: Build[] = (['portable', 'relaxed'] as const)
   .flatMap((variant) => [true, false].map((shared) => ({ name: `${variant}${shared ? '' : ' plain-memory'}`, variant, shared })))
   .filter((b) => wasmVariantSupported(b.variant, b.shared));
-if (!VARIANTS.some((b) => b.variant === 'relaxed')) console.warn('wasm-matmul: relaxed SIMD is not available in this runtime; testing the portable builds only');
+if (!VARIANTS.some((b) => b.variant === 'relaxed'))
+  console.warn('wasm-matmul: relaxed SIMD is not available in this runtime; testing the portable builds only');
 
 const SENTINEL = -12345.5;
 
@@ -69,7 +70,8 @@ function instance(build: Build) {
   let i = instances.get(build);
   if (i === undefined) {
     const arena = new WasmArena(4, build.shared);
-    const k = new WebAssembly.Instance(kernelModule(build.variant, build.shared), { env: { memory: arena.memory } }).exports as unknown as Kernels;
+    const k = new WebAssembly.Instance(kernelModule(build.variant, build.shared), { env: { memory: arena.memory } })
+      .exports as unknown as Kernels;
     i = { arena, k };
     instances.set(build, i);
   }
@@ -77,7 +79,17 @@ function instance(build: Build) {
   return i;
 }
 
-function runWasm(variant: Build, storage: Storage, x: Float32Array, W: Float32Array, T: number, Kd: number, O: number, r0: number, r1: number) {
+function runWasm(
+  variant: Build,
+  storage: Storage,
+  x: Float32Array,
+  W: Float32Array,
+  T: number,
+  Kd: number,
+  O: number,
+  r0: number,
+  r1: number,
+) {
   const { arena, k } = instance(variant);
   const px = arena.put(x, 'x');
   let pw: number;
@@ -196,7 +208,10 @@ describe('wasm matmul kernels ≡ TS twins', () => {
         const got = runWasm(variant, storage, x, W, T, Kd, O, 1, O);
         for (let i = 0; i < T * O; i++) {
           if (i % O === 0) expect(got[i]).toBe(SENTINEL);
-          else expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} ${storage} out[${i}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[i]!);
+          else
+            expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} ${storage} out[${i}]`).toBeLessThanOrEqual(
+              MATMUL_RTOL * want.mag[i]!,
+            );
         }
       }
     }
@@ -209,15 +224,21 @@ describe('wasm matmul kernels ≡ TS twins', () => {
     const W = new Float32Array(O * Kd);
     for (let o = 1; o < O; o++) W.fill(1, o * Kd + 1, (o + 1) * Kd);
     const q = quantizeI8(W, O, Kd);
-    expect(q.q.subarray(Kd + 1, 2 * Kd).every((v) => v === 255), 'row 1 quantises to 255').toBe(true);
+    expect(
+      q.q.subarray(Kd + 1, 2 * Kd).every((v) => v === 255),
+      'row 1 quantises to 255',
+    ).toBe(true);
     // T = 1 (decode), 2 (two rows × two tokens), 5 (four tokens in pairs, then one)
-    const exact = dequantizeI8(q).subarray(Kd, 2 * Kd).reduce((a, b) => a + b, 0);
+    const exact = dequantizeI8(q)
+      .subarray(Kd, 2 * Kd)
+      .reduce((a, b) => a + b, 0);
     for (const T of [1, 2, 5]) {
       const x = new Float32Array(T * Kd).fill(1);
       for (const variant of VARIANTS) {
         const got = runWasm(variant, 'i8', x, W, T, Kd, O, 0, O);
         const want = twin('i8', x, W, T, Kd, O);
-        for (let i = 0; i < T * O; i++) expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} T${T} out[${i}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[i]!);
+        for (let i = 0; i < T * O; i++)
+          expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} T${T} out[${i}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[i]!);
         // and the plain value: Σ_k of row 1's dequantised weights, for every token
         for (let t = 0; t < T; t++) expect(got[t * O + 1]).toBeCloseTo(exact, 0);
       }
@@ -252,7 +273,9 @@ describe('wasm matmul kernels ≡ TS twins', () => {
         const all = runWasm(variant, 'i8', x, W, Tn, Kd, O, 0, O);
         for (let t = 0; t < Tn; t++) {
           const one = runWasm(variant, 'i8', x.slice(t * Kd, (t + 1) * Kd), W, 1, Kd, O, 0, O);
-          expect(Array.from(all.subarray(t * O, (t + 1) * O)), `${variant.name} T${Tn} K${Kd} O${O} token ${t}`).toEqual(Array.from(one.subarray(0, O)));
+          expect(Array.from(all.subarray(t * O, (t + 1) * O)), `${variant.name} T${Tn} K${Kd} O${O} token ${t}`).toEqual(
+            Array.from(one.subarray(0, O)),
+          );
         }
       }
     },

@@ -74,7 +74,9 @@ const count = fc.record({ n: fc.integer({ min: 0, max: 41 }), seed: fc.integer()
 const VARIANTS: WasmVariant[] = ['portable', 'relaxed'];
 const unsupported = VARIANTS.filter((v) => !wasmVariantSupported(v));
 if (unsupported.length > 0) {
-  console.warn(`\n*** SKIPPING the ${unsupported.join(', ')} WASM build(s) in wasm-ops.prop.test.ts: this runtime cannot run them (WebAssembly.validate is false) ***\n`);
+  console.warn(
+    `\n*** SKIPPING the ${unsupported.join(', ')} WASM build(s) in wasm-ops.prop.test.ts: this runtime cannot run them (WebAssembly.validate is false) ***\n`,
+  );
 }
 
 function setup(variant: WasmVariant, shared = true): { arena: WasmArena; ops: OpKernels } {
@@ -99,7 +101,13 @@ describe('opKernels', () => {
 });
 
 /** Each build on shared memory (threads) and on plain memory (browser pages without isolation). */
-const BUILDS = VARIANTS.flatMap((v) => [[v, 'shared'], [v, 'plain']] as const).filter(([v, m]) => wasmVariantSupported(v, m === 'shared'));
+const BUILDS = VARIANTS.flatMap(
+  (v) =>
+    [
+      [v, 'shared'],
+      [v, 'plain'],
+    ] as const,
+).filter(([v, m]) => wasmVariantSupported(v, m === 'shared'));
 
 describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, memory) => {
   const { arena, ops } = setup(variant, memory === 'shared');
@@ -150,20 +158,23 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
     },
   );
 
-  test.prop([dims, fc.boolean(), fc.boolean()])('l2NormalizeGroups (incl. an all-zero group: the eps floor)', ({ T, H, N, seed }, zero, inPlace) => {
-    const r = rand(seed);
-    const n = T * H * N;
-    const x = f32(n, r, -3, 3);
-    if (zero) x.fill(0, 0, N);
-    arena.reset();
-    const px = arena.put(x, 'x');
-    const pout = inPlace ? px : arena.alloc(n, 'out');
-    ops.l2NormalizeGroups(pout, px, n, N, 1e-12);
-    guardsIntact();
-    const want = new Float32Array(n);
-    K.l2NormalizeGroups(want, x, n, N, 1e-12);
-    expectClose('l2NormalizeGroups', arena.get(pout, n), want, NORM_ATOL, NORM_RTOL);
-  });
+  test.prop([dims, fc.boolean(), fc.boolean()])(
+    'l2NormalizeGroups (incl. an all-zero group: the eps floor)',
+    ({ T, H, N, seed }, zero, inPlace) => {
+      const r = rand(seed);
+      const n = T * H * N;
+      const x = f32(n, r, -3, 3);
+      if (zero) x.fill(0, 0, N);
+      arena.reset();
+      const px = arena.put(x, 'x');
+      const pout = inPlace ? px : arena.alloc(n, 'out');
+      ops.l2NormalizeGroups(pout, px, n, N, 1e-12);
+      guardsIntact();
+      const want = new Float32Array(n);
+      K.l2NormalizeGroups(want, x, n, N, 1e-12);
+      expectClose('l2NormalizeGroups', arena.get(pout, n), want, NORM_ATOL, NORM_RTOL);
+    },
+  );
 
   test.prop([dims, fc.boolean()])('shift (token shift; in place or not)', ({ T, H, N, seed }, inPlace) => {
     const r = rand(seed);
@@ -304,7 +315,12 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
   });
 
   test.prop([
-    fc.record({ T: fc.integer({ min: 1, max: 4 }), I: fc.integer({ min: 1, max: 17 }), J: fc.integer({ min: 1, max: 19 }), seed: fc.integer() }),
+    fc.record({
+      T: fc.integer({ min: 1, max: 4 }),
+      I: fc.integer({ min: 1, max: 17 }),
+      J: fc.integer({ min: 1, max: 19 }),
+      seed: fc.integer(),
+    }),
   ])('rowVecMat (I, J odd and small)', ({ T, I, J, seed }) => {
     const r = rand(seed);
     const x = f32(T * I, r, -3, 3);
@@ -398,7 +414,14 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
     arena.reset();
     const pout = arena.alloc(T * C, 'out');
     const pS = arena.put(S, 'S');
-    const [pr, pw, pk, pv, pa, pb] = [arena.put(rr, 'r'), arena.put(w, 'w'), arena.put(k, 'k'), arena.put(v, 'v'), arena.put(a, 'a'), arena.put(b, 'b')];
+    const [pr, pw, pk, pv, pa, pb] = [
+      arena.put(rr, 'r'),
+      arena.put(w, 'w'),
+      arena.put(k, 'k'),
+      arena.put(v, 'v'),
+      arena.put(a, 'a'),
+      arena.put(b, 'b'),
+    ];
     // in two head ranges [0, cut) and [cut, H)
     const cut = split % (H + 1);
     ops.wkv7(pout, pS, pr, pw, pk, pv, pa, pb, T, H, N, 0, cut);
@@ -411,9 +434,12 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
   }
 
   const split = fc.nat();
-  test.prop([dims, fc.boolean(), split])('wkv4 (fresh state pp = −1e38, or a random one; two channel ranges)', ({ T, H, N, seed }, fresh, cut) => {
-    checkWkv4(T, H * N, rand(seed), fresh, cut);
-  });
+  test.prop([dims, fc.boolean(), split])(
+    'wkv4 (fresh state pp = −1e38, or a random one; two channel ranges)',
+    ({ T, H, N, seed }, fresh, cut) => {
+      checkWkv4(T, H * N, rand(seed), fresh, cut);
+    },
+  );
   test.prop([dims, fc.boolean(), split])('wkv5 (v5: w [C]; v6: w [T, C]; two head ranges)', ({ T, H, N, seed }, perToken, cut) => {
     checkWkv5(T, H, N, rand(seed), perToken, cut);
   });
@@ -421,11 +447,14 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
     checkWkv7(T, H, N, rand(seed), cut);
   });
 
-  test.prop([fc.integer(), fc.constantFrom(13, 64)], { numRuns: 4 })('WKV of every version over T = 64 tokens, 2 heads of N = 13 or 64', (seed, N) => {
-    const r = rand(seed);
-    checkWkv4(64, 2 * N, r, true, 2 * N);
-    checkWkv5(64, 2, N, r, false, 2);
-    checkWkv5(64, 2, N, r, true, 2);
-    checkWkv7(64, 2, N, r, 2);
-  });
+  test.prop([fc.integer(), fc.constantFrom(13, 64)], { numRuns: 4 })(
+    'WKV of every version over T = 64 tokens, 2 heads of N = 13 or 64',
+    (seed, N) => {
+      const r = rand(seed);
+      checkWkv4(64, 2 * N, r, true, 2 * N);
+      checkWkv5(64, 2, N, r, false, 2);
+      checkWkv5(64, 2, N, r, true, 2);
+      checkWkv7(64, 2, N, r, 2);
+    },
+  );
 });

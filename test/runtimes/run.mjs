@@ -208,7 +208,12 @@ try {
     banner('typecheck: tsc -p tsconfig.json --noEmit');
     const tsc = join(BIN, process.platform === 'win32' ? 'tsc.cmd' : 'tsc');
     const step = await runStep(tsc, ['-p', 'tsconfig.json', '--noEmit'], {});
-    results.push({ name: 'typecheck', version: '', seconds: step.seconds, problems: step.code === 0 ? [] : [`tsc exited with ${step.code}`] });
+    results.push({
+      name: 'typecheck',
+      version: '',
+      seconds: step.seconds,
+      problems: step.code === 0 ? [] : [`tsc exited with ${step.code}`],
+    });
   }
 
   const suite = full ? 'full' : 'core';
@@ -273,8 +278,13 @@ for (const r of results) {
   passed += r.passed ?? 0;
   failed += r.failed ?? 0;
   skipped += r.skipped ?? 0;
-  const counts = r.files === undefined ? '' : `${lpad(r.passed, 4)} passed, ${lpad(r.failed, 3)} failed, ${lpad(r.skipped, 3)} skipped in ${lpad(r.files, 3)} files`;
-  console.log(`${status} ${pad(r.name, 10)} ${lpad(r.seconds.toFixed(1), 6)}s  ${pad(counts, 52)} ${r.version}${ok ? '' : `\n       <- ${r.problems.join('; ')}`}`);
+  const counts =
+    r.files === undefined
+      ? ''
+      : `${lpad(r.passed, 4)} passed, ${lpad(r.failed, 3)} failed, ${lpad(r.skipped, 3)} skipped in ${lpad(r.files, 3)} files`;
+  console.log(
+    `${status} ${pad(r.name, 10)} ${lpad(r.seconds.toFixed(1), 6)}s  ${pad(counts, 52)} ${r.version}${ok ? '' : `\n       <- ${r.problems.join('; ')}`}`,
+  );
 }
 const took = ((Date.now() - t0) / 1000).toFixed(1);
 const names = results.map((r) => `${r.name} ${r.problems.length === 0 ? 'ok' : 'FAILED'}`).join(', ');

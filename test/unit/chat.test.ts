@@ -36,8 +36,12 @@ describe.skipIf(v7 === undefined)('ChatSession on tiny v7', () => {
     const r1 = await chat.send('Hi!').result;
     const r2 = await chat.send('And then?').result;
     const expected = [
-      ...bytes.encode('A chat.\n\nUser: Hi!\n\nAssistant:'), ...r1.tokens, ...(r1.stopReason === 'stopString' ? [] : [10, 10]),
-      ...bytes.encode('User: And then?\n\nAssistant:'), ...r2.tokens, ...(r2.stopReason === 'stopString' ? [] : [10, 10]),
+      ...bytes.encode('A chat.\n\nUser: Hi!\n\nAssistant:'),
+      ...r1.tokens,
+      ...(r1.stopReason === 'stopString' ? [] : [10, 10]),
+      ...bytes.encode('User: And then?\n\nAssistant:'),
+      ...r2.tokens,
+      ...(r2.stopReason === 'stopString' ? [] : [10, 10]),
     ];
     expect(chat.transcriptTokens).toEqual(expected);
     const whole = model.createState();

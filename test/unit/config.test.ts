@@ -9,9 +9,14 @@ import { randomCheckpoint, type RandomModelSpec } from '../helpers/random-model.
 import { fixturePath, oracleCases } from '../helpers/fixtures.ts';
 
 const base: Omit<RandomModelSpec, 'version'> = {
-  nLayer: 2, nHead: 3, headSize: 5, nFfn: 11, nVocab: 7,
+  nLayer: 2,
+  nHead: 3,
+  headSize: 5,
+  nFfn: 11,
+  nVocab: 7,
   ranks: { maa: 2, decay: 3, w: 4, a: 5, v: 6, g: 7, s: 2 },
-  timeState: false, seed: 1,
+  timeState: false,
+  seed: 1,
 };
 
 describe('detectVersion / detectConfig', () => {
@@ -140,9 +145,11 @@ describe('prepareWeights: the load-time transforms', () => {
     const ts = ck.get('blocks.1.att.time_state')!.data;
     const out = w.get('blocks.1.att.time_state')!.data;
     const N = 5;
-    for (let h = 0; h < 3; h++) for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-      expect(out[h * N * N + i * N + j]).toBe(ts[h * N * N + j * N + i]);
-    }
+    for (let h = 0; h < 3; h++)
+      for (let i = 0; i < N; i++)
+        for (let j = 0; j < N; j++) {
+          expect(out[h * N * N + i * N + j]).toBe(ts[h * N * N + j * N + i]);
+        }
   });
 
   it('v7: LoRA factors transposed to [out, in], layer-0 value residual dropped, r_k flattened', () => {
@@ -164,10 +171,11 @@ describe('prepareWeights: the load-time transforms', () => {
     const sEmb = ck.get('blocks.1.ffn.s_emb.weight')!.data; // [V, 4]
     const sEmbX = ck.get('blocks.1.ffn.s_emb_x.weight')!.data; // [4, C]
     const out = w.get('blocks.1.ffn.s_emb.weight')!.data;
-    for (let t = 0; t < 7; t++) for (let j = 0; j < 4; j++) {
-      let s = sEmb[t * 4 + j]!;
-      for (let c = 0; c < 15; c++) s += embLn[t * 15 + c]! * sEmbX[j * 15 + c]!;
-      close(out[t * 4 + j]!, s);
-    }
+    for (let t = 0; t < 7; t++)
+      for (let j = 0; j < 4; j++) {
+        let s = sEmb[t * 4 + j]!;
+        for (let c = 0; c < 15; c++) s += embLn[t * 15 + c]! * sEmbX[j * 15 + c]!;
+        close(out[t * 4 + j]!, s);
+      }
   });
 });

@@ -146,7 +146,9 @@ describe.skipIf(v7path === undefined)('generate on tiny v7', () => {
     const ac = new AbortController();
     let n = 0;
     const r = await generateText(m, bytes, PROMPT, {
-      temperature: 0, maxTokens: 50, signal: ac.signal,
+      temperature: 0,
+      maxTokens: 50,
+      signal: ac.signal,
       onToken: () => {
         if (++n === 3) ac.abort();
       },
@@ -202,7 +204,10 @@ describe.skipIf(v7path === undefined)('generate on tiny v7', () => {
 
   it('bad options are refused with a typed error before any work', async () => {
     const m = await model();
-    await expect(generateText(m, bytes, PROMPT, { temperature: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'temperature' });
+    await expect(generateText(m, bytes, PROMPT, { temperature: -1 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      argument: 'temperature',
+    });
     await expect(generateText(m, bytes, PROMPT, { topP: 2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'topP' });
     await expect(generateText(m, bytes, PROMPT, { chunkLen: 0 })).rejects.toMatchObject({ argument: 'chunkLen' });
     await expect(generateText(m, bytes, PROMPT, { stop: [''] })).rejects.toMatchObject({ argument: 'stop' });

@@ -172,7 +172,9 @@ describe('round trip within half a step', () => {
   const blocks = (scale: number) =>
     fc
       .integer({ min: 1, max: 4 })
-      .chain((nb) => fc.array(fc.float({ min: -1, max: 1, noNaN: true, noDefaultInfinity: true }), { minLength: nb * 32, maxLength: nb * 32 }))
+      .chain((nb) =>
+        fc.array(fc.float({ min: -1, max: 1, noNaN: true, noDefaultInfinity: true }), { minLength: nb * 32, maxLength: nb * 32 }),
+      )
       .map((a) => Float32Array.from(a, (v) => v * scale));
   for (const t of GGML_QUANT_TYPES) {
     it(`${t}: random blocks at several scales`, () => {

@@ -20,8 +20,15 @@ const MAX_CASE_MS = 500;
 
 const base = (() => {
   const ck = randomCheckpoint({
-    version: '7', nLayer: 1, nHead: 1, headSize: 32, nFfn: 32, nVocab: 5,
-    ranks: { maa: 1, decay: 1, w: 2, a: 2, v: 2, g: 2, s: 1 }, timeState: false, seed: 3,
+    version: '7',
+    nLayer: 1,
+    nHead: 1,
+    headSize: 32,
+    nFfn: 32,
+    nVocab: 5,
+    ranks: { maa: 1, decay: 1, w: 2, a: 2, v: 2, g: 2, s: 1 },
+    timeState: false,
+    seed: 3,
   });
   const vocab = ['a', 'b', "'", '\\', 'é'].map((s) => new TextEncoder().encode(s));
   const sink = new MemorySink();
@@ -55,22 +62,34 @@ describe('gguf fuzz', () => {
 
   it('random byte flips give a readable file or a typed error', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ at: fc.integer({ min: 0, max: base.length - 1 }), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 8 }), (flips) => {
-        const b = base.slice();
-        for (const f of flips) b[f.at]! ^= f.xor;
-        attempt(b);
-      }),
+      fc.property(
+        fc.array(fc.record({ at: fc.integer({ min: 0, max: base.length - 1 }), xor: fc.integer({ min: 1, max: 255 }) }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (flips) => {
+          const b = base.slice();
+          for (const f of flips) b[f.at]! ^= f.xor;
+          attempt(b);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   it('byte flips inside the header give a readable file or a typed error', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ at: fc.integer({ min: 0, max: headerEnd - 1 }), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 4 }), (flips) => {
-        const b = base.slice();
-        for (const f of flips) b[f.at]! ^= f.xor;
-        attempt(b);
-      }),
+      fc.property(
+        fc.array(fc.record({ at: fc.integer({ min: 0, max: headerEnd - 1 }), xor: fc.integer({ min: 1, max: 255 }) }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        (flips) => {
+          const b = base.slice();
+          for (const f of flips) b[f.at]! ^= f.xor;
+          attempt(b);
+        },
+      ),
       { numRuns: RUNS },
     );
   });

@@ -35,7 +35,6 @@ function codeOf(f: () => unknown): string {
   return 'ok';
 }
 
-
 /** Layer 0's v0/v1/v2 are dummies: GGUF holds zeros there and the reader leaves them out. */
 const LAYER0_V = /^blocks\.0\.att\.v[012]$/;
 
@@ -50,7 +49,11 @@ function expectSameTensors(a: Checkpoint, b: Checkpoint, label: string): void {
     const dx = x.data;
     const dy = y.data;
     let bad = -1;
-    for (let i = 0; i < dx.length; i++) if (!Object.is(dx[i], dy[i])) { bad = i; break; }
+    for (let i = 0; i < dx.length; i++)
+      if (!Object.is(dx[i], dy[i])) {
+        bad = i;
+        break;
+      }
     expect(bad, `${label}: ${k} first differing value (${dx[bad]} vs ${dy[bad]})`).toBe(-1);
   }
 }
@@ -58,27 +61,70 @@ function expectSameTensors(a: Checkpoint, b: Checkpoint, label: string): void {
 // ---- a tiny GGUF builder for hand-made (and broken) files ----
 
 type KV = [key: string, type: number, value: unknown, elementType?: number];
-interface TensorSpec { name: string; dims: number[]; type: number; data: Uint8Array; offset?: number }
+interface TensorSpec {
+  name: string;
+  dims: number[];
+  type: number;
+  data: Uint8Array;
+  offset?: number;
+}
 
 function buildGguf(kv: KV[], tensors: TensorSpec[], version = 3, alignment = 32): Uint8Array {
   const parts: number[] = [];
   const u32 = (v: number) => parts.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-  const u64 = (v: number) => { u32(v % 2 ** 32); u32(Math.floor(v / 2 ** 32)); };
-  const str = (s: string) => { const b = new TextEncoder().encode(s); u64(b.length); parts.push(...b); };
+  const u64 = (v: number) => {
+    u32(v % 2 ** 32);
+    u32(Math.floor(v / 2 ** 32));
+  };
+  const str = (s: string) => {
+    const b = new TextEncoder().encode(s);
+    u64(b.length);
+    parts.push(...b);
+  };
   const scalar = (t: number, v: unknown) => {
     const b = new DataView(new ArrayBuffer(8));
     switch (t) {
-      case 0: case 7: parts.push(Number(v)); break;
-      case 1: b.setInt8(0, v as number); parts.push(b.getUint8(0)); break;
-      case 2: case 3: b.setUint16(0, (v as number) & 0xffff, true); parts.push(b.getUint8(0), b.getUint8(1)); break;
-      case 4: u32(v as number); break;
-      case 5: b.setInt32(0, v as number, true); for (let i = 0; i < 4; i++) parts.push(b.getUint8(i)); break;
-      case 6: b.setFloat32(0, v as number, true); for (let i = 0; i < 4; i++) parts.push(b.getUint8(i)); break;
-      case 8: str(v as string); break;
-      case 10: b.setBigUint64(0, BigInt(v as number | bigint), true); for (let i = 0; i < 8; i++) parts.push(b.getUint8(i)); break;
-      case 11: b.setBigInt64(0, BigInt(v as number | bigint), true); for (let i = 0; i < 8; i++) parts.push(b.getUint8(i)); break;
-      case 12: b.setFloat64(0, v as number, true); for (let i = 0; i < 8; i++) parts.push(b.getUint8(i)); break;
-      default: throw new Error(`type ${t}`);
+      case 0:
+      case 7:
+        parts.push(Number(v));
+        break;
+      case 1:
+        b.setInt8(0, v as number);
+        parts.push(b.getUint8(0));
+        break;
+      case 2:
+      case 3:
+        b.setUint16(0, (v as number) & 0xffff, true);
+        parts.push(b.getUint8(0), b.getUint8(1));
+        break;
+      case 4:
+        u32(v as number);
+        break;
+      case 5:
+        b.setInt32(0, v as number, true);
+        for (let i = 0; i < 4; i++) parts.push(b.getUint8(i));
+        break;
+      case 6:
+        b.setFloat32(0, v as number, true);
+        for (let i = 0; i < 4; i++) parts.push(b.getUint8(i));
+        break;
+      case 8:
+        str(v as string);
+        break;
+      case 10:
+        b.setBigUint64(0, BigInt(v as number | bigint), true);
+        for (let i = 0; i < 8; i++) parts.push(b.getUint8(i));
+        break;
+      case 11:
+        b.setBigInt64(0, BigInt(v as number | bigint), true);
+        for (let i = 0; i < 8; i++) parts.push(b.getUint8(i));
+        break;
+      case 12:
+        b.setFloat64(0, v as number, true);
+        for (let i = 0; i < 8; i++) parts.push(b.getUint8(i));
+        break;
+      default:
+        throw new Error(`type ${t}`);
     }
   };
   parts.push(0x47, 0x47, 0x55, 0x46);
@@ -120,9 +166,21 @@ describe('GGUF header reader', () => {
   it('reads every metadata value type, arrays, and tensor infos', () => {
     const bytes = buildGguf(
       [
-        ['u8', 0, 200], ['i8', 1, -5], ['u16', 2, 60000], ['i16', 3, -3000], ['u32', 4, 4e9], ['i32', 5, -2e9],
-        ['f32', 6, 0.5], ['bool', 7, true], ['s', 8, 'héllo'], ['u64', 10, 2n ** 60n], ['i64', 11, -42], ['f64', 12, Math.PI],
-        ['arr', 9, ['a', 'bc'], 8], ['nums', 9, [1, -2, 3], 5], ['general.alignment', 4, 64],
+        ['u8', 0, 200],
+        ['i8', 1, -5],
+        ['u16', 2, 60000],
+        ['i16', 3, -3000],
+        ['u32', 4, 4e9],
+        ['i32', 5, -2e9],
+        ['f32', 6, 0.5],
+        ['bool', 7, true],
+        ['s', 8, 'héllo'],
+        ['u64', 10, 2n ** 60n],
+        ['i64', 11, -42],
+        ['f64', 12, Math.PI],
+        ['arr', 9, ['a', 'bc'], 8],
+        ['nums', 9, [1, -2, 3], 5],
+        ['general.alignment', 4, 64],
       ],
       [{ name: 't', dims: [2, 3], type: 0, data: f32bytes([1, 2, 3, 4, 5, 6]) }],
       3,
@@ -131,28 +189,59 @@ describe('GGUF header reader', () => {
     const h = readGgufMetadata(bytes, 'mem.gguf');
     const m = ggufMetadataObject(h);
     expect(m).toEqual({
-      u8: 200, i8: -5, u16: 60000, i16: -3000, u32: 4e9, i32: -2e9, f32: 0.5, bool: true, s: 'héllo',
-      u64: 2n ** 60n, i64: -42, f64: Math.PI, arr: ['a', 'bc'], nums: [1, -2, 3], 'general.alignment': 64,
+      u8: 200,
+      i8: -5,
+      u16: 60000,
+      i16: -3000,
+      u32: 4e9,
+      i32: -2e9,
+      f32: 0.5,
+      bool: true,
+      s: 'héllo',
+      u64: 2n ** 60n,
+      i64: -42,
+      f64: Math.PI,
+      arr: ['a', 'bc'],
+      nums: [1, -2, 3],
+      'general.alignment': 64,
     });
     expect(h.metadata.get('arr')).toMatchObject({ type: GgufType.ARRAY, elementType: GgufType.STRING });
     expect(h.alignment).toBe(64);
     expect(h.dataOffset % 64).toBe(0);
-    expect(h.tensors[0]).toMatchObject({ name: 't', dims: [2, 3], shape: [3, 2], typeName: 'F32', dtype: 'F32', bytes: 24, offset: h.dataOffset });
+    expect(h.tensors[0]).toMatchObject({
+      name: 't',
+      dims: [2, 3],
+      shape: [3, 2],
+      typeName: 'F32',
+      dtype: 'F32',
+      bytes: 24,
+      offset: h.dataOffset,
+    });
     expect(ggufMetadataObject(h, 1)['arr']).toEqual(['a', '… (2 in all)']);
   });
 
   it('GGUF v2 files read as v3 (same layout); v1 and other versions are refused', () => {
     const kv: KV[] = [['x', 4, 1]];
     expect(readGgufMetadata(buildGguf(kv, [], 2)).version).toBe(2);
-    expect(errorOf(() => readGgufMetadata(buildGguf(kv, [], 1), 'old.gguf'))).toMatchObject({ code: 'UNSUPPORTED_FORMAT', file: 'old.gguf' });
+    expect(errorOf(() => readGgufMetadata(buildGguf(kv, [], 1), 'old.gguf'))).toMatchObject({
+      code: 'UNSUPPORTED_FORMAT',
+      file: 'old.gguf',
+    });
     expect(codeOf(() => readGgufMetadata(buildGguf(kv, [], 4)))).toBe('UNSUPPORTED_FORMAT');
     expect(errorOf(() => readGgufMetadata(buildGguf(kv, [], 0x03000000))).message).toMatch(/big-endian/);
-    expect(errorOf(() => readGgufMetadata('/nonexistent/model.gguf'))).toMatchObject({ code: 'FILE_NOT_FOUND', file: '/nonexistent/model.gguf' });
+    expect(errorOf(() => readGgufMetadata('/nonexistent/model.gguf'))).toMatchObject({
+      code: 'FILE_NOT_FOUND',
+      file: '/nonexistent/model.gguf',
+    });
   });
 
   it('checks counts, lengths and offsets against the file before reading', () => {
     const ok = buildGguf([['k', 8, 'v']], [{ name: 't', dims: [4], type: 0, data: f32bytes([1, 2, 3, 4]) }]);
-    const set64 = (b: Uint8Array, at: number, v: bigint) => { const c = b.slice(); new DataView(c.buffer).setBigUint64(at, v, true); return c; };
+    const set64 = (b: Uint8Array, at: number, v: bigint) => {
+      const c = b.slice();
+      new DataView(c.buffer).setBigUint64(at, v, true);
+      return c;
+    };
     // tensor count, kv count, key length: huge
     for (const at of [8, 16, 24]) {
       const e = errorOf(() => readGgufMetadata(set64(ok, at, 2n ** 62n), 'bad.gguf'));
@@ -166,13 +255,43 @@ describe('GGUF header reader', () => {
     const e = errorOf(() => readGgufMetadata(ok.subarray(0, ok.length - 20), 'cut.gguf'));
     expect(e).toMatchObject({ code: 'FILE_FORMAT', tensor: 't' });
     // misaligned tensor offset, bad alignment, bad magic, duplicates, nested arrays, too many dims
-    expect(errorOf(() => readGgufMetadata(buildGguf([], [{ name: 't', dims: [4], type: 0, data: f32bytes([1, 2, 3, 4]), offset: 4 }]))).message).toMatch(/not aligned/);
+    expect(
+      errorOf(() => readGgufMetadata(buildGguf([], [{ name: 't', dims: [4], type: 0, data: f32bytes([1, 2, 3, 4]), offset: 4 }]))).message,
+    ).toMatch(/not aligned/);
     expect(codeOf(() => readGgufMetadata(buildGguf([['general.alignment', 4, 3]], [])))).toBe('FILE_FORMAT');
-    expect(errorOf(() => readGgufMetadata(Uint8Array.from([...'GGUX'].map((c) => c.charCodeAt(0)).concat(new Array(30).fill(0))))).message).toMatch(/bad magic/);
-    expect(errorOf(() => readGgufMetadata(buildGguf([['a', 4, 1], ['a', 4, 2]], []))).message).toMatch(/duplicate metadata key "a"/);
-    expect(errorOf(() => readGgufMetadata(buildGguf([], [{ name: 't', dims: [1], type: 0, data: f32bytes([1]) }, { name: 't', dims: [1], type: 0, data: f32bytes([1]) }]))).message).toMatch(/duplicate tensor/);
+    expect(
+      errorOf(() => readGgufMetadata(Uint8Array.from([...'GGUX'].map((c) => c.charCodeAt(0)).concat(new Array(30).fill(0))))).message,
+    ).toMatch(/bad magic/);
+    expect(
+      errorOf(() =>
+        readGgufMetadata(
+          buildGguf(
+            [
+              ['a', 4, 1],
+              ['a', 4, 2],
+            ],
+            [],
+          ),
+        ),
+      ).message,
+    ).toMatch(/duplicate metadata key "a"/);
+    expect(
+      errorOf(() =>
+        readGgufMetadata(
+          buildGguf(
+            [],
+            [
+              { name: 't', dims: [1], type: 0, data: f32bytes([1]) },
+              { name: 't', dims: [1], type: 0, data: f32bytes([1]) },
+            ],
+          ),
+        ),
+      ).message,
+    ).toMatch(/duplicate tensor/);
     expect(errorOf(() => readGgufMetadata(buildGguf([['a', 9, [], 9]], []))).message).toMatch(/array of arrays/);
-    expect(errorOf(() => readGgufMetadata(buildGguf([], [{ name: 't', dims: [1, 1, 1, 1, 1], type: 0, data: f32bytes([1]) }]))).message).toMatch(/number of dimensions/);
+    expect(
+      errorOf(() => readGgufMetadata(buildGguf([], [{ name: 't', dims: [1, 1, 1, 1, 1], type: 0, data: f32bytes([1]) }]))).message,
+    ).toMatch(/number of dimensions/);
     // an array claiming 2^40 elements is refused before anything is allocated
     const big = buildGguf([['arr', 9, [1, 2], 4]], []);
     const at = big.indexOf(0x61 /* 'a' */) + 3 + 4 + 4; // after key "arr", its type and element type
@@ -187,7 +306,10 @@ describe('GGUF header reader', () => {
 
 describe('GGUF → checkpoint', () => {
   const archKv = (arch: string): KV[] => [
-    ['general.architecture', 8, arch], [`${arch}.block_count`, 4, 1], [`${arch}.embedding_length`, 4, 32], [`${arch}.wkv.head_size`, 4, 32],
+    ['general.architecture', 8, arch],
+    [`${arch}.block_count`, 4, 1],
+    [`${arch}.embedding_length`, 4, 32],
+    [`${arch}.wkv.head_size`, 4, 32],
   ];
   it('unknown tensor types are UNSUPPORTED_DTYPE naming the tensor and its type', () => {
     const bytes = buildGguf(archKv('rwkv7'), [{ name: 'token_embd.weight', dims: [256, 1], type: 12, data: new Uint8Array(144) }]);
@@ -197,20 +319,30 @@ describe('GGUF → checkpoint', () => {
     expect(readGgufMetadata(bytes).tensors[0]!.typeName).toBe('Q4_K');
   });
   it('other architectures are refused by name', () => {
-    expect(errorOf(() => parseGgufBytes(buildGguf(archKv('llama'), []), 'l.gguf'))).toMatchObject({ code: 'UNKNOWN_ARCHITECTURE', actual: 'llama' });
+    expect(errorOf(() => parseGgufBytes(buildGguf(archKv('llama'), []), 'l.gguf'))).toMatchObject({
+      code: 'UNKNOWN_ARCHITECTURE',
+      actual: 'llama',
+    });
     expect(errorOf(() => parseGgufBytes(buildGguf(archKv('arwkv7'), [])))).toMatchObject({ code: 'UNKNOWN_ARCHITECTURE' });
     expect(codeOf(() => parseGgufBytes(buildGguf([], [])))).toBe('FILE_FORMAT');
   });
   it('tensors llama.cpp does not have are refused by name', () => {
-    const e = errorOf(() => parseGgufBytes(buildGguf(archKv('rwkv7'), [{ name: 'blk.0.mystery.weight', dims: [1], type: 0, data: f32bytes([1]) }])));
+    const e = errorOf(() =>
+      parseGgufBytes(buildGguf(archKv('rwkv7'), [{ name: 'blk.0.mystery.weight', dims: [1], type: 0, data: f32bytes([1]) }])),
+    );
     expect(e).toMatchObject({ code: 'FILE_FORMAT', tensor: 'blk.0.mystery.weight' });
-    const past = errorOf(() => parseGgufBytes(buildGguf(archKv('rwkv7'), [{ name: 'blk.3.attn_norm.weight', dims: [32], type: 0, data: new Uint8Array(128) }])));
+    const past = errorOf(() =>
+      parseGgufBytes(buildGguf(archKv('rwkv7'), [{ name: 'blk.3.attn_norm.weight', dims: [32], type: 0, data: new Uint8Array(128) }])),
+    );
     expect(past.message).toMatch(/past rwkv7.block_count/);
   });
   it('RWKV-6 files from Hugging Face checkpoints: rescaled weights are multiplied back', () => {
     const kv: KV[] = [
-      ['general.architecture', 8, 'rwkv6'], ['rwkv6.block_count', 4, 3], ['rwkv6.embedding_length', 4, 32],
-      ['rwkv6.wkv.head_size', 4, 32], ['rwkv6.rescale_every_n_layers', 4, 1],
+      ['general.architecture', 8, 'rwkv6'],
+      ['rwkv6.block_count', 4, 3],
+      ['rwkv6.embedding_length', 4, 32],
+      ['rwkv6.wkv.head_size', 4, 32],
+      ['rwkv6.rescale_every_n_layers', 4, 1],
     ];
     const w = Array.from({ length: 32 * 32 }, (_, i) => (i % 7) - 3);
     // block 2 with rescaling every layer: the converter divided by 2^2
@@ -236,8 +368,12 @@ describe('the fixture GGUF files (llama.cpp v0.4.0 loads them; fixtures README �
     expect(h.tensors.length).toBe(342);
     const m = ggufMetadataObject(h);
     expect(m).toMatchObject({
-      'general.architecture': 'rwkv7', 'rwkv7.block_count': 12, 'rwkv7.embedding_length': 64, 'rwkv7.wkv.head_size': 64,
-      'rwkv7.attention.decay_lora_rank': 32, 'tokenizer.ggml.model': 'rwkv',
+      'general.architecture': 'rwkv7',
+      'rwkv7.block_count': 12,
+      'rwkv7.embedding_length': 64,
+      'rwkv7.wkv.head_size': 64,
+      'rwkv7.attention.decay_lora_rank': 32,
+      'tokenizer.ggml.model': 'rwkv',
     });
     expect((m['tokenizer.ggml.tokens'] as string[]).length).toBe(256);
   });
@@ -266,7 +402,7 @@ describe('the fixture GGUF files (llama.cpp v0.4.0 loads them; fixtures README �
     expect([...f16.get(key)!.data]).toEqual([...ref.get(key)!.data].map((v) => halfToFloat(floatToHalf(v))));
     expect(q8.get(key)!.storedAs).toBe('Q8_0');
     expect([...q8.get(key)!.data]).toEqual([...dequantize('Q8_0', quantize('Q8_0', ref.get(key)!.data), 64 * 64)]);
-    expect(q8.get(key)!.raw!().length).toBe((64 * 64 / 32) * 34);
+    expect(q8.get(key)!.raw!().length).toBe(((64 * 64) / 32) * 34);
     expect(q8.get('blocks.5.att.w1')!.storedAs).toBe('F32'); // the decay LoRA stays F32
   });
 });
@@ -330,8 +466,15 @@ describe('GGUF writer', () => {
 
   it('F16 / BF16 / quantized output holds the rounded values, F32 where llama.cpp wants F32', () => {
     const ck = randomCheckpoint({
-      version: '7', nLayer: 2, nHead: 2, headSize: 32, nFfn: 96, nVocab: 256,
-      ranks: { maa: 1, decay: 1, w: 8, a: 8, v: 4, g: 8, s: 1 }, timeState: false, seed: 11,
+      version: '7',
+      nLayer: 2,
+      nHead: 2,
+      headSize: 32,
+      nFfn: 96,
+      nVocab: 256,
+      ranks: { maa: 1, decay: 1, w: 8, a: 8, v: 4, g: 8, s: 1 },
+      timeState: false,
+      seed: 11,
     });
     const key = 'blocks.1.att.value.weight';
     const x = ck.get(key)!.data;
@@ -355,8 +498,15 @@ describe('GGUF writer', () => {
   it('random v6 and v7 models with small odd sizes round trip (rows not whole blocks stay float)', () => {
     for (const version of ['6', '7'] as const) {
       const ck = randomCheckpoint({
-        version, nLayer: 2, nHead: 3, headSize: 4, nFfn: 20, nVocab: 256,
-        ranks: { maa: 3, decay: 5, w: 3, a: 2, v: 5, g: 7, s: 1 }, timeState: false, seed: 5,
+        version,
+        nLayer: 2,
+        nHead: 3,
+        headSize: 4,
+        nFfn: 20,
+        nVocab: 256,
+        ranks: { maa: 3, decay: 5, w: 3, a: 2, v: 5, g: 7, s: 1 },
+        timeState: false,
+        seed: 5,
       });
       const back = parseGgufBytes(write(ck, createGgufWriter({ quantize: 'Q4_0' })));
       expectSameTensors(ck, back, `random v${version}`);
@@ -364,8 +514,17 @@ describe('GGUF writer', () => {
     }
   });
 
-  it("cannot: RWKV-4 and RWKV-5 (llama.cpp has no such architectures), DeepEmbed, state tuning, no vocabulary", () => {
-    const spec = { nLayer: 1, nHead: 2, headSize: 4, nFfn: 16, nVocab: 256, ranks: { maa: 2, decay: 2, w: 2, a: 2, v: 2, g: 2, s: 2 }, timeState: false, seed: 1 };
+  it('cannot: RWKV-4 and RWKV-5 (llama.cpp has no such architectures), DeepEmbed, state tuning, no vocabulary', () => {
+    const spec = {
+      nLayer: 1,
+      nHead: 2,
+      headSize: 4,
+      nFfn: 16,
+      nVocab: 256,
+      ranks: { maa: 2, decay: 2, w: 2, a: 2, v: 2, g: 2, s: 2 },
+      timeState: false,
+      seed: 1,
+    };
     expect(ggufWriter.cannot(randomCheckpoint({ ...spec, version: '4' }))).toMatch(/GGUF \(llama\.cpp\) has no RWKV-4 architecture/);
     for (const v of ['5.0', '5.1', '5.2'] as const) {
       expect(ggufWriter.cannot(randomCheckpoint({ ...spec, version: v }))).toMatch(/GGUF \(llama\.cpp\) has no RWKV-5 architecture/);
@@ -418,8 +577,15 @@ describe('tokenizer metadata', () => {
       }
     }
     const ck = randomCheckpoint({
-      version: '7', nLayer: 1, nHead: 1, headSize: 32, nFfn: 32, nVocab: 65536,
-      ranks: { maa: 1, decay: 1, w: 2, a: 2, v: 2, g: 2, s: 1 }, timeState: false, seed: 2,
+      version: '7',
+      nLayer: 1,
+      nHead: 1,
+      headSize: 32,
+      nFfn: 32,
+      nVocab: 65536,
+      ranks: { maa: 1, decay: 1, w: 2, a: 2, v: 2, g: 2, s: 1 },
+      timeState: false,
+      seed: 2,
     });
     expect(ggufWriter.cannot(ck)).toMatch(/rwkv_vocab_v20230424/);
     const h = readGgufMetadata(write(ck, createGgufWriter({ vocab })));

@@ -59,13 +59,29 @@ describe('parseHubRef', () => {
     expect(invalid(() => parseHubRef('a/b')).hint).toContain('a/b/FILE.pth');
     expect(invalid(() => parseHubRef('a/b/m.pth', { file: 'n.pth' })).message).toMatch(/already names a file/);
     expect(invalid(() => parseHubRef('a/b@x/m.pth', { revision: 'y' })).message).toMatch(/revision/);
-    for (const bad of ['a/b/../m.pth', 'a/b/d//m.pth', 'a/b/./m', 'a--x/b/m', 'a/-b/m', 'a/b./m', 'a/b@/m', 'a/b@..%2Fx/m', 'a/b@%zz/m', 'a b/c/m', 'https://huggingface.co/a/b/tree/main/m']) {
+    for (const bad of [
+      'a/b/../m.pth',
+      'a/b/d//m.pth',
+      'a/b/./m',
+      'a--x/b/m',
+      'a/-b/m',
+      'a/b./m',
+      'a/b@/m',
+      'a/b@..%2Fx/m',
+      'a/b@%zz/m',
+      'a b/c/m',
+      'https://huggingface.co/a/b/tree/main/m',
+    ]) {
       invalid(() => parseHubRef(bad));
     }
   });
 
   it('checkHubRef refuses hand-built refs that would escape the cache folder', () => {
-    expect(checkHubRef({ repo: 'a/b', revision: 'refs/pr/1', path: 'd/m.pth' })).toEqual({ repo: 'a/b', revision: 'refs/pr/1', path: 'd/m.pth' });
+    expect(checkHubRef({ repo: 'a/b', revision: 'refs/pr/1', path: 'd/m.pth' })).toEqual({
+      repo: 'a/b',
+      revision: 'refs/pr/1',
+      path: 'd/m.pth',
+    });
     invalid(() => checkHubRef({ repo: 'a/b', revision: 'main', path: '../../../etc/x' }));
     invalid(() => checkHubRef({ repo: 'a/b', revision: '../x', path: 'm' }));
     invalid(() => checkHubRef({ repo: 'a/b/c', revision: 'main', path: 'm' }));
@@ -93,7 +109,10 @@ describe('locateModel: local file or Hub?', () => {
     process.chdir(tmp);
     try {
       expect(await locateModel('org/repo/m.pth')).toEqual({ kind: 'local', path: 'org/repo/m.pth' });
-      expect(await locateModel('org/repo/other.pth')).toEqual({ kind: 'hub', ref: { repo: 'org/repo', revision: 'main', path: 'other.pth' } });
+      expect(await locateModel('org/repo/other.pth')).toEqual({
+        kind: 'hub',
+        ref: { repo: 'org/repo', revision: 'main', path: 'other.pth' },
+      });
     } finally {
       process.chdir(cwd);
     }

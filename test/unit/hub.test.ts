@@ -114,7 +114,10 @@ describe('first download', () => {
   });
 
   it('follows a relative CDN redirect and a renamed repository', async () => {
-    const relative = await startHubServer({ [REPO]: { commits: { [C1]: { [MODEL]: { bytes: model, lfs: true } } }, refs: { main: C1 } } }, { cdn: 'relative' });
+    const relative = await startHubServer(
+      { [REPO]: { commits: { [C1]: { [MODEL]: { bytes: model, lfs: true } } }, refs: { main: C1 } } },
+      { cdn: 'relative' },
+    );
     try {
       relative.renamed['BlinkDL/old-name'] = REPO;
       // renamed: the files land in the cache folder of the name that was asked for, as in Python
@@ -207,7 +210,10 @@ describe('reuse of the cache', () => {
   });
 
   it('takes the endpoint and the cache folder from HF_ENDPOINT and HF_HUB_CACHE', async () => {
-    const file = await resolveModelFile(`${REPO}/${MODEL}`, opts({ endpoint: undefined, cacheDir: undefined, env: { HF_ENDPOINT: `${server.url}/`, HF_HUB_CACHE: cacheDir } }));
+    const file = await resolveModelFile(
+      `${REPO}/${MODEL}`,
+      opts({ endpoint: undefined, cacheDir: undefined, env: { HF_ENDPOINT: `${server.url}/`, HF_HUB_CACHE: cacheDir } }),
+    );
     expect(file).toBe(snapshotFile(C1, MODEL));
     expect(server.requests.length).toBe(2);
   });

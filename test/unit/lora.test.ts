@@ -129,8 +129,20 @@ function randomLora(base: Checkpoint, nLayer: number, r: number, seed: number): 
   }
   for (const p of targets) {
     const [out, inp] = base.get(`${p}.weight`)!.shape as [number, number];
-    lora.set(`${p}.lora_A`, makeTensor([r, inp], Float32Array.from({ length: r * inp }, () => rand() - 0.5)));
-    lora.set(`${p}.lora_B`, makeTensor([out, r], Float32Array.from({ length: out * r }, () => rand() - 0.5)));
+    lora.set(
+      `${p}.lora_A`,
+      makeTensor(
+        [r, inp],
+        Float32Array.from({ length: r * inp }, () => rand() - 0.5),
+      ),
+    );
+    lora.set(
+      `${p}.lora_B`,
+      makeTensor(
+        [out, r],
+        Float32Array.from({ length: out * r }, () => rand() - 0.5),
+      ),
+    );
   }
   return lora;
 }
@@ -211,18 +223,51 @@ describe('refusals', () => {
       [t([3], [1, 1, 1]), B], // A not a matrix
     ];
     for (const [a, b] of cases) {
-      const e = caught(() => mergeLora(base(), new Map([['blocks.0.att.key.lora_A', a], ['blocks.0.att.key.lora_B', b]]), 1), 'SHAPE_MISMATCH');
+      const e = caught(
+        () =>
+          mergeLora(
+            base(),
+            new Map([
+              ['blocks.0.att.key.lora_A', a],
+              ['blocks.0.att.key.lora_B', b],
+            ]),
+            1,
+          ),
+        'SHAPE_MISMATCH',
+      );
       expect(e.tensor).toBe('blocks.0.att.key.weight');
       expect(e.expected).toBe('lora_A [r, 3] and lora_B [2, r] for [2, 3]');
       expect(e.actual).toContain(`lora_A [${a.shape.join(', ')}]`);
     }
     // a LoRA on a tensor that is not a matrix
-    const e = caught(() => mergeLora(base(), new Map([['blocks.0.att.time_mix_k.lora_A', A], ['blocks.0.att.time_mix_k.lora_B', B]]), 1), 'SHAPE_MISMATCH');
+    const e = caught(
+      () =>
+        mergeLora(
+          base(),
+          new Map([
+            ['blocks.0.att.time_mix_k.lora_A', A],
+            ['blocks.0.att.time_mix_k.lora_B', B],
+          ]),
+          1,
+        ),
+      'SHAPE_MISMATCH',
+    );
     expect(e.tensor).toBe('blocks.0.att.time_mix_k');
   });
 
   it('an unknown base tensor (a LoRA of another model)', () => {
-    let e = caught(() => mergeLora(base(), new Map([['blocks.7.att.key.lora_A', A], ['blocks.7.att.key.lora_B', B]]), 1), 'MISSING_TENSOR');
+    let e = caught(
+      () =>
+        mergeLora(
+          base(),
+          new Map([
+            ['blocks.7.att.key.lora_A', A],
+            ['blocks.7.att.key.lora_B', B],
+          ]),
+          1,
+        ),
+      'MISSING_TENSOR',
+    );
     expect(e.tensor).toBe('blocks.7.att.key.lora_A');
     e = caught(() => mergeLora(base(), new Map([['blocks.7.ln1.weight', t([3], [1, 1, 1])]]), 1), 'MISSING_TENSOR');
     expect(e.tensor).toBe('blocks.7.ln1.weight');

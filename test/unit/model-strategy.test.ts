@@ -20,8 +20,15 @@ const CUDA = await cudaAvailable();
 
 function spec(version: RwkvVersion, nLayer = 3): RandomModelSpec {
   return {
-    version, nLayer, nHead: version === '4' ? 1 : 2, headSize: version === '4' ? 12 : 6, nFfn: 20, nVocab: 23,
-    ranks: { maa: 3, decay: 4, w: 5, a: 3, v: 2, g: 4, s: 2 }, timeState: version === '6', seed: 77,
+    version,
+    nLayer,
+    nHead: version === '4' ? 1 : 2,
+    headSize: version === '4' ? 12 : 6,
+    nFfn: 20,
+    nVocab: 23,
+    ranks: { maa: 3, decay: 4, w: 5, a: 3, v: 2, g: 4, s: 2 },
+    timeState: version === '6',
+    seed: 77,
   };
 }
 
@@ -73,7 +80,13 @@ async function run(model: RwkvModel) {
   const rnn = model.createState();
   let last: Float32Array | undefined;
   for (const t of TOKENS) last = (await model.forward([t], rnn)).logits as Float32Array;
-  return { rows: gpt.logits as Float32Array[], state: await gpt.state.toArray(), rnnLast: last!, rnnState: await rnn.toArray(), st: gpt.state };
+  return {
+    rows: gpt.logits as Float32Array[],
+    state: await gpt.state.toArray(),
+    rnnLast: last!,
+    rnnState: await rnn.toArray(),
+    st: gpt.state,
+  };
 }
 
 describe('a model split over backends computes what the one-backend model computes', () => {
@@ -83,7 +96,9 @@ describe('a model split over backends computes what the one-backend model comput
       const one = await run(RwkvModel.fromCheckpoint(ckpt, { backend: 'ts', weights: 'f32' }));
       for (const strategy of ['ts fp32 *1 -> ts fp32', 'ts fp32 *2 -> ts fp32 *1 -> ts fp32']) {
         const opened = await openStrategy(strategy, 3);
-        const model = await RwkvModel.create(ckpt, { strategy: { ...opened, backends: opened.backends.map((_, i) => strict(`backend${i}`)) } });
+        const model = await RwkvModel.create(ckpt, {
+          strategy: { ...opened, backends: opened.backends.map((_, i) => strict(`backend${i}`)) },
+        });
         const [a, b] = [model.layerBackends[0]!, model.layerBackends[3]!];
         expect(a).not.toBe(b);
         expect(model.backend).toBe(a);

@@ -40,8 +40,11 @@ function pk(...parts: (number | number[] | Uint8Array)[]): Uint8Array {
 const hex = (h: string) => Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16)));
 
 const NO_GLOBALS = new Map<string, AllowedGlobal>();
-const load = (bytes: Uint8Array, globals: ReadonlyMap<string, AllowedGlobal> = NO_GLOBALS, persistentLoad?: (pid: PickleValue) => PickleValue) =>
-  unpickle(bytes, { file: 'test.pth', entry: 'archive/data.pkl', globals, ...(persistentLoad ? { persistentLoad } : {}) });
+const load = (
+  bytes: Uint8Array,
+  globals: ReadonlyMap<string, AllowedGlobal> = NO_GLOBALS,
+  persistentLoad?: (pid: PickleValue) => PickleValue,
+) => unpickle(bytes, { file: 'test.pth', entry: 'archive/data.pkl', globals, ...(persistentLoad ? { persistentLoad } : {}) });
 
 /** The error `f` throws (it must throw an RwkvError). */
 function errorOf(f: () => unknown): RwkvError {
@@ -132,7 +135,13 @@ const EXPECTED = new Map<unknown, unknown>([
   ['tuple', t(1, t(2, 3), t(), t(4, 5, 6, 7))],
   ['none', null],
   ['bools', [true, false]],
-  ['nested', new Map<unknown, unknown>([['k', [1, new Map([['x', t(null)]])]], [5, 'int key']])],
+  [
+    'nested',
+    new Map<unknown, unknown>([
+      ['k', [1, new Map([['x', t(null)]])]],
+      [5, 'int key'],
+    ]),
+  ],
   ['shared', t([7], [7])],
 ]);
 
@@ -149,7 +158,11 @@ describe('pickle VM: values', () => {
 
   it("decodes CPython's protocol 5 bytes, bytearray, set and frozenset", () => {
     // pickle.dumps({'b': b'\x00\xffab', 'ba': bytearray(b'xy'), 's': {1, 2}, 'fs': frozenset({3})}, protocol=5)
-    const v = load(hex('80059537000000000000007d94288c016294430400ff6162948c026261949602000000000000007879948c0173948f94284b014b02908c02667394284b039194752e'));
+    const v = load(
+      hex(
+        '80059537000000000000007d94288c016294430400ff6162948c026261949602000000000000007879948c0173948f94284b014b02908c02667394284b039194752e',
+      ),
+    );
     expect(js(v)).toEqual(
       new Map<unknown, unknown>([
         ['b', { bytes: [0, 255, 0x61, 0x62] }],
@@ -272,8 +285,18 @@ describe('pickle VM: refuses code', () => {
     ['GLOBAL __builtin__.exec', pk(G('__builtin__', 'exec'), 0x2e), "global '__builtin__.exec'", 0],
     ['GLOBAL subprocess.Popen', pk(0x80, 2, G('subprocess', 'Popen'), 0x2e), "global 'subprocess.Popen'", 2],
     ['GLOBAL copyreg._reconstructor', pk(G('copyreg', '_reconstructor'), 0x2e), "global 'copyreg._reconstructor'", 0],
-    ['GLOBAL torch.storage._load_from_bytes', pk(G('torch.storage', '_load_from_bytes'), 0x2e), "global 'torch.storage._load_from_bytes'", 0],
-    ['a class with __setstate__ (__main__.Evil + NEWOBJ + BUILD)', pk(0x80, 2, G('__main__', 'Evil'), 0x29, 0x81, 0x7d, 0x62, 0x2e), "global '__main__.Evil'", 2],
+    [
+      'GLOBAL torch.storage._load_from_bytes',
+      pk(G('torch.storage', '_load_from_bytes'), 0x2e),
+      "global 'torch.storage._load_from_bytes'",
+      0,
+    ],
+    [
+      'a class with __setstate__ (__main__.Evil + NEWOBJ + BUILD)',
+      pk(0x80, 2, G('__main__', 'Evil'), 0x29, 0x81, 0x7d, 0x62, 0x2e),
+      "global '__main__.Evil'",
+      2,
+    ],
     ['STACK_GLOBAL os.system', pk(0x80, 4, 0x8c, 2, ...latin1('os'), 0x8c, 6, ...latin1('system'), 0x93, 0x2e), "global 'os.system'", 14],
     ['INST', pk(0x28, latin1('ios\nsystem\n'), 0x2e), 'INST', 1],
     ['OBJ', pk(0x28, 0x4e, 0x6f, 0x2e), 'OBJ', 2],
@@ -281,12 +304,27 @@ describe('pickle VM: refuses code', () => {
     ['EXT2', pk(0x83, 1, 0, 0x2e), 'EXT2', 0],
     ['EXT4', pk(0x84, 1, 0, 0, 0, 0x2e), 'EXT4', 0],
     ['REDUCE on a string', pk(S('os.system'), 0x29, 0x52, 0x2e), 'REDUCE on a str', 15],
-    ['REDUCE on a value-only global', pk(G('torch', 'FloatStorage'), 0x29, 0x52, 0x2e), "'torch.FloatStorage', which may not be called", 21],
+    [
+      'REDUCE on a value-only global',
+      pk(G('torch', 'FloatStorage'), 0x29, 0x52, 0x2e),
+      "'torch.FloatStorage', which may not be called",
+      21,
+    ],
     ['BUILD on a plain dict', pk(0x7d, 0x7d, 0x62, 0x2e), 'BUILD (__setstate__) on a dict', 2],
     ['BUILD on a list', pk(0x5d, 0x7d, 0x62, 0x2e), 'BUILD (__setstate__) on a list', 2],
     ['BUILD on a global', pk(G('torch', 'FloatStorage'), 0x7d, 0x62, 0x2e), 'BUILD (__setstate__) on a torch.FloatStorage', 21],
-    ['BUILD on an allow-listed object whose handler takes no state', pk(G('collections', 'OrderedDict'), 0x29, 0x52, 0x7d, 0x62, 0x2e), "made by 'collections.OrderedDict', which does not accept it", 28],
-    ['NEWOBJ_EX with keyword arguments', pk(G('collections', 'OrderedDict'), 0x29, 0x28, S('k'), 0x4e, 0x64, 0x92, 0x2e), 'keyword arguments', 35],
+    [
+      'BUILD on an allow-listed object whose handler takes no state',
+      pk(G('collections', 'OrderedDict'), 0x29, 0x52, 0x7d, 0x62, 0x2e),
+      "made by 'collections.OrderedDict', which does not accept it",
+      28,
+    ],
+    [
+      'NEWOBJ_EX with keyword arguments',
+      pk(G('collections', 'OrderedDict'), 0x29, 0x28, S('k'), 0x4e, 0x64, 0x92, 0x2e),
+      'keyword arguments',
+      35,
+    ],
   ];
   for (const [what, bytes, text, at] of refused) {
     it(`refuses ${what} (UNSAFE_PICKLE, naming it and the byte offset)`, () => {
@@ -300,7 +338,9 @@ describe('pickle VM: refuses code', () => {
 
   it("refuses CPython's own protocol-2 pickle of bytes (it calls _codecs.encode)", () => {
     // pickle.dumps(b'ab', protocol=2)
-    const e = errorOf(() => load(hex('8002635f636f646563730a656e636f64650a710058020000006162710158060000006c6174696e3171028671035271042e')));
+    const e = errorOf(() =>
+      load(hex('8002635f636f646563730a656e636f64650a710058020000006162710158060000006c6174696e3171028671035271042e')),
+    );
     expect(e.code).toBe('UNSAFE_PICKLE');
     expect(e.message).toContain("'_codecs.encode'");
   });

@@ -45,17 +45,42 @@ function written(zip64: boolean): Uint8Array {
 /** a hand-built archive with a shared storage, a storage offset and a transposed view (protocol 2, memo) */
 function views(): Uint8Array {
   const tensor = (key: string, type: string, skey: string, n: number, off: number, size: number[], stride: number[]) => [
-    ...S(key), ...G('torch._utils', '_rebuild_tensor_v2'), 0x28,
-    0x28, ...S('storage'), ...G('torch', type), ...S(skey), ...S('cpu'), ...I(n), 0x74, 0x51,
-    ...I(off), ...tup(size), ...tup(stride), 0x89, ...G('collections', 'OrderedDict'), 0x29, 0x52, 0x74, 0x52,
+    ...S(key),
+    ...G('torch._utils', '_rebuild_tensor_v2'),
+    0x28,
+    0x28,
+    ...S('storage'),
+    ...G('torch', type),
+    ...S(skey),
+    ...S('cpu'),
+    ...I(n),
+    0x74,
+    0x51,
+    ...I(off),
+    ...tup(size),
+    ...tup(stride),
+    0x89,
+    ...G('collections', 'OrderedDict'),
+    0x29,
+    0x52,
+    0x74,
+    0x52,
   ];
   const pickle = Uint8Array.from([
-    0x80, 2, ...G('collections', 'OrderedDict'), 0x71, 0, 0x29, 0x52, 0x28,
+    0x80,
+    2,
+    ...G('collections', 'OrderedDict'),
+    0x71,
+    0,
+    0x29,
+    0x52,
+    0x28,
     ...tensor('m', 'FloatStorage', '0', 6, 0, [2, 3], [3, 1]),
     ...tensor('mt', 'FloatStorage', '0', 6, 0, [3, 2], [1, 3]),
     ...tensor('row', 'FloatStorage', '0', 6, 3, [3], [1]),
     ...tensor('h', 'HalfStorage', '1', 4, 1, [2], [2]),
-    0x75, 0x2e,
+    0x75,
+    0x2e,
   ]);
   const sink = new MemorySink();
   const z = new StoredZipWriter(sink);
@@ -80,9 +105,32 @@ function layout(b: Uint8Array): Layout {
   const fields: [number, number][] = [];
   for (let p = 0; p + 4 <= b.length; p++) {
     const sig = dv.getUint32(p, true);
-    if (sig === 0x04034b50) for (const [o, w] of [[4, 2], [6, 2], [8, 2], [14, 4], [18, 4], [22, 4], [26, 2], [28, 2]] as const) fields.push([p + o, w]);
+    if (sig === 0x04034b50)
+      for (const [o, w] of [
+        [4, 2],
+        [6, 2],
+        [8, 2],
+        [14, 4],
+        [18, 4],
+        [22, 4],
+        [26, 2],
+        [28, 2],
+      ] as const)
+        fields.push([p + o, w]);
     if (sig === 0x02014b50) {
-      for (const [o, w] of [[8, 2], [10, 2], [16, 4], [20, 4], [24, 4], [28, 2], [30, 2], [32, 2], [34, 2], [42, 4]] as const) fields.push([p + o, w]);
+      for (const [o, w] of [
+        [8, 2],
+        [10, 2],
+        [16, 4],
+        [20, 4],
+        [24, 4],
+        [28, 2],
+        [30, 2],
+        [32, 2],
+        [34, 2],
+        [42, 4],
+      ] as const)
+        fields.push([p + o, w]);
       const nameLen = dv.getUint16(p + 28, true);
       const extraLen = dv.getUint16(p + 30, true);
       // zip64 extra fields: their 8-byte values
@@ -90,7 +138,17 @@ function layout(b: Uint8Array): Layout {
         for (let q = e + 4; q + 8 <= e + 4 + dv.getUint16(e + 2, true); q += 8) fields.push([q, 8]);
       }
     }
-    if (sig === 0x06054b50) for (const [o, w] of [[4, 2], [6, 2], [8, 2], [10, 2], [12, 4], [16, 4], [20, 2]] as const) fields.push([p + o, w]);
+    if (sig === 0x06054b50)
+      for (const [o, w] of [
+        [4, 2],
+        [6, 2],
+        [8, 2],
+        [10, 2],
+        [12, 4],
+        [16, 4],
+        [20, 2],
+      ] as const)
+        fields.push([p + o, w]);
     if (sig === 0x06064b50) for (const o of [24, 32, 40, 48]) fields.push([p + o, 8]);
     if (sig === 0x07064b50) fields.push([p + 8, 8]);
   }
@@ -100,7 +158,8 @@ function layout(b: Uint8Array): Layout {
   const name = enc.encode(entry.name);
   let crcAt = -1;
   for (let p = 0; p + 46 <= b.length; p++) {
-    if (dv.getUint32(p, true) === 0x02014b50 && dv.getUint16(p + 28, true) === name.length && name.every((c, i) => b[p + 46 + i] === c)) crcAt = p + 16;
+    if (dv.getUint32(p, true) === 0x02014b50 && dv.getUint16(p + 28, true) === name.length && name.every((c, i) => b[p + 46 + i] === c))
+      crcAt = p + 16;
   }
   return { fields, pkl: { start: zip.dataOffset(entry), size: entry.size, crcAt } };
 }
@@ -122,7 +181,10 @@ type Mutation =
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('flips' as const), flips: fc.array(fc.record({ pos: fc.nat(), val: fc.nat(255) }), { minLength: 1, maxLength: 8 }) }),
+  fc.record({
+    kind: fc.constant('flips' as const),
+    flips: fc.array(fc.record({ pos: fc.nat(), val: fc.nat(255) }), { minLength: 1, maxLength: 8 }),
+  }),
   fc.record({
     kind: fc.constant('field' as const),
     index: fc.nat(),
@@ -131,7 +193,13 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   }),
   fc.record({
     kind: fc.constant('pickle' as const),
-    edits: fc.array(fc.record({ pos: fc.nat(), val: fc.oneof(fc.nat(255), fc.constantFrom(0x28, 0x2e, 0x4e, 0x51, 0x52, 0x62, 0x63, 0x68, 0x71, 0x74, 0x75, 0x81, 0x93, 0xff)) }), { minLength: 1, maxLength: 6 }),
+    edits: fc.array(
+      fc.record({
+        pos: fc.nat(),
+        val: fc.oneof(fc.nat(255), fc.constantFrom(0x28, 0x2e, 0x4e, 0x51, 0x52, 0x62, 0x63, 0x68, 0x71, 0x74, 0x75, 0x81, 0x93, 0xff)),
+      }),
+      { minLength: 1, maxLength: 6 },
+    ),
     fixCrc: fc.boolean(),
   }),
 );
@@ -238,9 +306,9 @@ describe('pickle VM fuzz', () => {
     ['torch.FloatStorage', {}],
   ]);
   const opcodes = [
-    0x80, 0x95, 0x2e, 0x28, 0x30, 0x31, 0x32, 0x4e, 0x88, 0x89, 0x4b, 0x4d, 0x4a, 0x8a, 0x8b, 0x49, 0x4c, 0x47, 0x46, 0x58, 0x8c, 0x8d, 0x54,
-    0x55, 0x56, 0x53, 0x42, 0x43, 0x8e, 0x96, 0x29, 0x74, 0x85, 0x86, 0x87, 0x5d, 0x6c, 0x61, 0x65, 0x7d, 0x64, 0x73, 0x75, 0x8f, 0x90, 0x91,
-    0x71, 0x72, 0x70, 0x94, 0x68, 0x6a, 0x67, 0x63, 0x93, 0x52, 0x81, 0x92, 0x62, 0x51, 0x50, 0x69, 0x6f, 0x82, 0x0a,
+    0x80, 0x95, 0x2e, 0x28, 0x30, 0x31, 0x32, 0x4e, 0x88, 0x89, 0x4b, 0x4d, 0x4a, 0x8a, 0x8b, 0x49, 0x4c, 0x47, 0x46, 0x58, 0x8c, 0x8d,
+    0x54, 0x55, 0x56, 0x53, 0x42, 0x43, 0x8e, 0x96, 0x29, 0x74, 0x85, 0x86, 0x87, 0x5d, 0x6c, 0x61, 0x65, 0x7d, 0x64, 0x73, 0x75, 0x8f,
+    0x90, 0x91, 0x71, 0x72, 0x70, 0x94, 0x68, 0x6a, 0x67, 0x63, 0x93, 0x52, 0x81, 0x92, 0x62, 0x51, 0x50, 0x69, 0x6f, 0x82, 0x0a,
   ];
   const run = (bytes: Uint8Array) => {
     const t0 = performance.now();
@@ -256,15 +324,46 @@ describe('pickle VM fuzz', () => {
   it('random bytes and opcode soups: only typed errors, no hang', () => {
     const soup = fc.array(fc.oneof(fc.constantFrom(...opcodes), fc.nat(255), fc.constantFrom(0, 1, 0xff)), { maxLength: 200 });
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), soup.map((a) => Uint8Array.from(a))), (bytes) => run(bytes)),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          soup.map((a) => Uint8Array.from(a)),
+        ),
+        (bytes) => run(bytes),
+      ),
       { numRuns: RUNS },
     );
   });
 
   it('a real pickle with random edits: only typed errors, no hang', () => {
     const base = Uint8Array.from([
-      0x80, 2, ...G('collections', 'OrderedDict'), 0x71, 0, 0x29, 0x52, 0x28, ...S('k'), 0x28, ...S('storage'), ...G('torch', 'FloatStorage'),
-      0x4b, 4, 0x74, 0x51, 0x28, 0x4b, 1, 0x4b, 2, 0x6c, 0x86, 0x75, 0x7d, 0x62, 0x2e,
+      0x80,
+      2,
+      ...G('collections', 'OrderedDict'),
+      0x71,
+      0,
+      0x29,
+      0x52,
+      0x28,
+      ...S('k'),
+      0x28,
+      ...S('storage'),
+      ...G('torch', 'FloatStorage'),
+      0x4b,
+      4,
+      0x74,
+      0x51,
+      0x28,
+      0x4b,
+      1,
+      0x4b,
+      2,
+      0x6c,
+      0x86,
+      0x75,
+      0x7d,
+      0x62,
+      0x2e,
     ]);
     run(base);
     expect(unpickle(base, { file: 'base.pkl', globals, persistentLoad: () => 'storage' })).toBeInstanceOf(PickleDict);

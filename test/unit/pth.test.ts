@@ -42,80 +42,80 @@ const b64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 //   sd['param'] = torch.nn.Parameter(torch.full((2,), 0.25))   # _rebuild_parameter
 const TORCH_VIEWS = b64(
   'UEsDBAAACAgAAAAAAAAAAAAAAAAAAAAAAAAQABIAYXJjaGl2ZS9kYXRhLnBrbEZCDgBaWlpaWlpaWlpaWlpaWoACY2NvbGxlY3Rpb25zCk9yZG' +
-  'VyZWREaWN0CnEAKVJxAShYBgAAAHdlaWdodHECY3RvcmNoLl91dGlscwpfcmVidWlsZF90ZW5zb3JfdjIKcQMoKFgHAAAAc3RvcmFnZXEEY3Rv' +
-  'cmNoCkZsb2F0U3RvcmFnZQpxBVgBAAAAMHEGWAMAAABjcHVxB0sGdHEIUUsASwJLA4ZxCUsDSwGGcQqJaAApUnELdHEMUnENWAQAAABiaWFzcQ' +
-  '5oAygoaARoBVgBAAAAMXEPaAdLAnRxEFFLAEsChXERSwGFcRKJaAApUnETdHEUUnEVWAoAAABmMzIuY29udGlncRZoAygoaARoBVgBAAAAMnEX' +
-  'aAdLGHRxGFFLAEsCSwNLBIdxGUsMSwRLAYdxGoloAClScRt0cRxScR1YDAAAAGYzMi5wZXJtdXRlZHEeaAMoKGgEaAVoF2gHSxh0cR9RSwBLBE' +
-  'sCSwOHcSBLAUsMSwSHcSGJaAApUnEidHEjUnEkWAkAAABmMTYuc2xpY2VxJWgDKChoBGN0b3JjaApIYWxmU3RvcmFnZQpxJlgBAAAAM3EnaAdL' +
-  'GHRxKFFLEEsCSwKGcSlLBEsChnEqiWgAKVJxK3RxLFJxLVgIAAAAZjE2LmZ1bGxxLmgDKChoBGgmaCdoB0sYdHEvUUsASwJLA0sEh3EwSwxLBE' +
-  'sBh3ExiWgAKVJxMnRxM1JxNFgIAAAAYmYxNi5yb3dxNWgDKChoBGN0b3JjaApCRmxvYXQxNlN0b3JhZ2UKcTZYAQAAADRxN2gHSxh0cThRSwxL' +
-  'BIVxOUsBhXE6iWgAKVJxO3RxPFJxPVgLAAAAYmYxNi5zY2FsYXJxPmgDKChoBGg2WAEAAAA1cT9oB0sBdHFAUUsAKSmJaAApUnFBdHFCUnFDWA' +
-  'kAAABmMzIuZW1wdHlxRGgDKChoBGgFWAEAAAA2cUVoB0sAdHFGUUsASwBLA4ZxR0sDSwGGcUiJaAApUnFJdHFKUnFLWAYAAABmMzIuNGRxTGgD' +
-  'KChoBGgFWAEAAAA3cU1oB0sQdHFOUUsAKEsCSwJLAksCdHFPKEsISwRLAksBdHFQiWgAKVJxUXRxUlJxU1gFAAAAcGFyYW1xVGN0b3JjaC5fdX' +
-  'RpbHMKX3JlYnVpbGRfcGFyYW1ldGVyCnFVaAMoKGgEaAVYAQAAADhxVmgHSwJ0cVdRSwBLAoVxWEsBhXFZiWgAKVJxWnRxW1JxXIhoAClScV2H' +
-  'cV5ScV91fXFgWAkAAABfbWV0YWRhdGFxYWgAKVJxYlgAAAAAcWN9cWRYBwAAAHZlcnNpb25xZUsBc3NzYi5QSwcI3YNXItwDAADcAwAAUEsDBA' +
-  'AACAgAAAAAAAAAAAAAAAAAAAAAAAAXAB8AYXJjaGl2ZS8uZm9ybWF0X3ZlcnNpb25GQhsAWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMVBL' +
-  'Bwi379yDAQAAAAEAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAABoANwBhcmNoaXZlLy5zdG9yYWdlX2FsaWdubWVudEZCMwBaWlpaWlpaWl' +
-  'paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo2NFBLBwg/d3HpAgAAAAIAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAA' +
-  'AAAAABEAPwBhcmNoaXZlL2J5dGVvcmRlckZCOwBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWl' +
-  'paWlpaWmxpdHRsZVBLBwiFPeMZBgAAAAYAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4APgBhcmNoaXZlL2RhdGEvMEZCOgBaWlpaWlpa' +
-  'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaAACAPwAAAEAAAEBAAACAvwAAAMAAAEDAUEsHCHhTty' +
-  '4YAAAAGAAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADgAsAGFyY2hpdmUvZGF0YS8xRkIoAFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa' +
-  'WlpaWlpaWlpaWlpaWloAAAA/AAAAv1BLBwgjXo0dCAAAAAgAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4APABhcmNoaXZlL2RhdGEvMk' +
-  'ZCOABaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWgAAAMAAAOC/AADAvwAAoL8AAIC/AABA' +
-  'vwAAAL8AAIC+AAAAAAAAgD4AAAA/AABAPwAAgD8AAKA/AADAPwAA4D8AAABAAAAQQAAAIEAAADBAAABAQAAAUEAAAGBAAABwQFBLBwgDRfcCYA' +
-  'AAAGAAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4AJABhcmNoaXZlL2RhdGEvM0ZCIABaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa' +
-  'WlpaWgDAAL8AvgC9ALwAugC4ALQAAAA0ADgAOgA8AD0APgA/AECAQABBgEEAQoBCAEOAQ1BLBwgLV/T8MAAAADAAAABQSwMEAAAICAAAAAAAAA' +
-  'AAAAAAAAAAAAAAAA4AFABhcmNoaXZlL2RhdGEvNEZCEABaWlpaWlpaWlpaWlpaWlpaAMDgv8C/oL+Av0C/AL+AvgAAgD4AP0A/gD+gP8A/4D8A' +
-  'QBBAIEAwQEBAUEBgQHBAUEsHCLIHFX0wAAAAMAAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADgAUAGFyY2hpdmUvZGF0YS81RkIQAFpaWl' +
-  'paWlpaWlpaWlpaWlrAP1BLBwiM6EU8AgAAAAIAAABQSwMEAAAACAAAAAAAAAAAAAAAAAAAAAAAAA4AQgBhcmNoaXZlL2RhdGEvNkZCPgBaWlpa' +
-  'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAA' +
-  'AADgAUAGFyY2hpdmUvZGF0YS83RkIQAFpaWlpaWlpaWlpaWlpaWloAAAAAAACAPwAAAEAAAEBAAACAQAAAoEAAAMBAAADgQAAAAEEAABBBAAAg' +
-  'QQAAMEEAAEBBAABQQQAAYEEAAHBBUEsHCCOywCFAAAAAQAAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADgAEAGFyY2hpdmUvZGF0YS84Rk' +
-  'IAAAAAgD4AAIA+UEsHCLZIYZ8IAAAACAAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADwA7AGFyY2hpdmUvdmVyc2lvbkZCNwBaWlpaWlpa' +
-  'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMwpQSwcI0Z5nVQIAAAACAAAAUEsDBAAACAgAAAAAAAAAAA' +
-  'AAAAAAAAAAAAAeADIAYXJjaGl2ZS8uZGF0YS9zZXJpYWxpemF0aW9uX2lkRkIuAFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa' +
-  'WlpaWlpaWlpaWlowMTk3Nzg2MDM1MzM2OTIwMTQ0MzE2NDQyNzk1NjM0NzIyOTU2MDE5UEsHCIZcCtcoAAAAKAAAAFBLAQIAAAAACAgAAAAAAA' +
-  'Ddg1ci3AMAANwDAAAQAAAAAAAAAAAAAAAAAAAAAABhcmNoaXZlL2RhdGEucGtsUEsBAgAAAAAICAAAAAAAALfv3IMBAAAAAQAAABcAAAAAAAAA' +
-  'AAAAAAAALAQAAGFyY2hpdmUvLmZvcm1hdF92ZXJzaW9uUEsBAgAAAAAICAAAAAAAAD93cekCAAAAAgAAABoAAAAAAAAAAAAAAAAAkQQAAGFyY2' +
-  'hpdmUvLnN0b3JhZ2VfYWxpZ25tZW50UEsBAgAAAAAICAAAAAAAAIU94xkGAAAABgAAABEAAAAAAAAAAAAAAAAAEgUAAGFyY2hpdmUvYnl0ZW9y' +
-  'ZGVyUEsBAgAAAAAICAAAAAAAAHhTty4YAAAAGAAAAA4AAAAAAAAAAAAAAAAAlgUAAGFyY2hpdmUvZGF0YS8wUEsBAgAAAAAICAAAAAAAACNejR' +
-  '0IAAAACAAAAA4AAAAAAAAAAAAAAAAAKAYAAGFyY2hpdmUvZGF0YS8xUEsBAgAAAAAICAAAAAAAAANF9wJgAAAAYAAAAA4AAAAAAAAAAAAAAAAA' +
-  'mAYAAGFyY2hpdmUvZGF0YS8yUEsBAgAAAAAICAAAAAAAAAtX9PwwAAAAMAAAAA4AAAAAAAAAAAAAAAAAcAcAAGFyY2hpdmUvZGF0YS8zUEsBAg' +
-  'AAAAAICAAAAAAAALIHFX0wAAAAMAAAAA4AAAAAAAAAAAAAAAAAAAgAAGFyY2hpdmUvZGF0YS80UEsBAgAAAAAICAAAAAAAAIzoRTwCAAAAAgAA' +
-  'AA4AAAAAAAAAAAAAAAAAgAgAAGFyY2hpdmUvZGF0YS81UEsBAgAAAAAACAAAAAAAAAAAAAAAAAAAAAAAAA4AAAAAAAAAAAAAAAAA0ggAAGFyY2' +
-  'hpdmUvZGF0YS82UEsBAgAAAAAICAAAAAAAACOywCFAAAAAQAAAAA4AAAAAAAAAAAAAAAAAQAkAAGFyY2hpdmUvZGF0YS83UEsBAgAAAAAICAAA' +
-  'AAAAALZIYZ8IAAAACAAAAA4AAAAAAAAAAAAAAAAA0AkAAGFyY2hpdmUvZGF0YS84UEsBAgAAAAAICAAAAAAAANGeZ1UCAAAAAgAAAA8AAAAAAA' +
-  'AAAAAAAAAAGAoAAGFyY2hpdmUvdmVyc2lvblBLAQIAAAAACAgAAAAAAACGXArXKAAAACgAAAAeAAAAAAAAAAAAAAAAAJIKAABhcmNoaXZlLy5k' +
-  'YXRhL3NlcmlhbGl6YXRpb25faWRQSwYGLAAAAAAAAAAeAy0AAAAAAAAAAAAPAAAAAAAAAA8AAAAAAAAArwMAAAAAAAA4CwAAAAAAAFBLBgcAAA' +
-  'AA5w4AAAAAAAABAAAAUEsFBgAAAAAPAA8ArwMAADgLAAAAAA==',
+    'VyZWREaWN0CnEAKVJxAShYBgAAAHdlaWdodHECY3RvcmNoLl91dGlscwpfcmVidWlsZF90ZW5zb3JfdjIKcQMoKFgHAAAAc3RvcmFnZXEEY3Rv' +
+    'cmNoCkZsb2F0U3RvcmFnZQpxBVgBAAAAMHEGWAMAAABjcHVxB0sGdHEIUUsASwJLA4ZxCUsDSwGGcQqJaAApUnELdHEMUnENWAQAAABiaWFzcQ' +
+    '5oAygoaARoBVgBAAAAMXEPaAdLAnRxEFFLAEsChXERSwGFcRKJaAApUnETdHEUUnEVWAoAAABmMzIuY29udGlncRZoAygoaARoBVgBAAAAMnEX' +
+    'aAdLGHRxGFFLAEsCSwNLBIdxGUsMSwRLAYdxGoloAClScRt0cRxScR1YDAAAAGYzMi5wZXJtdXRlZHEeaAMoKGgEaAVoF2gHSxh0cR9RSwBLBE' +
+    'sCSwOHcSBLAUsMSwSHcSGJaAApUnEidHEjUnEkWAkAAABmMTYuc2xpY2VxJWgDKChoBGN0b3JjaApIYWxmU3RvcmFnZQpxJlgBAAAAM3EnaAdL' +
+    'GHRxKFFLEEsCSwKGcSlLBEsChnEqiWgAKVJxK3RxLFJxLVgIAAAAZjE2LmZ1bGxxLmgDKChoBGgmaCdoB0sYdHEvUUsASwJLA0sEh3EwSwxLBE' +
+    'sBh3ExiWgAKVJxMnRxM1JxNFgIAAAAYmYxNi5yb3dxNWgDKChoBGN0b3JjaApCRmxvYXQxNlN0b3JhZ2UKcTZYAQAAADRxN2gHSxh0cThRSwxL' +
+    'BIVxOUsBhXE6iWgAKVJxO3RxPFJxPVgLAAAAYmYxNi5zY2FsYXJxPmgDKChoBGg2WAEAAAA1cT9oB0sBdHFAUUsAKSmJaAApUnFBdHFCUnFDWA' +
+    'kAAABmMzIuZW1wdHlxRGgDKChoBGgFWAEAAAA2cUVoB0sAdHFGUUsASwBLA4ZxR0sDSwGGcUiJaAApUnFJdHFKUnFLWAYAAABmMzIuNGRxTGgD' +
+    'KChoBGgFWAEAAAA3cU1oB0sQdHFOUUsAKEsCSwJLAksCdHFPKEsISwRLAksBdHFQiWgAKVJxUXRxUlJxU1gFAAAAcGFyYW1xVGN0b3JjaC5fdX' +
+    'RpbHMKX3JlYnVpbGRfcGFyYW1ldGVyCnFVaAMoKGgEaAVYAQAAADhxVmgHSwJ0cVdRSwBLAoVxWEsBhXFZiWgAKVJxWnRxW1JxXIhoAClScV2H' +
+    'cV5ScV91fXFgWAkAAABfbWV0YWRhdGFxYWgAKVJxYlgAAAAAcWN9cWRYBwAAAHZlcnNpb25xZUsBc3NzYi5QSwcI3YNXItwDAADcAwAAUEsDBA' +
+    'AACAgAAAAAAAAAAAAAAAAAAAAAAAAXAB8AYXJjaGl2ZS8uZm9ybWF0X3ZlcnNpb25GQhsAWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMVBL' +
+    'Bwi379yDAQAAAAEAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAABoANwBhcmNoaXZlLy5zdG9yYWdlX2FsaWdubWVudEZCMwBaWlpaWlpaWl' +
+    'paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo2NFBLBwg/d3HpAgAAAAIAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAA' +
+    'AAAAABEAPwBhcmNoaXZlL2J5dGVvcmRlckZCOwBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWl' +
+    'paWlpaWmxpdHRsZVBLBwiFPeMZBgAAAAYAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4APgBhcmNoaXZlL2RhdGEvMEZCOgBaWlpaWlpa' +
+    'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaAACAPwAAAEAAAEBAAACAvwAAAMAAAEDAUEsHCHhTty' +
+    '4YAAAAGAAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADgAsAGFyY2hpdmUvZGF0YS8xRkIoAFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa' +
+    'WlpaWlpaWlpaWlpaWloAAAA/AAAAv1BLBwgjXo0dCAAAAAgAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4APABhcmNoaXZlL2RhdGEvMk' +
+    'ZCOABaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWgAAAMAAAOC/AADAvwAAoL8AAIC/AABA' +
+    'vwAAAL8AAIC+AAAAAAAAgD4AAAA/AABAPwAAgD8AAKA/AADAPwAA4D8AAABAAAAQQAAAIEAAADBAAABAQAAAUEAAAGBAAABwQFBLBwgDRfcCYA' +
+    'AAAGAAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4AJABhcmNoaXZlL2RhdGEvM0ZCIABaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa' +
+    'WlpaWgDAAL8AvgC9ALwAugC4ALQAAAA0ADgAOgA8AD0APgA/AECAQABBgEEAQoBCAEOAQ1BLBwgLV/T8MAAAADAAAABQSwMEAAAICAAAAAAAAA' +
+    'AAAAAAAAAAAAAAAA4AFABhcmNoaXZlL2RhdGEvNEZCEABaWlpaWlpaWlpaWlpaWlpaAMDgv8C/oL+Av0C/AL+AvgAAgD4AP0A/gD+gP8A/4D8A' +
+    'QBBAIEAwQEBAUEBgQHBAUEsHCLIHFX0wAAAAMAAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADgAUAGFyY2hpdmUvZGF0YS81RkIQAFpaWl' +
+    'paWlpaWlpaWlpaWlrAP1BLBwiM6EU8AgAAAAIAAABQSwMEAAAACAAAAAAAAAAAAAAAAAAAAAAAAA4AQgBhcmNoaXZlL2RhdGEvNkZCPgBaWlpa' +
+    'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAA' +
+    'AADgAUAGFyY2hpdmUvZGF0YS83RkIQAFpaWlpaWlpaWlpaWlpaWloAAAAAAACAPwAAAEAAAEBAAACAQAAAoEAAAMBAAADgQAAAAEEAABBBAAAg' +
+    'QQAAMEEAAEBBAABQQQAAYEEAAHBBUEsHCCOywCFAAAAAQAAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADgAEAGFyY2hpdmUvZGF0YS84Rk' +
+    'IAAAAAgD4AAIA+UEsHCLZIYZ8IAAAACAAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADwA7AGFyY2hpdmUvdmVyc2lvbkZCNwBaWlpaWlpa' +
+    'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMwpQSwcI0Z5nVQIAAAACAAAAUEsDBAAACAgAAAAAAAAAAA' +
+    'AAAAAAAAAAAAAeADIAYXJjaGl2ZS8uZGF0YS9zZXJpYWxpemF0aW9uX2lkRkIuAFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa' +
+    'WlpaWlpaWlpaWlowMTk3Nzg2MDM1MzM2OTIwMTQ0MzE2NDQyNzk1NjM0NzIyOTU2MDE5UEsHCIZcCtcoAAAAKAAAAFBLAQIAAAAACAgAAAAAAA' +
+    'Ddg1ci3AMAANwDAAAQAAAAAAAAAAAAAAAAAAAAAABhcmNoaXZlL2RhdGEucGtsUEsBAgAAAAAICAAAAAAAALfv3IMBAAAAAQAAABcAAAAAAAAA' +
+    'AAAAAAAALAQAAGFyY2hpdmUvLmZvcm1hdF92ZXJzaW9uUEsBAgAAAAAICAAAAAAAAD93cekCAAAAAgAAABoAAAAAAAAAAAAAAAAAkQQAAGFyY2' +
+    'hpdmUvLnN0b3JhZ2VfYWxpZ25tZW50UEsBAgAAAAAICAAAAAAAAIU94xkGAAAABgAAABEAAAAAAAAAAAAAAAAAEgUAAGFyY2hpdmUvYnl0ZW9y' +
+    'ZGVyUEsBAgAAAAAICAAAAAAAAHhTty4YAAAAGAAAAA4AAAAAAAAAAAAAAAAAlgUAAGFyY2hpdmUvZGF0YS8wUEsBAgAAAAAICAAAAAAAACNejR' +
+    '0IAAAACAAAAA4AAAAAAAAAAAAAAAAAKAYAAGFyY2hpdmUvZGF0YS8xUEsBAgAAAAAICAAAAAAAAANF9wJgAAAAYAAAAA4AAAAAAAAAAAAAAAAA' +
+    'mAYAAGFyY2hpdmUvZGF0YS8yUEsBAgAAAAAICAAAAAAAAAtX9PwwAAAAMAAAAA4AAAAAAAAAAAAAAAAAcAcAAGFyY2hpdmUvZGF0YS8zUEsBAg' +
+    'AAAAAICAAAAAAAALIHFX0wAAAAMAAAAA4AAAAAAAAAAAAAAAAAAAgAAGFyY2hpdmUvZGF0YS80UEsBAgAAAAAICAAAAAAAAIzoRTwCAAAAAgAA' +
+    'AA4AAAAAAAAAAAAAAAAAgAgAAGFyY2hpdmUvZGF0YS81UEsBAgAAAAAACAAAAAAAAAAAAAAAAAAAAAAAAA4AAAAAAAAAAAAAAAAA0ggAAGFyY2' +
+    'hpdmUvZGF0YS82UEsBAgAAAAAICAAAAAAAACOywCFAAAAAQAAAAA4AAAAAAAAAAAAAAAAAQAkAAGFyY2hpdmUvZGF0YS83UEsBAgAAAAAICAAA' +
+    'AAAAALZIYZ8IAAAACAAAAA4AAAAAAAAAAAAAAAAA0AkAAGFyY2hpdmUvZGF0YS84UEsBAgAAAAAICAAAAAAAANGeZ1UCAAAAAgAAAA8AAAAAAA' +
+    'AAAAAAAAAAGAoAAGFyY2hpdmUvdmVyc2lvblBLAQIAAAAACAgAAAAAAACGXArXKAAAACgAAAAeAAAAAAAAAAAAAAAAAJIKAABhcmNoaXZlLy5k' +
+    'YXRhL3NlcmlhbGl6YXRpb25faWRQSwYGLAAAAAAAAAAeAy0AAAAAAAAAAAAPAAAAAAAAAA8AAAAAAAAArwMAAAAAAAA4CwAAAAAAAFBLBgcAAA' +
+    'AA5w4AAAAAAAABAAAAUEsFBgAAAAAPAA8ArwMAADgLAAAAAA==',
 );
 // torch 2.13.0, torch.save({'a': torch.arange(5, dtype=torch.float16) - 2,
 //   'b': (torch.arange(6.) / 8).reshape(3, 2).t()}, BytesIO(), pickle_protocol=4)
 const TORCH_PROTO4 = b64(
   'UEsDBAAACAgAAAAAAAAAAAAAAAAAAAAAAAAQABIAYXJjaGl2ZS9kYXRhLnBrbEZCDgBaWlpaWlpaWlpaWlpaWoAEldIAAAAAAAAAfZQojAFhlI' +
-  'wMdG9yY2guX3V0aWxzlIwSX3JlYnVpbGRfdGVuc29yX3YylJOUKCiMB3N0b3JhZ2WUjAV0b3JjaJSMC0hhbGZTdG9yYWdllJOUjAEwlIwDY3B1' +
-  'lEsFdJRRSwBLBYWUSwGFlImMC2NvbGxlY3Rpb25zlIwLT3JkZXJlZERpY3SUk5QpUpR0lFKUjAFilGgEKChoBWgGjAxGbG9hdFN0b3JhZ2WUk5' +
-  'SMATGUaApLBnSUUUsASwJLA4aUSwFLAoaUiWgQKVKUdJRSlHUuUEsHCOATgsbdAAAA3QAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAAFwAe' +
-  'AGFyY2hpdmUvLmZvcm1hdF92ZXJzaW9uRkIaAFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMVBLBwi379yDAQAAAAEAAABQSwMEAAAICAAAAA' +
-  'AAAAAAAAAAAAAAAAAAABoANwBhcmNoaXZlLy5zdG9yYWdlX2FsaWdubWVudEZCMwBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa' +
-  'WlpaWlpaWlpaWlpaWlpaWlo2NFBLBwg/d3HpAgAAAAIAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAABEAPwBhcmNoaXZlL2J5dGVvcmRlck' +
-  'ZCOwBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWmxpdHRsZVBLBwiFPeMZBgAAAAYA' +
-  'AABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4APgBhcmNoaXZlL2RhdGEvMEZCOgBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWl' +
-  'paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaAMAAvAAAADwAQFBLBwiOEzXnCgAAAAoAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4AOgBh' +
-  'cmNoaXZlL2RhdGEvMUZCNgBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWloAAAAAAAAAPgAAgD' +
-  '4AAMA+AAAAPwAAID9QSwcIZaQkOxgAAAAYAAAAUEsDBAAACAgAAAAAAAAAAAAAAAAAAAAAAAAPACsAYXJjaGl2ZS92ZXJzaW9uRkInAFpaWlpa' +
-  'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWjMKUEsHCNGeZ1UCAAAAAgAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAAHgAyAG' +
-  'FyY2hpdmUvLmRhdGEvc2VyaWFsaXphdGlvbl9pZEZCLgBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMDU2' +
-  'MTEwODUyMzYxOTY3MDUyOTQxNDgxMTUxMDUxNTM2MzY1MTUwMVBLBwh91TgPKAAAACgAAABQSwECAAAAAAgIAAAAAAAA4BOCxt0AAADdAAAAEA' +
-  'AAAAAAAAAAAAAAAAAAAAAAYXJjaGl2ZS9kYXRhLnBrbFBLAQIAAAAACAgAAAAAAAC379yDAQAAAAEAAAAXAAAAAAAAAAAAAAAAAC0BAABhcmNo' +
-  'aXZlLy5mb3JtYXRfdmVyc2lvblBLAQIAAAAACAgAAAAAAAA/d3HpAgAAAAIAAAAaAAAAAAAAAAAAAAAAAJEBAABhcmNoaXZlLy5zdG9yYWdlX2' +
-  'FsaWdubWVudFBLAQIAAAAACAgAAAAAAACFPeMZBgAAAAYAAAARAAAAAAAAAAAAAAAAABICAABhcmNoaXZlL2J5dGVvcmRlclBLAQIAAAAACAgA' +
-  'AAAAAACOEzXnCgAAAAoAAAAOAAAAAAAAAAAAAAAAAJYCAABhcmNoaXZlL2RhdGEvMFBLAQIAAAAACAgAAAAAAABlpCQ7GAAAABgAAAAOAAAAAA' +
-  'AAAAAAAAAAABoDAABhcmNoaXZlL2RhdGEvMVBLAQIAAAAACAgAAAAAAADRnmdVAgAAAAIAAAAPAAAAAAAAAAAAAAAAAKgDAABhcmNoaXZlL3Zl' +
-  'cnNpb25QSwECAAAAAAgIAAAAAAAAfdU4DygAAAAoAAAAHgAAAAAAAAAAAAAAAAASBAAAYXJjaGl2ZS8uZGF0YS9zZXJpYWxpemF0aW9uX2lkUE' +
-  'sGBiwAAAAAAAAAHgMtAAAAAAAAAAAACAAAAAAAAAAIAAAAAAAAAAsCAAAAAAAAuAQAAAAAAABQSwYHAAAAAMMGAAAAAAAAAQAAAFBLBQYAAAAA' +
-  'CAAIAAsCAAC4BAAAAAA=',
+    'wMdG9yY2guX3V0aWxzlIwSX3JlYnVpbGRfdGVuc29yX3YylJOUKCiMB3N0b3JhZ2WUjAV0b3JjaJSMC0hhbGZTdG9yYWdllJOUjAEwlIwDY3B1' +
+    'lEsFdJRRSwBLBYWUSwGFlImMC2NvbGxlY3Rpb25zlIwLT3JkZXJlZERpY3SUk5QpUpR0lFKUjAFilGgEKChoBWgGjAxGbG9hdFN0b3JhZ2WUk5' +
+    'SMATGUaApLBnSUUUsASwJLA4aUSwFLAoaUiWgQKVKUdJRSlHUuUEsHCOATgsbdAAAA3QAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAAFwAe' +
+    'AGFyY2hpdmUvLmZvcm1hdF92ZXJzaW9uRkIaAFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMVBLBwi379yDAQAAAAEAAABQSwMEAAAICAAAAA' +
+    'AAAAAAAAAAAAAAAAAAABoANwBhcmNoaXZlLy5zdG9yYWdlX2FsaWdubWVudEZCMwBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa' +
+    'WlpaWlpaWlpaWlpaWlpaWlo2NFBLBwg/d3HpAgAAAAIAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAABEAPwBhcmNoaXZlL2J5dGVvcmRlck' +
+    'ZCOwBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWmxpdHRsZVBLBwiFPeMZBgAAAAYA' +
+    'AABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4APgBhcmNoaXZlL2RhdGEvMEZCOgBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWl' +
+    'paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaAMAAvAAAADwAQFBLBwiOEzXnCgAAAAoAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAA4AOgBh' +
+    'cmNoaXZlL2RhdGEvMUZCNgBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWloAAAAAAAAAPgAAgD' +
+    '4AAMA+AAAAPwAAID9QSwcIZaQkOxgAAAAYAAAAUEsDBAAACAgAAAAAAAAAAAAAAAAAAAAAAAAPACsAYXJjaGl2ZS92ZXJzaW9uRkInAFpaWlpa' +
+    'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWjMKUEsHCNGeZ1UCAAAAAgAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAAHgAyAG' +
+    'FyY2hpdmUvLmRhdGEvc2VyaWFsaXphdGlvbl9pZEZCLgBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMDU2' +
+    'MTEwODUyMzYxOTY3MDUyOTQxNDgxMTUxMDUxNTM2MzY1MTUwMVBLBwh91TgPKAAAACgAAABQSwECAAAAAAgIAAAAAAAA4BOCxt0AAADdAAAAEA' +
+    'AAAAAAAAAAAAAAAAAAAAAAYXJjaGl2ZS9kYXRhLnBrbFBLAQIAAAAACAgAAAAAAAC379yDAQAAAAEAAAAXAAAAAAAAAAAAAAAAAC0BAABhcmNo' +
+    'aXZlLy5mb3JtYXRfdmVyc2lvblBLAQIAAAAACAgAAAAAAAA/d3HpAgAAAAIAAAAaAAAAAAAAAAAAAAAAAJEBAABhcmNoaXZlLy5zdG9yYWdlX2' +
+    'FsaWdubWVudFBLAQIAAAAACAgAAAAAAACFPeMZBgAAAAYAAAARAAAAAAAAAAAAAAAAABICAABhcmNoaXZlL2J5dGVvcmRlclBLAQIAAAAACAgA' +
+    'AAAAAACOEzXnCgAAAAoAAAAOAAAAAAAAAAAAAAAAAJYCAABhcmNoaXZlL2RhdGEvMFBLAQIAAAAACAgAAAAAAABlpCQ7GAAAABgAAAAOAAAAAA' +
+    'AAAAAAAAAAABoDAABhcmNoaXZlL2RhdGEvMVBLAQIAAAAACAgAAAAAAADRnmdVAgAAAAIAAAAPAAAAAAAAAAAAAAAAAKgDAABhcmNoaXZlL3Zl' +
+    'cnNpb25QSwECAAAAAAgIAAAAAAAAfdU4DygAAAAoAAAAHgAAAAAAAAAAAAAAAAASBAAAYXJjaGl2ZS8uZGF0YS9zZXJpYWxpemF0aW9uX2lkUE' +
+    'sGBiwAAAAAAAAAHgMtAAAAAAAAAAAACAAAAAAAAAAIAAAAAAAAAAsCAAAAAAAAuAQAAAAAAABQSwYHAAAAAMMGAAAAAAAAAQAAAFBLBQYAAAAA' +
+    'CAAIAAsCAAC4BAAAAAA=',
 );
 
 // ---- hand-built archives ----
@@ -163,7 +163,12 @@ function zipOf(entries: [string, Uint8Array][], zip64 = false): Uint8Array {
 }
 const f32bytes = (xs: number[]) => new Uint8Array(Float32Array.from(xs).buffer);
 const archive = (pickle: Uint8Array, storages: Record<string, Uint8Array> = {}, extra: [string, Uint8Array][] = []) =>
-  zipOf([['archive/data.pkl', pickle], ...Object.entries(storages).map(([k, v]): [string, Uint8Array] => [`archive/data/${k}`, v]), ['archive/version', enc.encode('3\n')], ...extra]);
+  zipOf([
+    ['archive/data.pkl', pickle],
+    ...Object.entries(storages).map(([k, v]): [string, Uint8Array] => [`archive/data/${k}`, v]),
+    ['archive/version', enc.encode('3\n')],
+    ...extra,
+  ]);
 
 /** offset of the central directory record of `name` */
 function centralOf(bytes: Uint8Array, name: string): number {
@@ -177,14 +182,25 @@ function centralOf(bytes: Uint8Array, name: string): number {
   throw new Error(`no central record for ${name}`);
 }
 
-
 const values = (ck: Checkpoint, key: string) => [...ck.get(key)!.data];
 const range = <T = number>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 
 describe('pth: files made by PyTorch', () => {
   it('reads a torch 2.13 state dict of views, dtypes, a parameter and _metadata with the right values', () => {
     const ck = parsePth(TORCH_VIEWS, 'views.pth');
-    expect([...ck.keys()]).toEqual(['weight', 'bias', 'f32.contig', 'f32.permuted', 'f16.slice', 'f16.full', 'bf16.row', 'bf16.scalar', 'f32.empty', 'f32.4d', 'param']);
+    expect([...ck.keys()]).toEqual([
+      'weight',
+      'bias',
+      'f32.contig',
+      'f32.permuted',
+      'f16.slice',
+      'f16.full',
+      'bf16.row',
+      'bf16.scalar',
+      'f32.empty',
+      'f32.4d',
+      'param',
+    ]);
     const base = range(24, (i) => i / 4 - 2);
     expect(values(ck, 'weight')).toEqual([1, 2, 3, -1, -2, -3]);
     expect(values(ck, 'bias')).toEqual([0.5, -0.5]);
@@ -192,7 +208,7 @@ describe('pth: files made by PyTorch', () => {
     expect(values(ck, 'f32.contig')).toEqual(base);
     // permute(2, 0, 1): out[a][b][c] = base[b][c][a]
     expect(ck.get('f32.permuted')!.shape).toEqual([4, 2, 3]);
-    expect(values(ck, 'f32.permuted')).toEqual(range(24, (i) => base[Math.floor(i / 3) % 2 * 12 + (i % 3) * 4 + Math.floor(i / 6)]!));
+    expect(values(ck, 'f32.permuted')).toEqual(range(24, (i) => base[(Math.floor(i / 3) % 2) * 12 + (i % 3) * 4 + Math.floor(i / 6)]!));
     expect(ck.get('f16.slice')!.shape).toEqual([2, 2]);
     expect(values(ck, 'f16.slice')).toEqual([2, 2.5, 3, 3.5]);
     expect(values(ck, 'f16.full')).toEqual(base);
@@ -203,7 +219,19 @@ describe('pth: files made by PyTorch', () => {
     expect(values(ck, 'f32.empty')).toEqual([]);
     expect(values(ck, 'f32.4d')).toEqual(range(16, (i) => i));
     expect(values(ck, 'param')).toEqual([0.25, 0.25]);
-    expect([...ck.values()].map((t) => t.storedAs)).toEqual(['F32', 'F32', 'F32', 'F32', 'F16', 'F16', 'BF16', 'BF16', 'F32', 'F32', 'F32']);
+    expect([...ck.values()].map((t) => t.storedAs)).toEqual([
+      'F32',
+      'F32',
+      'F32',
+      'F32',
+      'F16',
+      'F16',
+      'BF16',
+      'BF16',
+      'F32',
+      'F32',
+      'F32',
+    ]);
     // raw bytes only for contiguous tensors, and then exactly the stored encoding
     expect(ck.get('f32.permuted')!.raw).toBeUndefined();
     expect(ck.get('f16.slice')!.raw).toBeUndefined();
@@ -232,7 +260,15 @@ describe('pth: files made by PyTorch', () => {
 
 // ---- the shared fixtures ----
 const TINY = ['4v0-660K', '5v1-730K', '5v2-730K', '6v0-1m', '7v0-834K'];
-const SYNTH = ['rwkv4-L3-C96', 'rwkv5.1-L2-C64-H4', 'rwkv5.2-L2-C128-H2', 'rwkv6-L2-C128-H2', 'rwkv6-L2-C128-H2-state', 'rwkv7-L3-C128-H2', 'rwkv7-de-L2-C64-H1'];
+const SYNTH = [
+  'rwkv4-L3-C96',
+  'rwkv5.1-L2-C64-H4',
+  'rwkv5.2-L2-C128-H2',
+  'rwkv6-L2-C128-H2',
+  'rwkv6-L2-C128-H2-state',
+  'rwkv7-L3-C128-H2',
+  'rwkv7-de-L2-C64-H1',
+];
 
 describe('pth: every fixture .pth', () => {
   for (const s of SYNTH) {
@@ -299,11 +335,23 @@ describe('pth: hostile pickles are refused and run nothing', () => {
   // [name, pickle that would create `marker` if run by Python's pickle, the global named in the error]
   const payloads: [string, (marker: string) => Uint8Array, string][] = [
     ['os.system via GLOBAL + REDUCE', (m) => pk(0x80, 2, G('os', 'system'), S(`touch '${m}'`), 0x85, 0x52, 0x2e), 'os.system'],
-    ['builtins.eval', (m) => pk(0x80, 2, G('builtins', 'eval'), S(`open(${JSON.stringify(m)}, 'w').close()`), 0x85, 0x52, 0x2e), 'builtins.eval'],
+    [
+      'builtins.eval',
+      (m) => pk(0x80, 2, G('builtins', 'eval'), S(`open(${JSON.stringify(m)}, 'w').close()`), 0x85, 0x52, 0x2e),
+      'builtins.eval',
+    ],
     ['subprocess.Popen', (m) => pk(0x80, 2, G('subprocess', 'Popen'), 0x28, S('touch'), S(m), 0x6c, 0x85, 0x52, 0x2e), 'subprocess.Popen'],
-    ['copyreg._reconstructor', (m) => pk(0x80, 2, G('copyreg', '_reconstructor'), G('os', 'system'), G('builtins', 'object'), S(`touch '${m}'`), 0x87, 0x52, 0x2e), 'copyreg._reconstructor'],
+    [
+      'copyreg._reconstructor',
+      (m) => pk(0x80, 2, G('copyreg', '_reconstructor'), G('os', 'system'), G('builtins', 'object'), S(`touch '${m}'`), 0x87, 0x52, 0x2e),
+      'copyreg._reconstructor',
+    ],
     // a class with __setstate__: BUILD hands the state to the class (here one that would exec it)
-    ['a class with __setstate__ (NEWOBJ + BUILD)', (m) => pk(0x80, 2, G('__main__', 'Exploit'), 0x29, 0x81, S(`touch '${m}'`), 0x62, 0x2e), '__main__.Exploit'],
+    [
+      'a class with __setstate__ (NEWOBJ + BUILD)',
+      (m) => pk(0x80, 2, G('__main__', 'Exploit'), 0x29, 0x81, S(`touch '${m}'`), 0x62, 0x2e),
+      '__main__.Exploit',
+    ],
     ['INST (protocol 0 instantiation)', (m) => pk(0x28, ...S(`touch '${m}'`), ...enc.encode('ios\nsystem\n'), 0x2e), 'INST'],
     // hidden inside an otherwise valid state dict, after a real tensor
     [
@@ -391,9 +439,19 @@ describe('pth: typed errors', () => {
 
   it('not a torch archive, or an ambiguous one: FILE_FORMAT', () => {
     expect(code(zipOf([['readme.txt', enc.encode('hi')]])).message).toContain('no <name>/data.pkl');
-    const two = zipOf([['a/data.pkl', pk(0x7d, 0x2e)], ['b/data.pkl', pk(0x7d, 0x2e)]]);
+    const two = zipOf([
+      ['a/data.pkl', pk(0x7d, 0x2e)],
+      ['b/data.pkl', pk(0x7d, 0x2e)],
+    ]);
     expect(code(two).message).toContain('more than one data.pkl');
-    expect(code(zipOf([['a/data.pkl', pk(0x7d, 0x2e)], ['a/data.pkl', pk(0x7d, 0x2e)]])).message).toContain('appears twice');
+    expect(
+      code(
+        zipOf([
+          ['a/data.pkl', pk(0x7d, 0x2e)],
+          ['a/data.pkl', pk(0x7d, 0x2e)],
+        ]),
+      ).message,
+    ).toContain('appears twice');
   });
 
   it('a missing storage entry, a storage of the wrong size, a view past its storage: FILE_FORMAT naming the tensor or entry', () => {
@@ -406,7 +464,9 @@ describe('pth: typed errors', () => {
     expect(e.code).toBe('FILE_FORMAT');
     expect(e.tensor).toBe('w');
     expect(e.message).toContain('reaches past its storage');
-    const strided = archive(statePickle([{ key: 'w', storage: '0', numel: 4, size: [2, 2], stride: [3, 1] }]), { '0': f32bytes([1, 2, 3, 4]) });
+    const strided = archive(statePickle([{ key: 'w', storage: '0', numel: 4, size: [2, 2], stride: [3, 1] }]), {
+      '0': f32bytes([1, 2, 3, 4]),
+    });
     expect(code(strided).tensor).toBe('w');
   });
 
@@ -547,7 +607,9 @@ describe('pth writer', () => {
     const back = parsePth(write(views, { archiveName: 'model' }), 'v.pth');
     for (const [k, t] of views) expect([...back.get(k)!.data], k).toEqual([...t.data]);
     expect([...readZip(new MemorySource(write(views, { archiveName: 'model' }))).entries.keys()][0]).toBe('model/data.pkl');
-    const many: Checkpoint = new Map(range(2500, (i): [string, ReturnType<typeof makeTensor>] => [`t.${i}`, makeTensor([1], Float32Array.of(i))]));
+    const many: Checkpoint = new Map(
+      range(2500, (i): [string, ReturnType<typeof makeTensor>] => [`t.${i}`, makeTensor([1], Float32Array.of(i))]),
+    );
     const m = parsePth(write(many), 'many.pth');
     expect(m.size).toBe(2500);
     expect(m.get('t.2499')!.data[0]).toBe(2499);

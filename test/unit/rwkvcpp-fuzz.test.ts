@@ -30,8 +30,15 @@ const MIN_BYTES_PER_VALUE = 18 / 32;
 
 function written(version: RwkvVersion, headSize: number, dtype: 'F32' | 'F16'): Uint8Array {
   const ck: Checkpoint = randomCheckpoint({
-    version, nLayer: 1, nHead: 2, headSize, nFfn: 32, nVocab: 5,
-    ranks: { maa: 2, decay: 2, w: 2, a: 2, v: 2, g: 2, s: 2 }, timeState: version === '6', seed: 7,
+    version,
+    nLayer: 1,
+    nHead: 2,
+    headSize,
+    nFfn: 32,
+    nVocab: 5,
+    ranks: { maa: 2, decay: 2, w: 2, a: 2, v: 2, g: 2, s: 2 },
+    timeState: version === '6',
+    seed: 7,
   });
   const sink = new MemorySink();
   writeRwkvCppBin(ck, sink, { dtype });
@@ -84,7 +91,8 @@ class CheckedSource implements ByteSource {
     return this.inner.size;
   }
   read(offset: number, length: number): Uint8Array {
-    if (!(offset >= 0 && length >= 0 && offset + length <= this.size)) throw new Error(`read [${offset}, +${length}) outside a file of ${this.size}`);
+    if (!(offset >= 0 && length >= 0 && offset + length <= this.size))
+      throw new Error(`read [${offset}, +${length}) outside a file of ${this.size}`);
     return this.inner.read(offset, length);
   }
 }
@@ -109,10 +117,16 @@ function fields(records: readonly RwkvCppRecord[]): number[] {
 const WEIRD = [0, 1, 2, 3, 4, 6, 7, 9, 10, 31, 32, 33, 100, 101, 1024, 1025, -1, -2, 0x7fffffff, -0x80000000, 0x40000000, 0x10000, 0xffff];
 
 const edit = (n: number) =>
-  fc.record({
-    field: fc.nat(),
-    value: fc.oneof(fc.constantFrom(...WEIRD), fc.integer({ min: -0x80000000, max: 0x7fffffff }), fc.integer({ min: -3, max: 3 }).map((d) => ({ delta: d }))),
-  }).map((e) => ({ ...e, field: e.field % n }));
+  fc
+    .record({
+      field: fc.nat(),
+      value: fc.oneof(
+        fc.constantFrom(...WEIRD),
+        fc.integer({ min: -0x80000000, max: 0x7fffffff }),
+        fc.integer({ min: -3, max: 3 }).map((d) => ({ delta: d })),
+      ),
+    })
+    .map((e) => ({ ...e, field: e.field % n }));
 
 function applyEdit(base: Uint8Array, at: number, value: number | { delta: number }): Uint8Array {
   const b = base.slice();
@@ -125,7 +139,9 @@ function fuzzFile(label: string, base: Uint8Array, runs: number, maxMs: number) 
   const file = readRwkvCppFile(base, label);
   const where = fields(file.records);
   // bytes of the header and record headers, where damage matters most
-  const headerBytes = file.records.flatMap((r) => Array.from({ length: r.dataOffset - r.offset }, (_, i) => r.offset + i)).concat([...Array(24).keys()]);
+  const headerBytes = file.records
+    .flatMap((r) => Array.from({ length: r.dataOffset - r.offset }, (_, i) => r.offset + i))
+    .concat([...Array(24).keys()]);
 
   describe(`rwkv.cpp fuzz: ${label} (${base.length} bytes, ${file.records.length} records)`, () => {
     it('the unmodified file reads', () => {
@@ -147,7 +163,10 @@ function fuzzFile(label: string, base: Uint8Array, runs: number, maxMs: number) 
     it('random byte flips (mostly in headers) give a readable file or a typed error', () => {
       fc.assert(
         fc.property(
-          fc.array(fc.record({ inHeader: fc.boolean(), pos: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 6 }),
+          fc.array(fc.record({ inHeader: fc.boolean(), pos: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }), {
+            minLength: 1,
+            maxLength: 6,
+          }),
           (flips) => {
             const b = base.slice();
             for (const f of flips) b[f.inHeader ? headerBytes[f.pos % headerBytes.length]! : f.pos % b.length]! ^= f.xor;

@@ -56,56 +56,60 @@ describe('quantized rwkv.cpp files: dequantized weights', () => {
     for (const q of QUANTS) {
       const pq = fixturePath(`tiny-rwkv/quantized/tiny-rwkv-${model}-${q}.bin`);
       const p32 = fixturePath(`tiny-rwkv/tiny-rwkv-${model}-FP32.bin`);
-      it.skipIf(pq === undefined || p32 === undefined)(`${model} ${q}: FP32 keys and shapes, each weight within one step, the rest identical`, async () => {
-        const { format, checkpoint: ck } = await loadCheckpoint(pq!); // from the file, lazily
-        expect(format).toBe('rwkv.cpp');
-        const ref = (await loadCheckpoint(p32!)).checkpoint;
-        expect([...ck.keys()]).toEqual([...ref.keys()]);
-        const file = readRwkvCppFile(new FileSource(pq!));
-        const records = new Map(file.records.map((r) => [r.key, r]));
-        expect(file.header.dataType).toBe({ Q4_0: 2, Q5_1: 8, Q8_0: 9 }[q]);
+      it.skipIf(pq === undefined || p32 === undefined)(
+        `${model} ${q}: FP32 keys and shapes, each weight within one step, the rest identical`,
+        async () => {
+          const { format, checkpoint: ck } = await loadCheckpoint(pq!); // from the file, lazily
+          expect(format).toBe('rwkv.cpp');
+          const ref = (await loadCheckpoint(p32!)).checkpoint;
+          expect([...ck.keys()]).toEqual([...ref.keys()]);
+          const file = readRwkvCppFile(new FileSource(pq!));
+          const records = new Map(file.records.map((r) => [r.key, r]));
+          expect(file.header.dataType).toBe({ Q4_0: 2, Q5_1: 8, Q8_0: 9 }[q]);
 
-        let quantized = 0;
-        let worst = 0; // max error / bound
-        for (const [key, want] of ref) {
-          const got = ck.get(key)!;
-          expect(got.shape, key).toEqual(want.shape);
-          const [g, w] = [got.data, want.data];
-          if (!QUANTIZED[model].test(key)) {
-            expect(got.storedAs, key).toBe('F32');
-            for (let i = 0; i < w.length; i++) if (!Object.is(g[i], w[i])) throw new Error(`${key}[${i}]: ${g[i]} vs FP32 file ${w[i]}`);
-            continue;
-          }
-          quantized++;
-          expect(got.storedAs, key).toBe(q);
-          // Block scales from the stored bytes (these matrices are stored untransposed, so the
-          // checkpoint's row-major order is the file's).
-          const rec = records.get(key)!;
-          const raw = rec.bytes();
-          const bb = blockBytes(q);
-          for (let b = 0; b < w.length / 32; b++) {
-            const o = b * bb;
-            const d = Math.abs(halfToFloat(raw[o]! | (raw[o + 1]! << 8)));
-            const m = q === 'Q5_1' ? halfToFloat(raw[o + 2]! | (raw[o + 3]! << 8)) : 0;
-            // One step is d. d (and m) are stored in fp16, so the grid itself is off the ideal one
-            // by up to |q|·(d's fp16 rounding) + (m's fp16 rounding): under 7% of d for normal
-            // scales, but the whole error where the ideal scale is below fp16's range (4v0's
-            // ~1e-7 weights, README §3: d is stored as 0 or a subnormal there).
-            const bound = d + QMAX[q] * fp16RoundingError(d) + (q === 'Q5_1' ? fp16RoundingError(m) : 0);
-            for (let j = 0; j < 32; j++) {
-              const e = Math.abs(g[b * 32 + j]! - w[b * 32 + j]!);
-              if (e > bound) throw new Error(`${key}[${b * 32 + j}] (block ${b}, d ${d}, m ${m}): ${g[b * 32 + j]} vs FP32 ${w[b * 32 + j]}`);
-              worst = Math.max(worst, e / bound);
-              // 7v0 has no weights that small: there every weight is within d itself
-              if (model === '7v0-834K' && e > d) throw new Error(`${key}[${b * 32 + j}]: error ${e} > d ${d}`);
+          let quantized = 0;
+          let worst = 0; // max error / bound
+          for (const [key, want] of ref) {
+            const got = ck.get(key)!;
+            expect(got.shape, key).toEqual(want.shape);
+            const [g, w] = [got.data, want.data];
+            if (!QUANTIZED[model].test(key)) {
+              expect(got.storedAs, key).toBe('F32');
+              for (let i = 0; i < w.length; i++) if (!Object.is(g[i], w[i])) throw new Error(`${key}[${i}]: ${g[i]} vs FP32 file ${w[i]}`);
+              continue;
+            }
+            quantized++;
+            expect(got.storedAs, key).toBe(q);
+            // Block scales from the stored bytes (these matrices are stored untransposed, so the
+            // checkpoint's row-major order is the file's).
+            const rec = records.get(key)!;
+            const raw = rec.bytes();
+            const bb = blockBytes(q);
+            for (let b = 0; b < w.length / 32; b++) {
+              const o = b * bb;
+              const d = Math.abs(halfToFloat(raw[o]! | (raw[o + 1]! << 8)));
+              const m = q === 'Q5_1' ? halfToFloat(raw[o + 2]! | (raw[o + 3]! << 8)) : 0;
+              // One step is d. d (and m) are stored in fp16, so the grid itself is off the ideal one
+              // by up to |q|·(d's fp16 rounding) + (m's fp16 rounding): under 7% of d for normal
+              // scales, but the whole error where the ideal scale is below fp16's range (4v0's
+              // ~1e-7 weights, README §3: d is stored as 0 or a subnormal there).
+              const bound = d + QMAX[q] * fp16RoundingError(d) + (q === 'Q5_1' ? fp16RoundingError(m) : 0);
+              for (let j = 0; j < 32; j++) {
+                const e = Math.abs(g[b * 32 + j]! - w[b * 32 + j]!);
+                if (e > bound)
+                  throw new Error(`${key}[${b * 32 + j}] (block ${b}, d ${d}, m ${m}): ${g[b * 32 + j]} vs FP32 ${w[b * 32 + j]}`);
+                worst = Math.max(worst, e / bound);
+                // 7v0 has no weights that small: there every weight is within d itself
+                if (model === '7v0-834K' && e > d) throw new Error(`${key}[${b * 32 + j}]: error ${e} > d ${d}`);
+              }
             }
           }
-        }
-        expect(quantized).toBe(model === '4v0-660K' ? 7 * 4 : 6 * 12);
-        // the quantization is visible (we did not read the FP32 values somehow), and Q4_0's
-        // clamped extremes reach a full step (measured 0.998 of the bound), Q8_0/Q5_1 about half
-        expect(worst).toBeGreaterThan(q === 'Q4_0' ? 0.9 : 0.3);
-      });
+          expect(quantized).toBe(model === '4v0-660K' ? 7 * 4 : 6 * 12);
+          // the quantization is visible (we did not read the FP32 values somehow), and Q4_0's
+          // clamped extremes reach a full step (measured 0.998 of the bound), Q8_0/Q5_1 about half
+          expect(worst).toBeGreaterThan(q === 'Q4_0' ? 0.9 : 0.3);
+        },
+      );
     }
   }
 });

@@ -43,7 +43,7 @@ function ulps(a: number, b: number): number {
   const ua = u32[0]!;
   f32[0] = b;
   const ub = u32[0]!;
-  return (ua >>> 31) !== (ub >>> 31) ? Infinity : Math.abs(ua - ub);
+  return ua >>> 31 !== ub >>> 31 ? Infinity : Math.abs(ua - ub);
 }
 
 /** The converter's exp transforms (the records whose values a float32 round trip can move). */
@@ -149,32 +149,35 @@ describe('rwkv.cpp writer: from the .safetensors twins (no trace of the .bin), t
   for (const model of TINY_MODELS) {
     const pb = fixturePath(`tiny-rwkv/tiny-rwkv-${model}-FP16.bin`);
     const ps = fixturePath(`tiny-rwkv/tiny-rwkv-${model}-FP16.safetensors`);
-    it.skipIf(pb === undefined || ps === undefined)(`${model}: every byte equal but values the converter put through exp, and those within 1 ulp`, () => {
-      const bin = new Uint8Array(readFileSync(pb!));
-      const file = readRwkvCppFile(bin, pb!);
-      const st = parseSafetensors(readFileSync(ps!), ps!);
-      // the .safetensors has its keys sorted; the converter walks the checkpoint in its own order
-      const ordered: Checkpoint = new Map([...parseRwkvCppBin(bin, pb!).keys()].map((k) => [k, st.get(k)!]));
-      expect(rwkvCppWriter.cannot(ordered)).toBeUndefined();
-      const out = writeBin(ordered, { fileVersion: file.header.version as 100 | 101 }); // default dtype: F16 matrices → FP16 file
-      const arch = archOf(ordered);
-      const moved = new Set<RwkvCppRecord>();
-      for (const at of differing(out, bin)) {
-        const r = recordAt(file.records, at);
-        expect(r !== undefined && throughExp(r.key, arch) !== undefined, `byte ${at} (${r?.key ?? 'not tensor data'})`).toBe(true);
-        moved.add(r!);
-      }
-      const view = new DataView(out.buffer);
-      for (const r of moved) {
-        const stored = r.values();
-        for (let i = 0; i < stored.length; i++) {
-          const ours = view.getFloat32(r.dataOffset + 4 * i, true);
-          expect(ulps(ours, stored[i]!), `${r.key}[${i}]`).toBeLessThanOrEqual(1);
+    it.skipIf(pb === undefined || ps === undefined)(
+      `${model}: every byte equal but values the converter put through exp, and those within 1 ulp`,
+      () => {
+        const bin = new Uint8Array(readFileSync(pb!));
+        const file = readRwkvCppFile(bin, pb!);
+        const st = parseSafetensors(readFileSync(ps!), ps!);
+        // the .safetensors has its keys sorted; the converter walks the checkpoint in its own order
+        const ordered: Checkpoint = new Map([...parseRwkvCppBin(bin, pb!).keys()].map((k) => [k, st.get(k)!]));
+        expect(rwkvCppWriter.cannot(ordered)).toBeUndefined();
+        const out = writeBin(ordered, { fileVersion: file.header.version as 100 | 101 }); // default dtype: F16 matrices → FP16 file
+        const arch = archOf(ordered);
+        const moved = new Set<RwkvCppRecord>();
+        for (const at of differing(out, bin)) {
+          const r = recordAt(file.records, at);
+          expect(r !== undefined && throughExp(r.key, arch) !== undefined, `byte ${at} (${r?.key ?? 'not tensor data'})`).toBe(true);
+          moved.add(r!);
         }
-      }
-      // 6v0, 7v0: nothing goes through exp, so every byte is rwkv.cpp's
-      if (arch === 'other') expect(moved.size).toBe(0);
-    });
+        const view = new DataView(out.buffer);
+        for (const r of moved) {
+          const stored = r.values();
+          for (let i = 0; i < stored.length; i++) {
+            const ours = view.getFloat32(r.dataOffset + 4 * i, true);
+            expect(ulps(ours, stored[i]!), `${r.key}[${i}]`).toBeLessThanOrEqual(1);
+          }
+        }
+        // 6v0, 7v0: nothing goes through exp, so every byte is rwkv.cpp's
+        if (arch === 'other') expect(moved.size).toBe(0);
+      },
+    );
   }
 });
 
@@ -213,7 +216,7 @@ describe('rwkv.cpp writer: synthetic models (BF16 safetensors) → .bin → read
       expect(readRwkvCppFile(bin).header.dataType).toBe(0);
       const back = parseRwkvCppBin(bin, `${s}.bin`);
       const exps = expectSameTensors(s, ck, back);
-      const layers = (readOracle(`synthetic/oracle/synthetic-${s}.json`)?.arch.n_layer ?? 0);
+      const layers = readOracle(`synthetic/oracle/synthetic-${s}.json`)?.arch.n_layer ?? 0;
       if (s.startsWith('rwkv4')) expect(exps).toBe(layers);
       if (s.startsWith('rwkv5.1')) expect(exps).toBe(2 * layers);
       if (s.startsWith('rwkv5.2')) expect(exps).toBe(layers);
@@ -264,7 +267,13 @@ describe('rwkv.cpp writer: random models of every version', () => {
           if (dtype === 'F32') {
             expectSameTensors(`v${spec.version}`, ck, back);
             const tokens = [0, spec.nVocab - 1, 1 % spec.nVocab];
-            const r = compareClose(`v${spec.version} logits`, await logitsOf(back, tokens), await logitsOf(ck, tokens), SELF_ATOL, SELF_ATOL);
+            const r = compareClose(
+              `v${spec.version} logits`,
+              await logitsOf(back, tokens),
+              await logitsOf(ck, tokens),
+              SELF_ATOL,
+              SELF_ATOL,
+            );
             expect(r.ok, r.message).toBe(true);
           } else {
             // FP16 file: the matrices are fp16-rounded, the rest as in the FP32 file
@@ -272,7 +281,8 @@ describe('rwkv.cpp writer: random models of every version', () => {
               expect(t.shape, k).toEqual(ck.get(k)!.shape);
               if (t.storedAs === 'F16') {
                 const [a, b] = [ck.get(k)!.data, t.data];
-                for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), k).toBeLessThanOrEqual(Math.abs(a[i]!) * 2 ** -11 + 2 ** -25);
+                for (let i = 0; i < a.length; i++)
+                  expect(Math.abs(a[i]! - b[i]!), k).toBeLessThanOrEqual(Math.abs(a[i]!) * 2 ** -11 + 2 ** -25);
               }
             }
           }
@@ -349,7 +359,11 @@ describe('rwkv.cpp writer: the converter rules', () => {
       ['blocks.0.att.ln_x.weight', t([C])],
     ]);
     const shapes = (ck: Checkpoint) => Object.fromEntries(readRwkvCppFile(writeBin(ck)).records.map((r) => [r.key, r.shape]));
-    expect(shapes(base)).toMatchObject({ 'blocks.0.att.time_decay': [H, 1, 1], 'blocks.0.att.time_first': [H, 1, 1], 'blocks.0.att.time_mix_k': [C] });
+    expect(shapes(base)).toMatchObject({
+      'blocks.0.att.time_decay': [H, 1, 1],
+      'blocks.0.att.time_first': [H, 1, 1],
+      'blocks.0.att.time_mix_k': [C],
+    });
     const gated = new Map(base).set('blocks.0.att.gate.weight', t([C, C]));
     expect(shapes(gated)).toMatchObject({ 'blocks.0.att.time_decay': [H, 1], 'blocks.0.att.time_first': [H, 1, 1] });
     const rec = readRwkvCppFile(writeBin(base)).records.find((r) => r.key === 'blocks.0.att.time_decay')!;
@@ -402,7 +416,9 @@ describe('rwkv.cpp writer: the converter rules', () => {
     const bf16 = new Map(ck).set('blocks.0.att.key.weight', t([C, C], 'BF16'));
     expect(readRwkvCppFile(writeBin(bf16)).header.dataType).toBe(0);
     // an F16 value stays exact in an FP16 file; FP32 → FP16 rounds to nearest
-    const r = readRwkvCppFile(writeBin(new Map(ck).set('blocks.0.att.key.weight', t([C, C], 'F32', Array(C * C).fill(1 / 3))), { dtype: 'F16' }));
+    const r = readRwkvCppFile(
+      writeBin(new Map(ck).set('blocks.0.att.key.weight', t([C, C], 'F32', Array(C * C).fill(1 / 3))), { dtype: 'F16' }),
+    );
     const key = r.records.find((x) => x.key === 'blocks.0.att.key.weight')!;
     expect(key.storedAs).toBe('F16');
     expect(key.values()[0]).toBe(halfToFloat(0x3555));

@@ -201,30 +201,33 @@ describe('rwkv.cpp .bin: FP32 files', () => {
     const p32 = fixturePath(`tiny-rwkv/tiny-rwkv-${model}-FP32.bin`);
     const p16 = fixturePath(`tiny-rwkv/tiny-rwkv-${model}-FP16.bin`);
     const pst = fixturePath(`tiny-rwkv/tiny-rwkv-${model}-FP16.safetensors`);
-    it.skipIf(p32 === undefined || p16 === undefined || pst === undefined)(`${model}: same layout; the FP16 file is the FP32 values rounded to fp16`, () => {
-      const b32 = readFileSync(p32!);
-      const ck32 = parseRwkvCppBin(b32, p32!);
-      const ck16 = parseRwkvCppBin(readFileSync(p16!), p16!);
-      const st = parseSafetensors(readFileSync(pst!), pst!);
-      if (model === '4v0-660K') expect(readRwkvCppFile(b32, p32!).header.version).toBe(100); // README §3
-      expect([...ck32.keys()].sort()).toEqual([...st.keys()].sort());
-      for (const [key, want] of st) {
-        const t32 = tensor(ck32, key);
-        const t16 = tensor(ck16, key);
-        expect(t32.shape, key).toEqual(want.shape);
-        expect(t32.storedAs, key).toBe('F32');
-        // Both files come from one float32 checkpoint: tensors the FP16 file keeps in FP32 are
-        // bit-identical (reconstructed ones too: same stored value, same inverse), and the others
-        // are exactly the float32 value rounded to the nearest fp16 (torch's .half()).
-        const [d32, d16] = [t32.data, t16.data];
-        for (let i = 0; i < d32.length; i++) {
-          const expect16 = t16.storedAs === 'F16' ? halfToFloat(floatToHalf(d32[i]!)) : d32[i]!;
-          if (!Object.is(d16[i], expect16)) {
-            throw new Error(`${key}[${i}]: FP16 file has ${d16[i]}, FP32 file ${d32[i]} (expected ${expect16})`);
+    it.skipIf(p32 === undefined || p16 === undefined || pst === undefined)(
+      `${model}: same layout; the FP16 file is the FP32 values rounded to fp16`,
+      () => {
+        const b32 = readFileSync(p32!);
+        const ck32 = parseRwkvCppBin(b32, p32!);
+        const ck16 = parseRwkvCppBin(readFileSync(p16!), p16!);
+        const st = parseSafetensors(readFileSync(pst!), pst!);
+        if (model === '4v0-660K') expect(readRwkvCppFile(b32, p32!).header.version).toBe(100); // README §3
+        expect([...ck32.keys()].sort()).toEqual([...st.keys()].sort());
+        for (const [key, want] of st) {
+          const t32 = tensor(ck32, key);
+          const t16 = tensor(ck16, key);
+          expect(t32.shape, key).toEqual(want.shape);
+          expect(t32.storedAs, key).toBe('F32');
+          // Both files come from one float32 checkpoint: tensors the FP16 file keeps in FP32 are
+          // bit-identical (reconstructed ones too: same stored value, same inverse), and the others
+          // are exactly the float32 value rounded to the nearest fp16 (torch's .half()).
+          const [d32, d16] = [t32.data, t16.data];
+          for (let i = 0; i < d32.length; i++) {
+            const expect16 = t16.storedAs === 'F16' ? halfToFloat(floatToHalf(d32[i]!)) : d32[i]!;
+            if (!Object.is(d16[i], expect16)) {
+              throw new Error(`${key}[${i}]: FP16 file has ${d16[i]}, FP32 file ${d32[i]} (expected ${expect16})`);
+            }
           }
         }
-      }
-    });
+      },
+    );
   }
 });
 
@@ -335,7 +338,8 @@ describe('rwkv.cpp .bin: converter rules undone', () => {
     for (let c = 0; c < C; c++) for (let r = 0; r < 5 * D; r++) expect(m1.data[c * 5 * D + r]).toBe(100 * r + c);
     const m2 = tensor(ck, 'blocks.0.att.time_maa_w2');
     expect(m2.shape).toEqual([5, D, C]);
-    for (let s = 0; s < 5; s++) for (let d = 0; d < D; d++) for (let c = 0; c < C; c++) expect(m2.data[s * D * C + d * C + c]).toBe(100 * s + 10 * c + d);
+    for (let s = 0; s < 5; s++)
+      for (let d = 0; d < D; d++) for (let c = 0; c < C; c++) expect(m2.data[s * D * C + d * C + c]).toBe(100 * s + 10 * c + d);
     expect(tensor(ck, 'blocks.0.att.time_decay_w1').shape).toEqual([C, Dd]);
     expect(tensor(ck, 'blocks.0.att.time_decay_w2').shape).toEqual([Dd, C]);
     const dw2 = tensor(ck, 'blocks.0.att.time_decay_w2'); // stored [c][j] = c*Dd + j
@@ -438,7 +442,12 @@ describe('rwkv.cpp .bin: hostile inputs give typed errors naming the file', () =
     expectRwkvError(parse(bad({ dims: [0] })), 'FILE_FORMAT', F, 'blocks.0.att.time_first');
     // 2^31-1 cubed float32 values: must be refused from the size, before any allocation
     const t0 = performance.now();
-    expectRwkvError(parse(bad({ dims: [0x7fffffff, 0x7fffffff, 0x7fffffff], rawData: new Uint8Array(12) })), 'FILE_FORMAT', F, 'blocks.0.att.time_first');
+    expectRwkvError(
+      parse(bad({ dims: [0x7fffffff, 0x7fffffff, 0x7fffffff], rawData: new Uint8Array(12) })),
+      'FILE_FORMAT',
+      F,
+      'blocks.0.att.time_first',
+    );
     expectRwkvError(parse(bad({ dims: [0x40000000], rawData: new Uint8Array(12) })), 'FILE_FORMAT', F, 'blocks.0.att.time_first');
     expect(performance.now() - t0).toBeLessThan(1000);
     for (const keyLength of [0, -1, 0x7fffffff, 5000]) expectRwkvError(parse(bad({ keyLength })), 'FILE_FORMAT', F);
@@ -448,7 +457,13 @@ describe('rwkv.cpp .bin: hostile inputs give typed errors naming the file', () =
   it('quantized: version 101 reads, rows must be whole blocks, version 100 is refused; removed and unknown types', () => {
     const values = Array.from({ length: 64 }, (_, i) => Math.sin(i) * 0.3);
     const key = 'blocks.0.att.key.weight';
-    for (const [dtype, name] of [[2, 'Q4_0'], [3, 'Q4_1'], [7, 'Q5_0'], [8, 'Q5_1'], [9, 'Q8_0']] as const) {
+    for (const [dtype, name] of [
+      [2, 'Q4_0'],
+      [3, 'Q4_1'],
+      [7, 'Q5_0'],
+      [8, 'Q5_1'],
+      [9, 'Q8_0'],
+    ] as const) {
       const q = quantize(name, values);
       const rec = (shape: number[]) => ({ key, shape, dtype, rawData: q });
       const ck = parseRwkvCppBin(build([...good, rec([2, 32])], { dataType: dtype }), F);
@@ -469,10 +484,20 @@ describe('rwkv.cpp .bin: hostile inputs give typed errors naming the file', () =
     }
     // FP32/FP16 records in a version 100 file are fine (4v0-660K-FP32.bin is one)
     expect(parseRwkvCppBin(build(good, { version: 100 }), F).size).toBe(4);
-    const removed = expectRwkvError(parse(build([{ key: 'emb.weight', shape: [4, C], dtype: 5, rawData: new Uint8Array(64) }])), 'UNSUPPORTED_DTYPE', F, 'emb.weight');
+    const removed = expectRwkvError(
+      parse(build([{ key: 'emb.weight', shape: [4, C], dtype: 5, rawData: new Uint8Array(64) }])),
+      'UNSUPPORTED_DTYPE',
+      F,
+      'emb.weight',
+    );
     expect(removed.message).toContain('Q4_2');
     for (const dtype of [10, -1, 0x7fffffff]) {
-      expectRwkvError(parse(build([{ key: 'emb.weight', shape: [4, C], dtype, rawData: new Uint8Array(64) }])), 'FILE_FORMAT', F, 'emb.weight');
+      expectRwkvError(
+        parse(build([{ key: 'emb.weight', shape: [4, C], dtype, rawData: new Uint8Array(64) }])),
+        'FILE_FORMAT',
+        F,
+        'emb.weight',
+      );
     }
   });
 
@@ -488,17 +513,32 @@ describe('rwkv.cpp .bin: hostile inputs give typed errors naming the file', () =
     expectRwkvError(parseAll(badV4), 'FILE_FORMAT', F, 'blocks.0.att.time_decay');
     // v5 time_decay is exp(-exp(w)) in [0, 1]
     const v5 = (decay: number[]) =>
-      build([good[0]!, { key: 'blocks.0.att.ln_x.weight', shape: [C] }, { key: 'blocks.0.att.time_decay', shape: [2, 1, 1], data: decay }, { key: 'blocks.0.att.time_first', shape: [2, 1, 1] }]);
+      build([
+        good[0]!,
+        { key: 'blocks.0.att.ln_x.weight', shape: [C] },
+        { key: 'blocks.0.att.time_decay', shape: [2, 1, 1], data: decay },
+        { key: 'blocks.0.att.time_first', shape: [2, 1, 1] },
+      ]);
     expect(parseRwkvCppBin(v5([0.5, 0.25]), F).get('blocks.0.att.time_decay')!.shape).toEqual([2]);
     parseAll(v5([0.5, 0.25]))();
     expectRwkvError(parseAll(v5([0.5, 1.5])), 'FILE_FORMAT', F, 'blocks.0.att.time_decay');
     expectRwkvError(parseAll(v5([NaN, 0.5])), 'FILE_FORMAT', F, 'blocks.0.att.time_decay');
     // v7 x_rwkvag that is not six vectors
-    expectRwkvError(parse(build([good[0]!, { key: 'blocks.0.att.k_k', shape: [1, 1, C] }, { key: 'blocks.0.att.x_rwkvag', shape: [5, 1, C] }])), 'FILE_FORMAT', F, 'blocks.0.att.x_rwkvag');
+    expectRwkvError(
+      parse(build([good[0]!, { key: 'blocks.0.att.k_k', shape: [1, 1, C] }, { key: 'blocks.0.att.x_rwkvag', shape: [5, 1, C] }])),
+      'FILE_FORMAT',
+      F,
+      'blocks.0.att.x_rwkvag',
+    );
     // no key says which version wrote it
     expectRwkvError(parse(build([good[0]!])), 'UNKNOWN_ARCHITECTURE', F);
     // a squeezed .time_* tensor the reader has no rule for
-    expectRwkvError(parse(build([...good, { key: 'blocks.0.att.time_mystery', shape: [C] }])), 'UNSUPPORTED_FORMAT', F, 'blocks.0.att.time_mystery');
+    expectRwkvError(
+      parse(build([...good, { key: 'blocks.0.att.time_mystery', shape: [C] }])),
+      'UNSUPPORTED_FORMAT',
+      F,
+      'blocks.0.att.time_mystery',
+    );
   });
 
   it('random byte damage: parses or throws RwkvError, never anything else, never hangs', () => {
@@ -539,7 +579,10 @@ describe('rwkv.cpp .bin: lazy reading from a ByteSource', () => {
     readonly inner: MemorySource;
     bytesRead = 0;
     reads = 0;
-    constructor(bytes: Uint8Array, readonly name: string) {
+    constructor(
+      bytes: Uint8Array,
+      readonly name: string,
+    ) {
       this.inner = new MemorySource(bytes, name);
     }
     get size() {
@@ -586,7 +629,8 @@ describe('rwkv.cpp .bin: lazy reading from a ByteSource', () => {
     for (const [k, t] of mem) {
       const [a, b] = [checkpoint.get(k)!.data, t.data];
       expect(a.length, k).toBe(b.length);
-      for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) throw new Error(`${k}[${i}]: ${a[i]} from the file, ${b[i]} from memory`);
+      for (let i = 0; i < a.length; i++)
+        if (!Object.is(a[i], b[i])) throw new Error(`${k}[${i}]: ${a[i]} from the file, ${b[i]} from memory`);
     }
     // and a FileSource directly
     expect(parseRwkvCppBin(new FileSource(p!)).size).toBe(mem.size);

@@ -16,8 +16,15 @@ const MAX_CASE_MS = 500;
 
 const base = (() => {
   const ck = randomCheckpoint({
-    version: '7', nLayer: 1, nHead: 2, headSize: 4, nFfn: 9, nVocab: 5,
-    ranks: { maa: 1, decay: 1, w: 2, a: 2, v: 2, g: 2, s: 1 }, timeState: false, seed: 3,
+    version: '7',
+    nLayer: 1,
+    nHead: 2,
+    headSize: 4,
+    nFfn: 9,
+    nVocab: 5,
+    ranks: { maa: 1, decay: 1, w: 2, a: 2, v: 2, g: 2, s: 1 },
+    timeState: false,
+    seed: 3,
   });
   const sink = new MemorySink();
   safetensorsWriter.write(ck, sink, { dtype: 'BF16' });
@@ -46,11 +53,17 @@ describe('safetensors fuzz', () => {
 
   it('random byte flips give a readable file or a typed error', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ at: fc.integer({ min: 0, max: base.length - 1 }), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 8 }), (flips) => {
-        const b = base.slice();
-        for (const f of flips) b[f.at]! ^= f.xor;
-        attempt(b);
-      }),
+      fc.property(
+        fc.array(fc.record({ at: fc.integer({ min: 0, max: base.length - 1 }), xor: fc.integer({ min: 1, max: 255 }) }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (flips) => {
+          const b = base.slice();
+          for (const f of flips) b[f.at]! ^= f.xor;
+          attempt(b);
+        },
+      ),
       { numRuns: RUNS },
     );
   });

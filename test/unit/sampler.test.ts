@@ -5,7 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { Pcg32, type Rng, createRng } from '../../src/generate/rng.ts';
 import {
-  PIPELINE_DEFAULTS, Penalties, StopStrings, argmax, drawFrom, occurrenceWeight, sampleLogits, samplingProbs, softmax,
+  PIPELINE_DEFAULTS,
+  Penalties,
+  StopStrings,
+  argmax,
+  drawFrom,
+  occurrenceWeight,
+  sampleLogits,
+  samplingProbs,
+  softmax,
 } from '../../src/generate/sampler.ts';
 import { penaltiesFor } from '../../src/generate/generate.ts';
 import { BytesTokenizer } from '../../src/tokenizer/bytes.ts';
@@ -85,7 +93,15 @@ describe('samplingProbs: top-p, top-k, temperature (hand-computed)', () => {
 
   it('softmax of log-probabilities gives them back; defaults are PIPELINE_ARGS', () => {
     expectProbs(softmax(logitsOf(P)), P);
-    expect(PIPELINE_DEFAULTS).toEqual({ temperature: 1, topP: 0.85, topK: 0, alphaFrequency: 0.2, alphaPresence: 0.2, alphaDecay: 0.996, chunkLen: 256 });
+    expect(PIPELINE_DEFAULTS).toEqual({
+      temperature: 1,
+      topP: 0.85,
+      topK: 0,
+      alphaFrequency: 0.2,
+      alphaPresence: 0.2,
+      alphaDecay: 0.996,
+      chunkLen: 256,
+    });
   });
 
   it('top-p: cutoff = first sorted prob where the cumulative sum reaches top_p; ties at the cutoff survive', () => {
@@ -115,7 +131,10 @@ describe('samplingProbs: top-p, top-k, temperature (hand-computed)', () => {
     // T = 2: √p
     const s = [Math.sqrt(0.5), Math.sqrt(0.2), Math.sqrt(0.2), Math.sqrt(0.1)];
     const z = s[0]! + s[1]! + s[2]! + s[3]!;
-    expectProbs(samplingProbs(logitsOf(P), { topP: 1, temperature: 2 }), s.map((x) => x / z));
+    expectProbs(
+      samplingProbs(logitsOf(P), { topP: 1, temperature: 2 }),
+      s.map((x) => x / z),
+    );
     // after top-p: (.5, .2, .2)² / .33
     expectProbs(samplingProbs(logitsOf(P), { topP: 0.65, temperature: 0.5 }), [0.25 / 0.33, 0.04 / 0.33, 0.04 / 0.33, 0]);
     // a tiny temperature does not underflow to all zeros (65536 flat-ish logits)

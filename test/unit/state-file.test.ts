@@ -137,6 +137,8 @@ describe('rwkv-js state file', () => {
     caught(() => decodeState(forge({ ...h, layout }, values), m.config, 'l'), 'STATE_MISMATCH');
     // identity fields in another order are the same identity
     const { version, n_layer, n_embd, n_head, head_size } = h.model;
-    expect(decodeState(forge({ ...h, model: { head_size, n_head, n_embd, n_layer, version } }, values), m.config, 'o')).toEqual(new Float32Array(values));
+    expect(decodeState(forge({ ...h, model: { head_size, n_head, n_embd, n_layer, version } }, values), m.config, 'o')).toEqual(
+      new Float32Array(values),
+    );
   });
 });

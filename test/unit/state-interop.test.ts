@@ -163,7 +163,13 @@ describe('known positions: hand-set entries land where each engine indexes them'
     const cfg = model('4').config;
     const C = cfg.nEmbd;
     const c = 3;
-    const data = official(cfg, [[1, 'att_x_prev', c, 1], [1, 'att_aa', c, 2], [1, 'att_bb', c, 3], [1, 'att_pp', c, 4], [1, 'ffn_x_prev', c, 5]]);
+    const data = official(cfg, [
+      [1, 'att_x_prev', c, 1],
+      [1, 'att_aa', c, 2],
+      [1, 'att_bb', c, 3],
+      [1, 'att_pp', c, 4],
+      [1, 'ffn_x_prev', c, 5],
+    ]);
     const out = exportState(data, cfg, 'rwkv.cpp');
     const layer = 1 * 5 * C; // rwkv_create_input_and_output_views: n_embed · (i·5 + k)
     expect(nonZero(out)).toEqual([
@@ -176,28 +182,38 @@ describe('known positions: hand-set entries land where each engine indexes them'
     expect(importState(out, cfg, 'rwkv.cpp')).toEqual(data);
   });
 
-  it.each(['5.0', '5.1', '5.2', '6'] as const)('rwkv.cpp v%s: ffn_xx, att_xx, heads [h][key][value] (ggml wkv6 state index h·N·N + i·N + j, k[i] v[j])', (version) => {
-    const cfg = model(version).config;
-    const C = cfg.nEmbd;
-    const [h, key, value, c] = [1, 2, 3, 5];
-    // official v5/v6 att_kv is [h][key][value]
-    const data = official(cfg, [[1, 'att_kv', h * N * N + key * N + value, 7], [1, 'att_x_prev', c, 1], [1, 'ffn_x_prev', c, 2]]);
-    const out = exportState(data, cfg, 'rwkv.cpp');
-    const layer = 1 * (2 + N) * C; // n_embed · (i·(2 + head_size) + k)
-    expect(nonZero(out)).toEqual([
-      [layer + c, 2], // ffn_xx
-      [layer + C + c, 1], // att_xx
-      [layer + 2 * C + h * N * N + key * N + value, 7],
-    ]);
-    expect(importState(out, cfg, 'rwkv.cpp')).toEqual(data);
-  });
+  it.each(['5.0', '5.1', '5.2', '6'] as const)(
+    'rwkv.cpp v%s: ffn_xx, att_xx, heads [h][key][value] (ggml wkv6 state index h·N·N + i·N + j, k[i] v[j])',
+    (version) => {
+      const cfg = model(version).config;
+      const C = cfg.nEmbd;
+      const [h, key, value, c] = [1, 2, 3, 5];
+      // official v5/v6 att_kv is [h][key][value]
+      const data = official(cfg, [
+        [1, 'att_kv', h * N * N + key * N + value, 7],
+        [1, 'att_x_prev', c, 1],
+        [1, 'ffn_x_prev', c, 2],
+      ]);
+      const out = exportState(data, cfg, 'rwkv.cpp');
+      const layer = 1 * (2 + N) * C; // n_embed · (i·(2 + head_size) + k)
+      expect(nonZero(out)).toEqual([
+        [layer + c, 2], // ffn_xx
+        [layer + C + c, 1], // att_xx
+        [layer + 2 * C + h * N * N + key * N + value, 7],
+      ]);
+      expect(importState(out, cfg, 'rwkv.cpp')).toEqual(data);
+    },
+  );
 
   it('rwkv.cpp v7: heads [h][value][key] (rwkv_wkv_v7 state index h·S·S + i·S + j, v[i] k[j])', () => {
     const cfg = model('7').config;
     const C = cfg.nEmbd;
     const [h, value, key] = [1, 3, 0];
     // official v7 att_kv is [h][value][key]
-    const data = official(cfg, [[0, 'att_kv', h * N * N + value * N + key, 7], [1, 'att_kv', 0 * N * N + 1 * N + 2, 8]]);
+    const data = official(cfg, [
+      [0, 'att_kv', h * N * N + value * N + key, 7],
+      [1, 'att_kv', 0 * N * N + 1 * N + 2, 8],
+    ]);
     const out = exportState(data, cfg, 'rwkv.cpp');
     expect(nonZero(out)).toEqual([
       [2 * C + h * N * N + value * N + key, 7],
@@ -209,7 +225,11 @@ describe('known positions: hand-set entries land where each engine indexes them'
     const cfg = model('7').config;
     const C = cfg.nEmbd;
     const [h, value, key, c] = [1, 3, 0, 6];
-    const data = official(cfg, [[1, 'att_kv', h * N * N + value * N + key, 7], [1, 'att_x_prev', c, 1], [1, 'ffn_x_prev', c, 2]]);
+    const data = official(cfg, [
+      [1, 'att_kv', h * N * N + value * N + key, 7],
+      [1, 'att_x_prev', c, 1],
+      [1, 'ffn_x_prev', c, 2],
+    ]);
     const out = exportState(data, cfg, 'web-rwkv');
     const layer = 1 * (N + 2) * C;
     expect(nonZero(out)).toEqual([
@@ -223,7 +243,10 @@ describe('known positions: hand-set entries land where each engine indexes them'
   it('web-rwkv time_state file: blocks.{i}.att.time_state [H, N, N] as [h][key][value], F16; x_prev is not kept', () => {
     const cfg = model('7').config;
     const [h, value, key] = [0, 1, 3];
-    const data = official(cfg, [[1, 'att_kv', h * N * N + value * N + key, 0.5], [1, 'att_x_prev', 2, 9]]);
+    const data = official(cfg, [
+      [1, 'att_kv', h * N * N + value * N + key, 0.5],
+      [1, 'att_x_prev', 2, 9],
+    ]);
     const bytes = encodeStateFile(data, cfg, 'web-rwkv-time-state');
     const ckpt = parseSafetensors(bytes);
     expect([...ckpt.keys()].sort()).toEqual(['blocks.0.att.time_state', 'blocks.1.att.time_state']);
@@ -280,12 +303,15 @@ describe('rwkv.cpp v4 pp semantics', () => {
     expectClose('v4 continued', a, b, 0);
   });
 
-  it.each(['5.2', '6', '7'] as const)('a fresh v%s state is all zeros in rwkv.cpp (rwkv_init_state returns after the memset)', async (version) => {
-    const m = model(version);
-    const out = exportState(await m.createState().toArray(), m.config, 'rwkv.cpp');
-    expect(out.every((x) => x === 0)).toBe(true);
-    expect(out.length).toBe(L * (2 + N) * m.config.nEmbd);
-  });
+  it.each(['5.2', '6', '7'] as const)(
+    'a fresh v%s state is all zeros in rwkv.cpp (rwkv_init_state returns after the memset)',
+    async (version) => {
+      const m = model(version);
+      const out = exportState(await m.createState().toArray(), m.config, 'rwkv.cpp');
+      expect(out.every((x) => x === 0)).toBe(true);
+      expect(out.length).toBe(L * (2 + N) * m.config.nEmbd);
+    },
+  );
 });
 
 describe('refusals', () => {
@@ -308,14 +334,22 @@ describe('refusals', () => {
     const b = model('7', 1, 3);
     const data = await (await a.forward([1, 2])).state.toArray();
     for (const format of losslessFormats('7')) {
-      const e = expectCode(() => decodeStateFile(encodeStateFile(data, a.config, format), b.config, format, `s.${format}`), 'STATE_MISMATCH');
+      const e = expectCode(
+        () => decodeStateFile(encodeStateFile(data, a.config, format), b.config, format, `s.${format}`),
+        'STATE_MISMATCH',
+      );
       expect(e.file).toBe(`s.${format}`);
     }
-    expectCode(() => decodeStateFile(encodeStateFile(data, a.config, 'web-rwkv-time-state'), b.config, 'web-rwkv-time-state'), 'STATE_MISMATCH');
+    expectCode(
+      () => decodeStateFile(encodeStateFile(data, a.config, 'web-rwkv-time-state'), b.config, 'web-rwkv-time-state'),
+      'STATE_MISMATCH',
+    );
     // the same size but another version (rwkv.cpp v6 and v7 states of these shapes are the same length)
     const v6 = model('6', 1, 2);
     expect(stateSizeIn(v6.config, 'rwkv.cpp')).toBe(data.length);
-    expect(caught(() => decodeStateFile(encodeStateFile(data, a.config, 'rwkv-js'), v6.config, 'rwkv-js')).message).toMatch(/different model/);
+    expect(caught(() => decodeStateFile(encodeStateFile(data, a.config, 'rwkv-js'), v6.config, 'rwkv-js')).message).toMatch(
+      /different model/,
+    );
     expectCode(() => decodeStateFile(encodeStateFile(data, a.config, 'official'), model('4', 1, 2).config, 'official'), 'STATE_MISMATCH');
   });
 
@@ -324,7 +358,10 @@ describe('refusals', () => {
     const other = RwkvModel.fromCheckpoint(randomCheckpoint({ ...spec('5.2'), nHead: 1, headSize: 8 }), { backend: 'ts' });
     // the same n_embd, another head split: entry "1" (layer 0 att_kv) is the first that differs
     const data = await (await a.forward([3])).state.toArray();
-    const e = expectCode(() => decodeStateFile(encodeStateFile(data, a.config, 'official'), other.config, 'official', 'o.st'), 'STATE_MISMATCH');
+    const e = expectCode(
+      () => decodeStateFile(encodeStateFile(data, a.config, 'official'), other.config, 'official', 'o.st'),
+      'STATE_MISMATCH',
+    );
     expect(e.tensor).toBe('1');
     expect(e.expected).toBe('[1, 8, 8]');
     expect(e.actual).toBe('[2, 4, 4]');

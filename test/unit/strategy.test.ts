@@ -7,7 +7,15 @@ import { describe, expect, it } from 'vitest';
 import { TsBackend } from '../../src/backends/ts/ts-backend.ts';
 import { RwkvError } from '../../src/errors.ts';
 import {
-  STRATEGY_GRAMMAR, allocateLayers, closeStrategy, openDevice, openStrategy, openStrategySync, parseStrategy, placeLayers, weightStorage,
+  STRATEGY_GRAMMAR,
+  allocateLayers,
+  closeStrategy,
+  openDevice,
+  openStrategy,
+  openStrategySync,
+  parseStrategy,
+  placeLayers,
+  weightStorage,
 } from '../../src/strategy.ts';
 import { cudaAvailable } from '../../src/backends/cuda/index.ts';
 
@@ -42,9 +50,16 @@ describe('parseStrategy', () => {
       { device: 'cpu', dtype: 'fp32', i8: false, stream: false, text: 'cpu fp32' },
     ]);
     const multi = parseStrategy('cuda:0 fp16 *10 -> cuda:1 fp16 *8 -> cpu fp32');
-    expect(multi.segments.map((s) => [s.device, s.deviceIndex, s.layers])).toEqual([['cuda', 0, 10], ['cuda', 1, 8], ['cpu', undefined, undefined]]);
+    expect(multi.segments.map((s) => [s.device, s.deviceIndex, s.layers])).toEqual([
+      ['cuda', 0, 10],
+      ['cuda', 1, 8],
+      ['cpu', undefined, undefined],
+    ]);
     expect(parseStrategy('cuda fp16i8 *10+').segments[0]).toMatchObject({ i8: true, layers: 10, stream: true });
-    expect(parseStrategy('cuda fp16i8 *0+ -> cpu fp32 *1').segments.map((s) => [s.layers, s.stream])).toEqual([[0, true], [1, false]]);
+    expect(parseStrategy('cuda fp16i8 *0+ -> cpu fp32 *1').segments.map((s) => [s.layers, s.stream])).toEqual([
+      [0, true],
+      [1, false],
+    ]);
   });
 
   it('reads the issue examples over our backends', () => {
@@ -67,7 +82,7 @@ describe('parseStrategy', () => {
     expectInvalid('', 'empty');
     expectInvalid('wasm', 'needs a device and a dtype');
     expectInvalid('gpu fp32', 'unknown device "gpu"');
-    expectInvalid('mps fp16', "torch devices are not available");
+    expectInvalid('mps fp16', 'torch devices are not available');
     expectInvalid('WASM fp32', 'unknown device "WASM"');
     expectInvalid('wasm:0 fp32', 'unknown device "wasm:0"');
     expectInvalid('wasm fp64', 'unknown dtype "fp64"');
@@ -118,7 +133,11 @@ describe('allocateLayers (n_layer + 1 layers, the last is the head)', () => {
     expect(counts('cuda fp16i8 *10 -> cpu fp32', 24)).toEqual([10, 15]);
     expect(counts('cuda:0 fp16 *10 -> cuda:1 fp16 *8 -> cpu fp32', 24)).toEqual([10, 8, 7]);
     expect(allocateLayers(parseStrategy('cuda fp16i8 *10+'), 24)).toEqual({ counts: [25], streamSegment: 0, streamCount: 15 });
-    expect(allocateLayers(parseStrategy('cuda fp16i8 *0+ -> cpu fp32 *1'), 24)).toEqual({ counts: [24, 1], streamSegment: 0, streamCount: 24 });
+    expect(allocateLayers(parseStrategy('cuda fp16i8 *0+ -> cpu fp32 *1'), 24)).toEqual({
+      counts: [24, 1],
+      streamSegment: 0,
+      streamCount: 24,
+    });
   });
 
   it('one segment takes everything; auto is one segment', () => {
@@ -150,7 +169,11 @@ describe('allocateLayers (n_layer + 1 layers, the last is the head)', () => {
   });
 
   it('*N+ takes every layer left over; free slots then get nothing', () => {
-    expect(allocateLayers(parseStrategy('ts fp32 -> wasm fp32 *2+ -> ts bf16'), 12)).toEqual({ counts: [0, 13, 0], streamSegment: 1, streamCount: 11 });
+    expect(allocateLayers(parseStrategy('ts fp32 -> wasm fp32 *2+ -> ts bf16'), 12)).toEqual({
+      counts: [0, 13, 0],
+      streamSegment: 1,
+      streamCount: 11,
+    });
     const p = placeLayers(parseStrategy('wasm fp32 *2+ -> ts fp32 *1'), 5);
     expect(p.map((l) => `${l.segment}${l.stream ? 's' : ''}`)).toEqual(['0', '0', '0s', '0s', '0s', '1']);
   });

@@ -43,7 +43,6 @@ afterEach(() => {
   }
 });
 
-
 describe('by name and by vocab size', () => {
   it('bytes: by name and for a 256-id model', async () => {
     expect((await loadTokenizer({ tokenizer: 'bytes' })).kind).toBe('bytes');
@@ -173,7 +172,7 @@ describe.skipIf(neoxPath === undefined)('GPT-NeoX 20B', () => {
 
 describe('vocabularies embedded in GGUF models', () => {
   it("llama.cpp's token escaping is undone", () => {
-    expect([...unescapeRwkvToken('\\t\\n\\r\\x00\\xff\\\\\\\'ab')]).toEqual([9, 10, 13, 0, 0xff, 0x5c, 0x27, 0x61, 0x62]);
+    expect([...unescapeRwkvToken("\\t\\n\\r\\x00\\xff\\\\\\'ab")]).toEqual([9, 10, 13, 0, 0xff, 0x5c, 0x27, 0x61, 0x62]);
     expect(() => unescapeRwkvToken('\\x4')).toThrow(/bad \\x escape/);
   });
 
@@ -182,24 +181,34 @@ describe('vocabularies embedded in GGUF models', () => {
     expect(t).toBeInstanceOf(BytesTokenizer);
   });
 
-  it.skipIf(vocabPath === undefined || cases.length === 0)('a GGUF with the World vocabulary (as llama.cpp writes it) encodes the public cases', async () => {
-    const vocab = parseWorldVocab(readFileSync(vocabPath!, 'utf8'), vocabPath!);
-    const ck = randomCheckpoint({
-      version: '7', nLayer: 1, nHead: 1, headSize: 32, nFfn: 32, nVocab: 65536,
-      ranks: { maa: 1, decay: 1, w: 2, a: 2, v: 2, g: 2, s: 1 }, timeState: false, seed: 3,
-    });
-    const sink = new MemorySink();
-    createGgufWriter({ vocab }).write(ck, sink, {});
-    const file = join(dir, 'world.gguf');
-    writeFileSync(file, sink.bytes());
-    // no vocab file anywhere: the embedded one is used
-    const t = await loadTokenizer({ modelFile: file, vocabSize: 65536 });
-    expect(t.kind).toBe('world');
-    expect(t.vocabSize).toBe(65536);
-    for (const c of cases) {
-      expect(t.encode(c.text)).toEqual(c.tokens);
-      expect(t.decode(c.tokens)).toBe(c.text);
-    }
-    expect(t.decodeBytes([0, 65535]).length).toBe(0); // <s> and [PAD65535] are not tokens
-  });
+  it.skipIf(vocabPath === undefined || cases.length === 0)(
+    'a GGUF with the World vocabulary (as llama.cpp writes it) encodes the public cases',
+    async () => {
+      const vocab = parseWorldVocab(readFileSync(vocabPath!, 'utf8'), vocabPath!);
+      const ck = randomCheckpoint({
+        version: '7',
+        nLayer: 1,
+        nHead: 1,
+        headSize: 32,
+        nFfn: 32,
+        nVocab: 65536,
+        ranks: { maa: 1, decay: 1, w: 2, a: 2, v: 2, g: 2, s: 1 },
+        timeState: false,
+        seed: 3,
+      });
+      const sink = new MemorySink();
+      createGgufWriter({ vocab }).write(ck, sink, {});
+      const file = join(dir, 'world.gguf');
+      writeFileSync(file, sink.bytes());
+      // no vocab file anywhere: the embedded one is used
+      const t = await loadTokenizer({ modelFile: file, vocabSize: 65536 });
+      expect(t.kind).toBe('world');
+      expect(t.vocabSize).toBe(65536);
+      for (const c of cases) {
+        expect(t.encode(c.text)).toEqual(c.tokens);
+        expect(t.decode(c.tokens)).toBe(c.text);
+      }
+      expect(t.decodeBytes([0, 65535]).length).toBe(0); // <s> and [PAD65535] are not tokens
+    },
+  );
 });

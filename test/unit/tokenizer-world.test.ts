@@ -26,13 +26,21 @@ const table = vocabPath === undefined ? [] : parseWorldVocab(vocabText, vocabPat
 const world = vocabPath === undefined ? undefined : new WorldTokenizer(table, { source: vocabPath });
 const cases: PublicCase[] = casesPath === undefined ? [] : (JSON.parse(readFileSync(casesPath, 'utf8')) as { cases: PublicCase[] }).cases;
 
-
 const bytesOf = (lit: string): number[] => [...parsePythonLiteral(lit)];
 
 describe.skipIf(world === undefined || cases.length === 0)('public cases (rwkv 0.8.32 TRIE_TOKENIZER)', () => {
   it('has the 10 public cases', () => {
     expect(cases.map((c) => c.id)).toEqual([
-      'hello', 'fox', 'zh_simple', 'ja_mixed', 'emoji_basic', 'code_py', 'crlf', 'spaces_run', 'long_word', 'chat',
+      'hello',
+      'fox',
+      'zh_simple',
+      'ja_mixed',
+      'emoji_basic',
+      'code_py',
+      'crlf',
+      'spaces_run',
+      'long_word',
+      'chat',
     ]);
   });
   for (const c of cases) {
@@ -96,9 +104,9 @@ describe('Python literal parser', () => {
   it('str literals → UTF-8, with every escape', () => {
     expect(bytesOf("'abc'")).toEqual([0x61, 0x62, 0x63]);
     expect(bytesOf('"it\'s"')).toEqual([...new TextEncoder().encode("it's")]);
-    expect(bytesOf("'\\\\ \\' \\\" \\a\\b\\f\\n\\r\\t\\v'")).toEqual(
-      [0x5c, 0x20, 0x27, 0x20, 0x22, 0x20, 0x07, 0x08, 0x0c, 0x0a, 0x0d, 0x09, 0x0b],
-    );
+    expect(bytesOf("'\\\\ \\' \\\" \\a\\b\\f\\n\\r\\t\\v'")).toEqual([
+      0x5c, 0x20, 0x27, 0x20, 0x22, 0x20, 0x07, 0x08, 0x0c, 0x0a, 0x0d, 0x09, 0x0b,
+    ]);
     expect(bytesOf("'\\x41\\xe9'")).toEqual([0x41, 0xc3, 0xa9]); // \xe9 in a str is U+00E9
     expect(bytesOf("'\\u4f60'")).toEqual([0xe4, 0xbd, 0xa0]);
     expect(bytesOf("'\\U0001F600'")).toEqual([0xf0, 0x9f, 0x98, 0x80]);
@@ -121,13 +129,27 @@ describe('Python literal parser', () => {
   });
 
   it('rejects what Python rejects', () => {
-    for (const bad of ["'abc", 'abc', "'a'b'", "b'é'", "b'\\400'", "'\\x4'", "'\\u12'", "'\\U00110000'", "'\\ud800'", "x'a'", "'a\\'", "'''a'''", "'\\N{DIGIT ONE}'"]) {
+    for (const bad of [
+      "'abc",
+      'abc',
+      "'a'b'",
+      "b'é'",
+      "b'\\400'",
+      "'\\x4'",
+      "'\\u12'",
+      "'\\U00110000'",
+      "'\\ud800'",
+      "x'a'",
+      "'a\\'",
+      "'''a'''",
+      "'\\N{DIGIT ONE}'",
+    ]) {
       expect(() => parsePythonLiteral(bad), bad).toThrow();
     }
     expect(() => parsePythonLiteral("'a\ud800'")).toThrow(/surrogate U\+D800/); // a lone surrogate character
   });
 
-  it.skipIf(vocabPath === undefined)('reads the whole World file as the GGUF writer\'s separate parser does', () => {
+  it.skipIf(vocabPath === undefined)("reads the whole World file as the GGUF writer's separate parser does", () => {
     const mine = table;
     const theirs = parseRwkvVocab(vocabText, vocabPath!);
     expect(mine.length).toBe(65530);

@@ -79,7 +79,15 @@ describe('wasm arena', () => {
 });
 
 /** out = x·Wᵀ on backend b (W [O, K] stored as `storage`, x [T, K]); every tensor freed again. */
-async function productOn(b: WasmBackend, W: Float32Array, x: Float32Array, T: number, K: number, O: number, storage: WeightStorage = 'f32'): Promise<Float32Array> {
+async function productOn(
+  b: WasmBackend,
+  W: Float32Array,
+  x: Float32Array,
+  T: number,
+  K: number,
+  O: number,
+  storage: WeightStorage = 'f32',
+): Promise<Float32Array> {
   const w = b.upload(W, [O, K], 'W', storage);
   const xt = b.upload(x, [T, K], 'x');
   const o = b.zeros([T, O], 'out');
@@ -116,10 +124,16 @@ describe('wasm backend', () => {
   it('threads give bit-identical products to one thread, every storage, decode and prefill', async () => {
     const r = rand(3);
     for (const storage of ['f32', 'bf16', 'f16', 'i8'] as const) {
-      for (const [T, K, O] of [[1, 200, 517], [5, 96, 300], [2, 33, 70]] as const) {
+      for (const [T, K, O] of [
+        [1, 200, 517],
+        [5, 96, 300],
+        [2, 33, 70],
+      ] as const) {
         const W = Float32Array.from({ length: O * K }, r);
         const x = Float32Array.from({ length: T * K }, r);
-        expect(await productOn(three, W, x, T, K, O, storage), `${storage} T${T} K${K} O${O}`).toEqual(await productOn(one, W, x, T, K, O, storage));
+        expect(await productOn(three, W, x, T, K, O, storage), `${storage} T${T} K${K} O${O}`).toEqual(
+          await productOn(one, W, x, T, K, O, storage),
+        );
       }
     }
   });
@@ -149,8 +163,15 @@ describe('wasm backend', () => {
   it('frees for real: the footprint after 20 000 decode tokens (and a prefill) equals the one after 10', async () => {
     // issue 5: memory after 10⁵ tokens equals memory after 10 (the 10⁵ run: wasm-memory.slow.test.ts)
     const spec = {
-      version: '7' as const, nLayer: 2, nHead: 2, headSize: 8, nFfn: 40, nVocab: 50,
-      ranks: { maa: 2, decay: 2, w: 3, a: 3, v: 3, g: 3, s: 2 }, timeState: false, seed: 11,
+      version: '7' as const,
+      nLayer: 2,
+      nHead: 2,
+      headSize: 8,
+      nFfn: 40,
+      nVocab: 50,
+      ranks: { maa: 2, decay: 2, w: 3, a: 3, v: 3, g: 3, s: 2 },
+      timeState: false,
+      seed: 11,
     };
     const model = RwkvModel.fromCheckpoint(randomCheckpoint(spec), { backend: one });
     const state = model.createState();
@@ -219,7 +240,10 @@ describe('wasm backend', () => {
     } finally {
       await plain.dispose();
     }
-    await expect(WasmBackend.create({ sharedMemory: false, threads: 2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'threads' });
+    await expect(WasmBackend.create({ sharedMemory: false, threads: 2 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      argument: 'threads',
+    });
   });
 
   it('after dispose(), products still run (on the calling thread)', async () => {

@@ -46,8 +46,15 @@ describe('wasm backend memory over 10⁵ tokens', () => {
 
   it('arena and WebAssembly.Memory after 10⁵ decode tokens equal those after 10; the JS heap does not grow', async () => {
     const spec = {
-      version: '7' as const, nLayer: 2, nHead: 2, headSize: 8, nFfn: 40, nVocab: 50,
-      ranks: { maa: 2, decay: 2, w: 3, a: 3, v: 3, g: 3, s: 2 }, timeState: false, seed: 12,
+      version: '7' as const,
+      nLayer: 2,
+      nHead: 2,
+      headSize: 8,
+      nFfn: 40,
+      nVocab: 50,
+      ranks: { maa: 2, decay: 2, w: 3, a: 3, v: 3, g: 3, s: 2 },
+      timeState: false,
+      seed: 12,
     };
     const model = RwkvModel.fromCheckpoint(randomCheckpoint(spec), { backend });
     const state = model.createState();

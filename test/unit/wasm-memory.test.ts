@@ -86,7 +86,11 @@ describe('wasm uploadFilled into bf16 / int8: encoded in place, cut back to the 
   const matrix = (O: number, K: number, seed: number): Float32Array =>
     Float32Array.from({ length: O * K }, (_, i) => (i % 7 === 0 ? 0 : Math.sin(i * 12.9898 + seed) * 10 ** ((i % 5) - 2)));
 
-  for (const [O, K] of [[8, 8], [5, 19], [19, 5]] as const) {
+  for (const [O, K] of [
+    [8, 8],
+    [5, 19],
+    [19, 5],
+  ] as const) {
     it(`[${O}, ${K}]: bf16 and int8 hold what the host-array encoders give, and only their compact bytes`, async () => {
       const W = matrix(O, K, O + K);
       const inUse = b.memoryStats().inUse;
@@ -121,7 +125,16 @@ describe('wasm uploadFilled into bf16 / int8: encoded in place, cut back to the 
   it('a fill that throws leaves nothing allocated', () => {
     const inUse = b.memoryStats().inUse;
     for (const storage of ['bf16', 'i8'] as const) {
-      expect(() => b.uploadFilled([4, 4], 'bad', () => { throw new Error('read failed'); }, storage)).toThrow('read failed');
+      expect(() =>
+        b.uploadFilled(
+          [4, 4],
+          'bad',
+          () => {
+            throw new Error('read failed');
+          },
+          storage,
+        ),
+      ).toThrow('read failed');
     }
     expect(b.memoryStats().inUse).toBe(inUse);
   });

@@ -16,8 +16,25 @@ import { decode16 } from '../ts/kernels.ts';
 import { CU_DEVICE_ATTRIBUTE, CudaDriver, type Handle, type KernelArg } from './driver.ts';
 import { type KernelSource, loadKernels } from './module.ts';
 import {
-  binaryShape, checkShapes, checkWriteSize, copyShape, embeddingShape, groupScaleShape, groupSumShape, l2NormalizeShape, lastRowShape,
-  layerNormShape, lerpShape, matmulShape, numel, rowVecMatShape, shiftShape, unaryShape, wkv4Shape, wkv5Shape, wkv7Shape,
+  binaryShape,
+  checkShapes,
+  checkWriteSize,
+  copyShape,
+  embeddingShape,
+  groupScaleShape,
+  groupSumShape,
+  l2NormalizeShape,
+  lastRowShape,
+  layerNormShape,
+  lerpShape,
+  matmulShape,
+  numel,
+  rowVecMatShape,
+  shiftShape,
+  unaryShape,
+  wkv4Shape,
+  wkv5Shape,
+  wkv7Shape,
 } from '../shape.ts';
 
 /** Weight storage codes, as WSTORE_* in kernels.cu. */
@@ -26,7 +43,13 @@ type DeviceStorage = keyof typeof WSTORE;
 
 /** UnaryOp → U_* code in kernels.cu. */
 const UNARY_CODES: Record<UnaryOp, number> = {
-  sigmoid: 0, tanh: 1, silu: 2, relu2: 3, neg: 4, expNegExp: 5, rwkv7Decay: 6,
+  sigmoid: 0,
+  tanh: 1,
+  silu: 2,
+  relu2: 3,
+  neg: 4,
+  expNegExp: 5,
+  rwkv7Decay: 6,
 };
 /** BinaryOp → B_* code in kernels.cu. */
 const BINARY_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2 };
@@ -51,9 +74,27 @@ const GRID_Y_MAX = 65535;
 const POOL_GRANULE = 256;
 
 const KERNELS = [
-  'matvec_f32', 'matvec_f16', 'matvec_bf16', 'gemm_f32', 'gemm_f16', 'gemm_bf16',
-  'decode16', 'encode16', 'embedding', 'layer_norm', 'l2_normalize_groups', 'token_shift',
-  'unary', 'binary', 'lerp', 'group_sum', 'group_scale', 'row_vec_mat', 'wkv4', 'wkv5', 'wkv7',
+  'matvec_f32',
+  'matvec_f16',
+  'matvec_bf16',
+  'gemm_f32',
+  'gemm_f16',
+  'gemm_bf16',
+  'decode16',
+  'encode16',
+  'embedding',
+  'layer_norm',
+  'l2_normalize_groups',
+  'token_shift',
+  'unary',
+  'binary',
+  'lerp',
+  'group_sum',
+  'group_scale',
+  'row_vec_mat',
+  'wkv4',
+  'wkv5',
+  'wkv7',
 ] as const;
 type KernelName = (typeof KERNELS)[number];
 
@@ -111,7 +152,9 @@ export class CudaBackend implements Backend {
     const ordinal = options.device ?? 0;
     if (!Number.isInteger(ordinal) || ordinal < 0) {
       throw new RwkvError('INVALID_ARGUMENT', 'CUDA device must be a non-negative integer', {
-        argument: 'device', expected: '0, 1, …', actual: String(ordinal),
+        argument: 'device',
+        expected: '0, 1, …',
+        actual: String(ordinal),
       });
     }
     const env = options.env ?? process.env;
@@ -119,12 +162,15 @@ export class CudaBackend implements Backend {
     const count = driver.deviceCount();
     if (ordinal >= count) {
       throw new RwkvError('CUDA_UNAVAILABLE', `no CUDA device ${ordinal}`, {
-        argument: 'device', expected: count > 0 ? `0..${count - 1}` : 'a machine with an NVIDIA GPU', actual: String(ordinal),
+        argument: 'device',
+        expected: count > 0 ? `0..${count - 1}` : 'a machine with an NVIDIA GPU',
+        actual: String(ordinal),
       });
     }
     const dev = driver.device(ordinal);
     driver.retainPrimaryContext(dev);
-    const cc = driver.attribute(dev, CU_DEVICE_ATTRIBUTE.COMPUTE_CAPABILITY_MAJOR) * 10 +
+    const cc =
+      driver.attribute(dev, CU_DEVICE_ATTRIBUTE.COMPUTE_CAPABILITY_MAJOR) * 10 +
       driver.attribute(dev, CU_DEVICE_ATTRIBUTE.COMPUTE_CAPABILITY_MINOR);
     const { module, origin } = await loadKernels(driver, cc, options.kernels ?? 'auto', env);
     const sms = driver.attribute(dev, CU_DEVICE_ATTRIBUTE.MULTIPROCESSOR_COUNT);
@@ -134,7 +180,8 @@ export class CudaBackend implements Backend {
       name: 'cuda',
       simd: false,
       threads: sms,
-      description: `CUDA device ${ordinal}: ${driver.deviceName(dev)} (sm_${cc}, ${sms} SMs, ${gib} GiB), ` +
+      description:
+        `CUDA device ${ordinal}: ${driver.deviceName(dev)} (sm_${cc}, ${sms} SMs, ${gib} GiB), ` +
         `driver ${Math.floor(v / 1000)}.${(v % 1000) / 10} (${driver.path}), kernels: ${origin}`,
     });
   }
@@ -170,7 +217,9 @@ export class CudaBackend implements Backend {
     const n = size(shape);
     if (!(n < 2 ** 31)) {
       throw new RwkvError('SHAPE_MISMATCH', 'tensor too large for the cuda kernels (32-bit element indices)', {
-        tensor: label, expected: 'fewer than 2^31 elements', actual: shapeString(shape),
+        tensor: label,
+        expected: 'fewer than 2^31 elements',
+        actual: shapeString(shape),
       });
     }
     const raw = n * (storage === 'f32' ? 4 : 2);
@@ -184,7 +233,9 @@ export class CudaBackend implements Backend {
   upload(data: Float32Array, shape: readonly number[], label: string, storage: WeightStorage = 'f32'): Tensor {
     if (data.length !== size(shape)) {
       throw new RwkvError('SHAPE_MISMATCH', 'upload size does not match the shape', {
-        tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${data.length}`,
+        tensor: label,
+        expected: `${size(shape)} values for ${shapeString(shape)}`,
+        actual: `${data.length}`,
       });
     }
     if ((storage === 'f16' || storage === 'bf16') && shape.length === 2) {
@@ -205,7 +256,9 @@ export class CudaBackend implements Backend {
   uploadCompact(bits: Uint16Array, shape: readonly number[], label: string, encoding: 'bf16' | 'f16'): Tensor {
     if (bits.length !== size(shape) || shape.length !== 2) {
       throw new RwkvError('SHAPE_MISMATCH', 'compact upload must be a matrix of the given size', {
-        tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${bits.length}`,
+        tensor: label,
+        expected: `${size(shape)} values for ${shapeString(shape)}`,
+        actual: `${bits.length}`,
       });
     }
     const t = this.allocate(shape, label, encoding);
@@ -283,8 +336,13 @@ export class CudaBackend implements Backend {
     this.disposed = true;
   }
 
-  private launch(name: KernelName, grid: readonly [number, number, number], block: readonly [number, number, number],
-    shared: number, args: readonly KernelArg[]): void {
+  private launch(
+    name: KernelName,
+    grid: readonly [number, number, number],
+    block: readonly [number, number, number],
+    shared: number,
+    args: readonly KernelArg[],
+  ): void {
     this.alive();
     this.driver.launch(this.fn[name], grid, block, shared, args);
   }
@@ -305,7 +363,9 @@ export class CudaBackend implements Backend {
       const id = tokens[t]!;
       if (!(id >= 0 && id < V)) {
         throw new RwkvError('INVALID_TOKEN', `token id ${id} is outside the vocabulary`, {
-          tensor: table.label, expected: `0 <= id < ${V}`, actual: `${id}`,
+          tensor: table.label,
+          expected: `0 <= id < ${V}`,
+          actual: `${id}`,
         });
       }
     }
@@ -314,8 +374,13 @@ export class CudaBackend implements Backend {
     this.driver.htod(ids.ptr!, tokens);
     for (let t0 = 0; t0 < T; t0 += GRID_Y_MAX) {
       const rows = Math.min(GRID_Y_MAX, T - t0);
-      this.launch('embedding', [ceilDiv(C, BLOCK), rows, 1], [BLOCK, 1, 1], 0,
-        [o + BigInt(t0 * C * 4), tb.ptr, ids.ptr! + BigInt(t0 * 4), i32(C), i32(WSTORE[tb.storage])]);
+      this.launch('embedding', [ceilDiv(C, BLOCK), rows, 1], [BLOCK, 1, 1], 0, [
+        o + BigInt(t0 * C * 4),
+        tb.ptr,
+        ids.ptr! + BigInt(t0 * 4),
+        i32(C),
+        i32(WSTORE[tb.storage]),
+      ]);
     }
     this.free(ids);
   }
@@ -341,16 +406,27 @@ export class CudaBackend implements Backend {
     const [T, C] = layerNormShape('cuda', out, x, weight, bias, groupSize);
     const groups = (T * C) / groupSize;
     if (groups > 0) {
-      this.launch('layer_norm', [groups, 1, 1], [this.groupBlock(groupSize), 1, 1], 0,
-        [this.p(out), this.p(x), this.p(weight), this.p(bias), i32(C), i32(groupSize), f32(eps)]);
+      this.launch('layer_norm', [groups, 1, 1], [this.groupBlock(groupSize), 1, 1], 0, [
+        this.p(out),
+        this.p(x),
+        this.p(weight),
+        this.p(bias),
+        i32(C),
+        i32(groupSize),
+        f32(eps),
+      ]);
     }
   }
 
   l2NormalizeGroups(out: Tensor, x: Tensor, groupSize: number, eps: number): void {
     const n = l2NormalizeShape('cuda', out, x, groupSize);
     if (n > 0) {
-      this.launch('l2_normalize_groups', [n / groupSize, 1, 1], [this.groupBlock(groupSize), 1, 1], 0,
-        [this.p(out), this.p(x), i32(groupSize), f32(eps)]);
+      this.launch('l2_normalize_groups', [n / groupSize, 1, 1], [this.groupBlock(groupSize), 1, 1], 0, [
+        this.p(out),
+        this.p(x),
+        i32(groupSize),
+        f32(eps),
+      ]);
     }
   }
 
@@ -396,7 +472,8 @@ export class CudaBackend implements Backend {
   groupSum(out: Tensor, x: Tensor, groupSize: number): void {
     const n = groupSumShape('cuda', out, x, groupSize);
     const groups = n / groupSize;
-    if (groups > 0) this.launch('group_sum', [ceilDiv(groups, 4), 1, 1], [128, 1, 1], 0, [this.p(out), this.p(x), i32(groups), i32(groupSize)]);
+    if (groups > 0)
+      this.launch('group_sum', [ceilDiv(groups, 4), 1, 1], [128, 1, 1], 0, [this.p(out), this.p(x), i32(groups), i32(groupSize)]);
   }
 
   groupScale(out: Tensor, x: Tensor, s: Tensor, groupSize: number): void {
@@ -409,17 +486,19 @@ export class CudaBackend implements Backend {
     for (let t0 = 0; t0 < T; t0 += GRID_Y_MAX) {
       const rows = Math.min(GRID_Y_MAX, T - t0);
       this.launch('row_vec_mat', [ceilDiv(J, BLOCK), rows, 1], [BLOCK, 1, 1], 0, [
-        this.p(out) + BigInt(t0 * J * 4), this.p(x) + BigInt(t0 * I * 4), this.p(M) + BigInt(t0 * I * J * 4),
-        i32(rows), i32(I), i32(J),
+        this.p(out) + BigInt(t0 * J * 4),
+        this.p(x) + BigInt(t0 * I * 4),
+        this.p(M) + BigInt(t0 * I * J * 4),
+        i32(rows),
+        i32(I),
+        i32(J),
       ]);
     }
   }
 
   wkv4(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void {
     const [T, C] = wkv4Shape('cuda', out, aa, bb, pp, w, u, k, v);
-    this.launch1d('wkv4', C, [
-      this.p(out), this.p(aa), this.p(bb), this.p(pp), this.p(w), this.p(u), this.p(k), this.p(v), i32(T), i32(C),
-    ]);
+    this.launch1d('wkv4', C, [this.p(out), this.p(aa), this.p(bb), this.p(pp), this.p(w), this.p(u), this.p(k), this.p(v), i32(T), i32(C)]);
   }
 
   /** Dynamic shared memory for a WKV kernel staging `vectors` [N] rows, and whether S fits too. */
@@ -438,8 +517,18 @@ export class CudaBackend implements Backend {
     this.headCheck(N, k, 'wkv5');
     const sh = this.wkvShared(N, 4);
     this.launch('wkv5', [H, 1, 1], [N, 1, 1], sh.bytes, [
-      this.p(out), this.p(S), this.p(r), this.p(k), this.p(v), this.p(w), this.p(u),
-      i32(T), i32(H), i32(N), i32(perToken ? C : 0), i32(sh.inShared),
+      this.p(out),
+      this.p(S),
+      this.p(r),
+      this.p(k),
+      this.p(v),
+      this.p(w),
+      this.p(u),
+      i32(T),
+      i32(H),
+      i32(N),
+      i32(perToken ? C : 0),
+      i32(sh.inShared),
     ]);
   }
 
@@ -448,8 +537,18 @@ export class CudaBackend implements Backend {
     this.headCheck(N, k, 'wkv7');
     const sh = this.wkvShared(N, 5);
     this.launch('wkv7', [H, 1, 1], [N, 1, 1], sh.bytes, [
-      this.p(out), this.p(S), this.p(r), this.p(w), this.p(k), this.p(v), this.p(a), this.p(b),
-      i32(T), i32(H), i32(N), i32(sh.inShared),
+      this.p(out),
+      this.p(S),
+      this.p(r),
+      this.p(w),
+      this.p(k),
+      this.p(v),
+      this.p(a),
+      this.p(b),
+      i32(T),
+      i32(H),
+      i32(N),
+      i32(sh.inShared),
     ]);
   }
 }

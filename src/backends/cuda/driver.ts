@@ -51,7 +51,8 @@ const HINT =
 
 function unavailable(message: string, tried: readonly string[], hint = HINT): RwkvError {
   return new RwkvError('CUDA_UNAVAILABLE', `${message} (tried ${tried.length > 0 ? tried.join(', ') : 'nothing'})`, {
-    argument: 'backend', hint,
+    argument: 'backend',
+    hint,
   });
 }
 
@@ -66,8 +67,11 @@ export function loadKoffi(): Promise<Koffi> {
       return mod.default ?? mod;
     } catch (e) {
       koffiPromise = undefined;
-      throw unavailable(`the koffi package could not be loaded: ${(e as Error).message}`, ['import("koffi")'],
-        'install it with `npm i koffi` (an optional dependency of rwkv); other backends keep working');
+      throw unavailable(
+        `the koffi package could not be loaded: ${(e as Error).message}`,
+        ['import("koffi")'],
+        'install it with `npm i koffi` (an optional dependency of rwkv); other backends keep working',
+      );
     }
   })();
   return koffiPromise;
@@ -78,10 +82,11 @@ function candidates(envDir: string | undefined, names: readonly string[], dirs: 
   const out: string[] = [];
   if (envDir) for (const n of names) out.push(join(envDir, n));
   for (const n of names) out.push(n);
-  for (const d of dirs) for (const n of names) {
-    const p = join(d, n);
-    if (existsSync(p)) out.push(p);
-  }
+  for (const d of dirs)
+    for (const n of names) {
+      const p = join(d, n);
+      if (existsSync(p)) out.push(p);
+    }
   return [...new Set(out)];
 }
 
@@ -105,20 +110,37 @@ const WINDOWS = process.platform === 'win32';
 
 export function driverCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   if (WINDOWS) return candidates(env['RWKV_CUDA_DRIVER_DIR'], ['nvcuda.dll'], []);
-  return candidates(env['RWKV_CUDA_DRIVER_DIR'], ['libcuda.so.1', 'libcuda.so'], [
-    '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/lib/wsl/lib',
-    '/usr/local/nvidia/lib64', '/usr/local/cuda/lib64/stubs',
-  ]);
+  return candidates(
+    env['RWKV_CUDA_DRIVER_DIR'],
+    ['libcuda.so.1', 'libcuda.so'],
+    [
+      '/usr/lib/x86_64-linux-gnu',
+      '/usr/lib/aarch64-linux-gnu',
+      '/usr/lib64',
+      '/usr/lib',
+      '/usr/lib/wsl/lib',
+      '/usr/local/nvidia/lib64',
+      '/usr/local/cuda/lib64/stubs',
+    ],
+  );
 }
 
 export function nvrtcCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   const roots = [env['CUDA_PATH'], env['CUDA_HOME'], '/usr/local/cuda'].filter((d): d is string => !!d);
   if (WINDOWS) {
     const names = ['nvrtc64_130_0.dll', 'nvrtc64_120_0.dll', 'nvrtc64_112_0.dll'];
-    return candidates(env['RWKV_CUDA_NVRTC_DIR'], names, roots.map((r) => join(r, 'bin')));
+    return candidates(
+      env['RWKV_CUDA_NVRTC_DIR'],
+      names,
+      roots.map((r) => join(r, 'bin')),
+    );
   }
   const names = ['libnvrtc.so.13', 'libnvrtc.so.12', 'libnvrtc.so.11.2', 'libnvrtc.so'];
-  return candidates(env['RWKV_CUDA_NVRTC_DIR'], names, roots.flatMap((r) => [join(r, 'lib64'), join(r, 'lib')]));
+  return candidates(
+    env['RWKV_CUDA_NVRTC_DIR'],
+    names,
+    roots.flatMap((r) => [join(r, 'lib64'), join(r, 'lib')]),
+  );
 }
 
 /** Device pointers are u64; koffi hands back a Number when the value fits. */
@@ -135,7 +157,10 @@ export type KernelArg = bigint | { i32: number } | { f32: number };
 export class CudaDriver {
   private readonly f: Record<string, (...args: unknown[]) => unknown> = {};
 
-  private constructor(readonly path: string, lib: KoffiLib) {
+  private constructor(
+    readonly path: string,
+    lib: KoffiLib,
+  ) {
     const sigs = [
       'int cuInit(unsigned int flags)',
       'int cuDriverGetVersion(_Out_ int *version)',
@@ -299,10 +324,16 @@ export class CudaDriver {
    * Enqueue a kernel on the legacy default stream (ordered with the memcpys above).
    * Each argument becomes a typed array holding its value; koffi passes their addresses.
    */
-  launch(fn: Handle, grid: readonly [number, number, number], block: readonly [number, number, number],
-    sharedBytes: number, args: readonly KernelArg[]): void {
+  launch(
+    fn: Handle,
+    grid: readonly [number, number, number],
+    block: readonly [number, number, number],
+    sharedBytes: number,
+    args: readonly KernelArg[],
+  ): void {
     const params = args.map((a) =>
-      typeof a === 'bigint' ? new BigUint64Array([a]) : 'i32' in a ? new Int32Array([a.i32]) : new Float32Array([a.f32]));
+      typeof a === 'bigint' ? new BigUint64Array([a]) : 'i32' in a ? new Int32Array([a.i32]) : new Float32Array([a.f32]),
+    );
     this.check('cuLaunchKernel', fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, null, params, null);
   }
 }
@@ -315,7 +346,10 @@ export class Nvrtc {
   private readonly f: Record<string, (...args: unknown[]) => unknown> = {};
   readonly version: string;
 
-  private constructor(readonly path: string, lib: KoffiLib) {
+  private constructor(
+    readonly path: string,
+    lib: KoffiLib,
+  ) {
     const sigs = [
       'int nvrtcVersion(_Out_ int *major, _Out_ int *minor)',
       'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int numHeaders, ' +
@@ -344,9 +378,12 @@ export class Nvrtc {
     const paths = nvrtcCandidates(env);
     const r = openFirst(koffi, paths);
     if ('errors' in r) {
-      throw unavailable('NVRTC (libnvrtc) was not found', r.errors.length > 0 ? r.errors : paths,
+      throw unavailable(
+        'NVRTC (libnvrtc) was not found',
+        r.errors.length > 0 ? r.errors : paths,
         'NVRTC ships with the CUDA toolkit (and the nvidia-cuda-nvrtc pip wheels); set RWKV_CUDA_NVRTC_DIR to its folder, ' +
-        'or build the embedded PTX with `npm run build:ptx`');
+          'or build the embedded PTX with `npm run build:ptx`',
+      );
     }
     try {
       return new Nvrtc(r.path, r.lib);
@@ -368,9 +405,14 @@ export class Nvrtc {
     try {
       rc = this.f['nvrtcCompileProgram']!(prog[0], options.length, [...options]) as number;
       if (rc !== 0) {
-        throw new RwkvError('CUDA_ERROR', `NVRTC ${this.version} could not compile the kernels: ${this.errorText(rc)}\n${this.log(prog[0])}`, {
-          file: name, actual: options.join(' '),
-        });
+        throw new RwkvError(
+          'CUDA_ERROR',
+          `NVRTC ${this.version} could not compile the kernels: ${this.errorText(rc)}\n${this.log(prog[0])}`,
+          {
+            file: name,
+            actual: options.join(' '),
+          },
+        );
       }
       const size: unknown[] = [0];
       this.f['nvrtcGetPTXSize']!(prog[0], size);

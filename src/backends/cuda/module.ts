@@ -74,19 +74,25 @@ function cString(s: string): Uint8Array {
 
 /** Load the kernel module for a device of compute capability `cc` (e.g. 90). */
 export async function loadKernels(
-  driver: CudaDriver, cc: number, source: KernelSource, env: NodeJS.ProcessEnv = process.env,
+  driver: CudaDriver,
+  cc: number,
+  source: KernelSource,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<LoadedKernels> {
   const reasons: string[] = [];
   const cu = readKernelSource();
   if (source !== 'nvrtc') {
     const emb = await readEmbeddedPtx();
     if (emb === undefined) reasons.push('no embedded PTX (run `npm run build:ptx` where nvcc is installed)');
-    else if (cu !== undefined && cu.sha256 !== emb.KERNELS_SHA256) reasons.push('embedded PTX is stale (kernels.cu changed; rerun `npm run build:ptx`)');
+    else if (cu !== undefined && cu.sha256 !== emb.KERNELS_SHA256)
+      reasons.push('embedded PTX is stale (kernels.cu changed; rerun `npm run build:ptx`)');
     else {
       const r = driver.tryLoadModule(cString(emb.PTX));
       if ('module' in r) return { module: r.module, origin: `embedded PTX (${emb.PTX_ARCH}, nvcc ${emb.NVCC_VERSION})` };
-      reasons.push(`the driver rejected the embedded PTX (${emb.PTX_ARCH}, nvcc ${emb.NVCC_VERSION}): ${driver.errorName(r.rc)}` +
-        (r.rc === CUDA_ERROR.UNSUPPORTED_PTX_VERSION ? ' (the driver is older than that nvcc)' : ''));
+      reasons.push(
+        `the driver rejected the embedded PTX (${emb.PTX_ARCH}, nvcc ${emb.NVCC_VERSION}): ${driver.errorName(r.rc)}` +
+          (r.rc === CUDA_ERROR.UNSUPPORTED_PTX_VERSION ? ' (the driver is older than that nvcc)' : ''),
+      );
     }
     if (source === 'ptx') throw new RwkvError('CUDA_UNAVAILABLE', `no usable embedded PTX: ${reasons.join('; ')}`, { argument: 'kernels' });
   }
@@ -136,6 +142,7 @@ export async function loadKernels(
   const r = driver.tryLoadModule(cString(ptx));
   if ('module' in r) return { module: r.module, origin: reasons.length > 0 ? `${origin}; ${reasons.join('; ')}` : origin };
   throw new RwkvError('CUDA_UNAVAILABLE', `the driver rejected the NVRTC PTX: ${driver.errorName(r.rc)} (${driver.errorText(r.rc)})`, {
-    argument: 'kernels', hint: reasons.join('; '),
+    argument: 'kernels',
+    hint: reasons.join('; '),
   });
 }

@@ -27,7 +27,13 @@ export function matmul(out: Float32Array, x: Float32Array, W: Float32Array, T: n
  * of W is decoded into a float32 scratch row, then dotted with every x row.
  */
 export function matmul16(
-  out: Float32Array, x: Float32Array, W: Uint16Array, T: number, K: number, O: number, encoding: 'bf16' | 'f16',
+  out: Float32Array,
+  x: Float32Array,
+  W: Uint16Array,
+  T: number,
+  K: number,
+  O: number,
+  encoding: 'bf16' | 'f16',
 ): void {
   const rowBits = new Uint32Array(K);
   const row = new Float32Array(rowBits.buffer);
@@ -152,8 +158,14 @@ function halfTable(): Float32Array {
 
 /** Per group of G channels in each row: (x − mean)/sqrt(var + eps)·w + b. */
 export function layerNorm(
-  out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array,
-  rows: number, C: number, G: number, eps: number,
+  out: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  rows: number,
+  C: number,
+  G: number,
+  eps: number,
 ): void {
   for (let r = 0; r < rows; r++) {
     for (let g = r * C, c0 = 0; c0 < C; g += G, c0 += G) {
@@ -249,8 +261,16 @@ export function rowVecMat(out: Float32Array, x: Float32Array, M: Float32Array, T
 
 /** RWKV-4 WKV with the max trick; see Backend.wkv4. */
 export function wkv4(
-  out: Float32Array, aa: Float32Array, bb: Float32Array, pp: Float32Array,
-  w: Float32Array, u: Float32Array, k: Float32Array, v: Float32Array, T: number, C: number,
+  out: Float32Array,
+  aa: Float32Array,
+  bb: Float32Array,
+  pp: Float32Array,
+  w: Float32Array,
+  u: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  T: number,
+  C: number,
 ): void {
   for (let c = 0; c < C; c++) {
     let a = aa[c]!;
@@ -285,8 +305,17 @@ export function wkv4(
 
 /** RWKV-5/6 WKV; S[h, i = key, j = value]; w is [C] (wRows = 1) or [T, C]. See Backend.wkv5. */
 export function wkv5(
-  out: Float32Array, S: Float32Array, r: Float32Array, k: Float32Array, v: Float32Array,
-  w: Float32Array, u: Float32Array, T: number, H: number, N: number, wPerToken: boolean,
+  out: Float32Array,
+  S: Float32Array,
+  r: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  w: Float32Array,
+  u: Float32Array,
+  T: number,
+  H: number,
+  N: number,
+  wPerToken: boolean,
 ): void {
   const C = H * N;
   const y = new Float64Array(N);
@@ -317,8 +346,17 @@ export function wkv5(
 
 /** RWKV-7 WKV; S[h, i = value, j = key]. See Backend.wkv7. */
 export function wkv7(
-  out: Float32Array, S: Float32Array, r: Float32Array, w: Float32Array, k: Float32Array,
-  v: Float32Array, a: Float32Array, b: Float32Array, T: number, H: number, N: number,
+  out: Float32Array,
+  S: Float32Array,
+  r: Float32Array,
+  w: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  T: number,
+  H: number,
+  N: number,
 ): void {
   const C = H * N;
   for (let t = 0; t < T; t++) {

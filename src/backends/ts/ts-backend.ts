@@ -7,8 +7,24 @@ import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } f
 import { type QuantI8, dequantizeI8, quantizeI8 } from '../quant-i8.ts';
 import * as K from './kernels.ts';
 import {
-  binaryShape, checkWriteSize, copyShape, embeddingShape, groupScaleShape, groupSumShape, l2NormalizeShape, lastRowShape,
-  layerNormShape, lerpShape, matmulShape, numel, rowVecMatShape, shiftShape, unaryShape, wkv4Shape, wkv5Shape, wkv7Shape,
+  binaryShape,
+  checkWriteSize,
+  copyShape,
+  embeddingShape,
+  groupScaleShape,
+  groupSumShape,
+  l2NormalizeShape,
+  lastRowShape,
+  layerNormShape,
+  lerpShape,
+  matmulShape,
+  numel,
+  rowVecMatShape,
+  shiftShape,
+  unaryShape,
+  wkv4Shape,
+  wkv5Shape,
+  wkv7Shape,
 } from '../shape.ts';
 
 class TsTensor implements Tensor {
@@ -58,7 +74,9 @@ export class TsBackend implements Backend {
   upload(data: Float32Array, shape: readonly number[], label: string, storage: WeightStorage = 'f32'): Tensor {
     if (data.length !== size(shape)) {
       throw new RwkvError('SHAPE_MISMATCH', 'upload size does not match the shape', {
-        tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${data.length}`,
+        tensor: label,
+        expected: `${size(shape)} values for ${shapeString(shape)}`,
+        actual: `${data.length}`,
       });
     }
     if ((storage === 'bf16' || storage === 'f16') && shape.length === 2) {
@@ -75,7 +93,9 @@ export class TsBackend implements Backend {
   uploadCompact(bits: Uint16Array, shape: readonly number[], label: string, encoding: 'bf16' | 'f16'): Tensor {
     if (bits.length !== size(shape) || shape.length !== 2) {
       throw new RwkvError('SHAPE_MISMATCH', 'compact upload must be a matrix of the given size', {
-        tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${bits.length}`,
+        tensor: label,
+        expected: `${size(shape)} values for ${shapeString(shape)}`,
+        actual: `${bits.length}`,
       });
     }
     return new TsTensor([...shape], label, null, { bits, encoding });
@@ -111,7 +131,9 @@ export class TsBackend implements Backend {
       const id = tokens[t]!;
       if (!(id >= 0 && id < V)) {
         throw new RwkvError('INVALID_TOKEN', `token id ${id} is outside the vocabulary`, {
-          tensor: table.label, expected: `0 <= id < ${V}`, actual: `${id}`,
+          tensor: table.label,
+          expected: `0 <= id < ${V}`,
+          actual: `${id}`,
         });
       }
       o.set(tb.subarray(id * C, (id + 1) * C), t * C);

@@ -61,26 +61,83 @@ export interface OpKernels {
    * Backend.wkv4: out, k, v [T, C]; aa, bb, pp [C] in/out; w, u [C]. Computes channels
    * [c0, c1) only (0, C: all): disjoint ranges may run on different threads at once.
    */
-  wkv4(out: number, aa: number, bb: number, pp: number, w: number, u: number, k: number, v: number, T: number, C: number, c0: number, c1: number): void;
+  wkv4(
+    out: number,
+    aa: number,
+    bb: number,
+    pp: number,
+    w: number,
+    u: number,
+    k: number,
+    v: number,
+    T: number,
+    C: number,
+    c0: number,
+    c1: number,
+  ): void;
   /**
    * Backend.wkv5 (v5 and v6): out, r, k, v [T, C]; w [C] (wPerToken 0, v5) or [T, C]
    * (wPerToken 1, v6); u [C]; S [H, N, N] in/out; C = H·N. Computes heads [h0, h1) only
    * (0, H: all): disjoint ranges may run on different threads at once.
    */
-  wkv5(out: number, S: number, r: number, k: number, v: number, w: number, u: number, T: number, H: number, N: number, wPerToken: number, h0: number, h1: number): void;
+  wkv5(
+    out: number,
+    S: number,
+    r: number,
+    k: number,
+    v: number,
+    w: number,
+    u: number,
+    T: number,
+    H: number,
+    N: number,
+    wPerToken: number,
+    h0: number,
+    h1: number,
+  ): void;
   /**
    * Backend.wkv7: out, r, w, k, v, a, b [T, C]; S [H, N, N] in/out; C = H·N. Computes heads
    * [h0, h1) only (0, H: all), like wkv5.
    */
-  wkv7(out: number, S: number, r: number, w: number, k: number, v: number, a: number, b: number, T: number, H: number, N: number, h0: number, h1: number): void;
+  wkv7(
+    out: number,
+    S: number,
+    r: number,
+    w: number,
+    k: number,
+    v: number,
+    a: number,
+    b: number,
+    T: number,
+    H: number,
+    N: number,
+    h0: number,
+    h1: number,
+  ): void;
 }
 
 /** Every export name of OpKernels (checked at run time against the instance). */
 export const OP_KERNEL_NAMES = [
-  'layerNorm', 'l2NormalizeGroups', 'shift',
-  'unarySigmoid', 'unaryTanh', 'unarySilu', 'unaryRelu2', 'unaryNeg', 'unaryExpNegExp', 'unaryRwkv7Decay',
-  'binaryAdd', 'binarySub', 'binaryMul', 'lerp', 'groupSum', 'groupScale', 'rowVecMat',
-  'wkv4', 'wkv5', 'wkv7',
+  'layerNorm',
+  'l2NormalizeGroups',
+  'shift',
+  'unarySigmoid',
+  'unaryTanh',
+  'unarySilu',
+  'unaryRelu2',
+  'unaryNeg',
+  'unaryExpNegExp',
+  'unaryRwkv7Decay',
+  'binaryAdd',
+  'binarySub',
+  'binaryMul',
+  'lerp',
+  'groupSum',
+  'groupScale',
+  'rowVecMat',
+  'wkv4',
+  'wkv5',
+  'wkv7',
 ] as const satisfies readonly (keyof OpKernels)[];
 
 // Compile-time check that the list names every member (an OpKernels key missing from it fails here).

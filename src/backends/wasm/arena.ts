@@ -123,7 +123,9 @@ export class Arena {
       this.memory.grow(Math.ceil((end - have) / PAGE));
     } catch (e) {
       throw new RwkvError('BACKEND_UNAVAILABLE', 'the WASM memory cannot grow (the system refused the allocation)', {
-        tensor: label, expected: `${end} bytes`, actual: `${have} bytes (${(e as Error).message})`,
+        tensor: label,
+        expected: `${end} bytes`,
+        actual: `${have} bytes (${(e as Error).message})`,
         hint: 'store the weights as bf16 or int8 (strategy "wasm bf16" / "wasm fp32i8") to need less memory',
       });
     }

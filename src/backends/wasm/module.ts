@@ -5,7 +5,12 @@
 // a worker, and there the backend runs the plain-memory build on one thread.
 
 import { RwkvError } from '../../errors.ts';
-import { PORTABLE_UNSHARED_WASM_BASE64, PORTABLE_WASM_BASE64, RELAXED_UNSHARED_WASM_BASE64, RELAXED_WASM_BASE64 } from './binary.generated.ts';
+import {
+  PORTABLE_UNSHARED_WASM_BASE64,
+  PORTABLE_WASM_BASE64,
+  RELAXED_UNSHARED_WASM_BASE64,
+  RELAXED_WASM_BASE64,
+} from './binary.generated.ts';
 
 export type WasmVariant = 'portable' | 'relaxed';
 
@@ -57,7 +62,10 @@ export function kernelModule(variant: WasmVariant = 'portable', shared = true): 
   if (m === undefined) {
     if (!wasmVariantSupported(variant, shared)) {
       throw new RwkvError('BACKEND_UNAVAILABLE', `this runtime cannot run the ${variant} WASM SIMD kernels`, {
-        expected: variant === 'relaxed' ? 'WebAssembly relaxed SIMD (Node ≥ 22, Deno, Bun, current browsers)' : `WebAssembly SIMD${shared ? ' + threads' : ''}`,
+        expected:
+          variant === 'relaxed'
+            ? 'WebAssembly relaxed SIMD (Node ≥ 22, Deno, Bun, current browsers)'
+            : `WebAssembly SIMD${shared ? ' + threads' : ''}`,
       });
     }
     m = new WebAssembly.Module(bytesOf(variant, shared));

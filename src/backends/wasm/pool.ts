@@ -122,12 +122,18 @@ export class ThreadPool {
 
   /** Start `threads − 1` workers instantiating `module` on `memory`; resolves when all are ready. */
   static async create(
-    module: WebAssembly.Module, memory: WebAssembly.Memory, ctrl: number, exports: WebAssembly.Exports,
-    kernels: readonly string[], threads: number,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    ctrl: number,
+    exports: WebAssembly.Exports,
+    kernels: readonly string[],
+    threads: number,
   ): Promise<ThreadPool> {
     if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_PARTS)) {
       throw new RwkvError('INVALID_ARGUMENT', 'thread count out of range', {
-        argument: 'threads', expected: `an integer in [1, ${MAX_PARTS}]`, actual: String(threads),
+        argument: 'threads',
+        expected: `an integer in [1, ${MAX_PARTS}]`,
+        actual: String(threads),
       });
     }
     const pool = new ThreadPool(memory, ctrl, exports, kernels, threads);
@@ -195,7 +201,8 @@ export class ThreadPool {
         // a worker claimed a chunk and never finished it (the thread died): fail, do not hang
         this.closed = true;
         throw new RwkvError('BACKEND_UNAVAILABLE', `a WASM worker thread stopped in the middle of ${this.kernels[c[KERNEL]!]}`, {
-          expected: `${chunks} chunks done`, actual: `${v} after ${STALL_MS / 1000} s without progress`,
+          expected: `${chunks} chunks done`,
+          actual: `${v} after ${STALL_MS / 1000} s without progress`,
           hint: 'the backend is unusable now; create a new one',
         });
       }

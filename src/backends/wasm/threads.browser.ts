@@ -51,9 +51,11 @@ self.onmessage = (e) => {
     w.onmessage = () => resolve();
     w.onerror = (e) => {
       e.preventDefault();
-      reject(new RwkvError('BACKEND_UNAVAILABLE', `a WASM worker failed to start: ${e.message || 'error in the worker'}`, {
-        hint: 'a Content-Security-Policy must allow workers from blob: URLs (worker-src blob:)',
-      }));
+      reject(
+        new RwkvError('BACKEND_UNAVAILABLE', `a WASM worker failed to start: ${e.message || 'error in the worker'}`, {
+          hint: 'a Content-Security-Policy must allow workers from blob: URLs (worker-src blob:)',
+        }),
+      );
     };
     w.onmessageerror = () => reject(notSent(''));
   });

@@ -22,8 +22,24 @@ import { ISOLATION_HEADERS, type WasmVariant, createMemory, kernelModule, shared
 import { CONTROL_BYTES, MAX_PARTS, ThreadPool } from './pool.ts';
 import { hardwareThreads } from './threads.ts';
 import {
-  binaryShape, checkWriteSize, copyShape, embeddingShape, groupScaleShape, groupSumShape, l2NormalizeShape, lastRowShape, layerNormShape,
-  lerpShape, matmulShape, numel, rowVecMatShape, shiftShape, unaryShape, wkv4Shape, wkv5Shape, wkv7Shape,
+  binaryShape,
+  checkWriteSize,
+  copyShape,
+  embeddingShape,
+  groupScaleShape,
+  groupSumShape,
+  l2NormalizeShape,
+  lastRowShape,
+  layerNormShape,
+  lerpShape,
+  matmulShape,
+  numel,
+  rowVecMatShape,
+  shiftShape,
+  unaryShape,
+  wkv4Shape,
+  wkv5Shape,
+  wkv7Shape,
 } from '../shape.ts';
 
 /** How a tensor's bytes encode its values. */
@@ -152,28 +168,33 @@ export class WasmBackend implements Backend {
     const shared = options.sharedMemory ?? canShare;
     if (shared && !canShare) {
       throw new RwkvError('BACKEND_UNAVAILABLE', 'shared WebAssembly memory is not available here', {
-        argument: 'sharedMemory', expected: 'SharedArrayBuffer on a cross-origin isolated page',
+        argument: 'sharedMemory',
+        expected: 'SharedArrayBuffer on a cross-origin isolated page',
         hint: `serve the page with ${ISOLATION_HEADERS}, or leave sharedMemory unset (one thread)`,
       });
     }
     const threads = options.threads ?? (shared ? Math.min(hardwareThreads(), MAX_PARTS) : 1);
     if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_PARTS)) {
       throw new RwkvError('INVALID_ARGUMENT', 'thread count out of range', {
-        argument: 'threads', expected: `an integer in [1, ${MAX_PARTS}]`, actual: String(threads),
+        argument: 'threads',
+        expected: `an integer in [1, ${MAX_PARTS}]`,
+        actual: String(threads),
       });
     }
     if (threads > 1 && !shared) {
       throw new RwkvError('INVALID_ARGUMENT', 'worker threads need shared memory', {
-        argument: 'threads', expected: '1 without shared memory', actual: String(threads),
-        hint: canShare
-          ? 'leave sharedMemory unset (or true) to use threads'
-          : `in a browser, serve the page with ${ISOLATION_HEADERS}`,
+        argument: 'threads',
+        expected: '1 without shared memory',
+        actual: String(threads),
+        hint: canShare ? 'leave sharedMemory unset (or true) to use threads' : `in a browser, serve the page with ${ISOLATION_HEADERS}`,
       });
     }
     const decodeThreads = options.decodeThreads ?? threads;
     if (!(Number.isInteger(decodeThreads) && decodeThreads >= 1 && decodeThreads <= threads)) {
       throw new RwkvError('INVALID_ARGUMENT', 'decode thread count out of range', {
-        argument: 'decodeThreads', expected: `an integer in [1, ${threads}] (threads)`, actual: String(decodeThreads),
+        argument: 'decodeThreads',
+        expected: `an integer in [1, ${threads}] (threads)`,
+        actual: String(decodeThreads),
       });
     }
     const wanted = options.variant ?? 'auto';
@@ -267,7 +288,9 @@ export class WasmBackend implements Backend {
     const n = size(shape);
     if (data.length !== n) {
       throw new RwkvError('SHAPE_MISMATCH', 'upload size does not match the shape', {
-        tensor: label, expected: `${n} values for ${shapeString(shape)}`, actual: `${data.length}`,
+        tensor: label,
+        expected: `${n} values for ${shapeString(shape)}`,
+        actual: `${data.length}`,
       });
     }
     const matrix = shape.length === 2;
@@ -297,7 +320,9 @@ export class WasmBackend implements Backend {
   uploadCompact(bits: Uint16Array, shape: readonly number[], label: string, encoding: 'bf16' | 'f16'): Tensor {
     if (bits.length !== size(shape) || shape.length !== 2) {
       throw new RwkvError('SHAPE_MISMATCH', 'compact upload must be a matrix of the given size', {
-        tensor: label, expected: `${size(shape)} values for ${shapeString(shape)}`, actual: `${bits.length}`,
+        tensor: label,
+        expected: `${size(shape)} values for ${shapeString(shape)}`,
+        actual: `${bits.length}`,
       });
     }
     if (encoding === 'f16' && hasNonFiniteHalf(bits)) {
@@ -311,7 +336,12 @@ export class WasmBackend implements Backend {
     new Uint16Array(this.buf, t.ptr, bits.length).set(bits);
     return t;
   }
-  uploadFilled(shape: readonly number[], label: string, fill: (dst: Float32Array) => void, storage: Exclude<WeightStorage, 'f16'> = 'f32'): Tensor {
+  uploadFilled(
+    shape: readonly number[],
+    label: string,
+    fill: (dst: Float32Array) => void,
+    storage: Exclude<WeightStorage, 'f16'> = 'f32',
+  ): Tensor {
     const n = size(shape);
     if (shape.length === 2 && (storage === 'bf16' || storage === 'i8')) return this.fillCompact(shape, label, fill, storage);
     const t = this.make(shape, label, n * 4, 'f32');
@@ -326,7 +356,8 @@ export class WasmBackend implements Backend {
   /** Views of an int8 matrix's parts at `ptr`: mx [O], rx [O], my [K], ry [K] (f32), q [O, K]. */
   private i8Views(ptr: number, O: number, K: number): QuantI8 {
     return {
-      O, K,
+      O,
+      K,
       mx: new Float32Array(this.buf, ptr, O),
       rx: new Float32Array(this.buf, ptr + 4 * O, O),
       my: new Float32Array(this.buf, ptr + 8 * O, K),
@@ -419,7 +450,9 @@ export class WasmBackend implements Backend {
       const id = tokens[t]!;
       if (!(id >= 0 && id < V)) {
         throw new RwkvError('INVALID_TOKEN', `token id ${id} is outside the vocabulary`, {
-          tensor: table.label, expected: `0 <= id < ${V}`, actual: `${id}`,
+          tensor: table.label,
+          expected: `0 <= id < ${V}`,
+          actual: `${id}`,
         });
       }
       if (tb.encoding === 'f32') o.set(new Float32Array(this.buf, tb.ptr + id * C * 4, C), t * C);
@@ -453,7 +486,8 @@ export class WasmBackend implements Backend {
     }
     const parts = T * O * K < MIN_PARALLEL_MACS ? 1 : T === 1 ? this.decodeThreads : this.pool.threads;
     const stride = Math.ceil((16 * K) / 64) * 64;
-    const scratch = w.encoding === 'bf16' || w.encoding === 'f16' ? this.grown(this.scratch, stride * this.pool.threads, 'matmul scratch') : 0;
+    const scratch =
+      w.encoding === 'bf16' || w.encoding === 'f16' ? this.grown(this.scratch, stride * this.pool.threads, 'matmul scratch') : 0;
     this.pool.run(KERNEL_ID[w.encoding], [outP, xP, w.ptr, T, K, O, scratch, stride], O, parts);
   }
 
@@ -513,7 +547,8 @@ export class WasmBackend implements Backend {
   }
   wkv5(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void {
     const [T, , N, perToken] = wkv5Shape('wasm', out, S, r, k, v, w, u, H);
-    if (this.ops) this.ops.wkv5(this.p(out), this.p(S), this.p(r), this.p(k), this.p(v), this.p(w), this.p(u), T, H, N, perToken ? 1 : 0, 0, H);
+    if (this.ops)
+      this.ops.wkv5(this.p(out), this.p(S), this.p(r), this.p(k), this.p(v), this.p(w), this.p(u), T, H, N, perToken ? 1 : 0, 0, H);
     else TS.wkv5(this.v(out), this.v(S), this.v(r), this.v(k), this.v(v), this.v(w), this.v(u), T, H, N, perToken);
   }
   wkv7(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void {
@@ -534,10 +569,7 @@ export const RELAXED_RTOL = 1e-5;
  * first call). Returns undefined when they agree, else what differed. `relaxed` may be replaced
  * (tests pass a broken one).
  */
-export function checkRelaxed(
-  relaxed?: (memory: WebAssembly.Memory) => WebAssembly.Exports,
-  shared = true,
-): string | undefined {
+export function checkRelaxed(relaxed?: (memory: WebAssembly.Memory) => WebAssembly.Exports, shared = true): string | undefined {
   const memory = createMemory(shared, 4);
   const a = new WebAssembly.Instance(kernelModule('portable', shared), { env: { memory } }).exports as unknown as MatrixKernels;
   relaxed ??= (m) => new WebAssembly.Instance(kernelModule('relaxed', shared), { env: { memory: m } }).exports;
@@ -578,7 +610,10 @@ export function checkRelaxed(
     }
     const name = MATMUL_KERNELS[KERNEL_ID[enc]];
     for (const T of [1, 3, 1]) {
-      for (const [k, out] of [[a, OUT_A], [b, OUT_B]] as const) {
+      for (const [k, out] of [
+        [a, OUT_A],
+        [b, OUT_B],
+      ] as const) {
         let xp = X;
         if (enc === 'i8') {
           k.matmulI8Prep(PREP, X, WP, T, K, O);

@@ -52,8 +52,25 @@ export function buildFakeCuda(): FakeCuda | { reason: string } {
   const dir = mkdtempSync(join(tmpdir(), 'rwkv-fake-cuda-'));
   writeFileSync(join(dir, 'kernels.emu.cpp'), emulationSource(readFileSync(KERNELS, 'utf8')));
   const steps: [string, string[]][] = [
-    ['g++', ['-std=c++17', '-O2', '-U_FORTIFY_SOURCE', '-D_FORTIFY_SOURCE=0', '-fPIC', '-shared', '-Wall', '-Wno-unknown-pragmas', '-Wno-unused-function', `-I${HERE}`,
-      '-o', join(dir, 'libcuda.so.1'), join(HERE, 'fakecuda.cpp'), join(dir, 'kernels.emu.cpp')]],
+    [
+      'g++',
+      [
+        '-std=c++17',
+        '-O2',
+        '-U_FORTIFY_SOURCE',
+        '-D_FORTIFY_SOURCE=0',
+        '-fPIC',
+        '-shared',
+        '-Wall',
+        '-Wno-unknown-pragmas',
+        '-Wno-unused-function',
+        `-I${HERE}`,
+        '-o',
+        join(dir, 'libcuda.so.1'),
+        join(HERE, 'fakecuda.cpp'),
+        join(dir, 'kernels.emu.cpp'),
+      ],
+    ],
     ['gcc', ['-O2', '-fPIC', '-shared', '-Wall', '-o', join(dir, 'libnvrtc.so.12'), join(HERE, 'fakenvrtc.c')]],
   ];
   for (const [cmd, args] of steps) {
