@@ -76,7 +76,7 @@ async function inChromium(page: 'isolated' | 'plain', t: number): Promise<BenchR
     await p.waitForFunction(() => 'rwkvBench' in globalThis);
     return await p.evaluate(
       async ({ o, t }) => {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        // biome-ignore lint/suspicious/noExplicitAny: the page put the bundle on globalThis
         const b = (globalThis as any).rwkvBench;
         return b.runBench({ ...o, shape: b.parseShape(o.shape), threads: t });
       },

@@ -26,9 +26,8 @@ function count(name: string, s: string | undefined, fallback: number, min: numbe
 /** `rwkv bench …`: returns the exit code (0 ok, 2 bad arguments, 1 failure). */
 export async function cmdBench(argv: string[], out: (s: string) => void): Promise<number> {
   try {
-    let v;
-    try {
-      v = parseArgs({
+    const parse = () =>
+      parseArgs({
         args: argv,
         options: {
           shape: { type: 'string' },
@@ -44,6 +43,9 @@ export async function cmdBench(argv: string[], out: (s: string) => void): Promis
         strict: true,
         allowPositionals: false,
       }).values;
+    let v: ReturnType<typeof parse>;
+    try {
+      v = parse();
     } catch (e) {
       throw new UsageError((e as Error).message.split('\n')[0]!);
     }

@@ -147,7 +147,7 @@ export function splitLastWord(text: string, where = 'text'): [string, string] {
       actual: JSON.stringify(text.slice(0, 60)),
     });
   }
-  return [text.slice(0, at), ' ' + text.slice(at + 1)];
+  return [text.slice(0, at), ` ${text.slice(at + 1)}`];
 }
 
 /** Parse a LAMBADA jsonl file's text: one `{"text": ...}` per non-empty line. */

@@ -35,7 +35,7 @@ const BLOCK_BYTES: Readonly<Record<GgmlQuantType, number>> = {
 export const GGML_QUANT_TYPES: readonly GgmlQuantType[] = ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1'];
 
 export function isGgmlQuantType(t: string): t is GgmlQuantType {
-  return Object.prototype.hasOwnProperty.call(BLOCK_BYTES, t);
+  return Object.hasOwn(BLOCK_BYTES, t);
 }
 
 /** Bytes in one block of 32 weights. */

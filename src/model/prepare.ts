@@ -89,7 +89,10 @@ export function prepareWeights(
   /** A tensor used as it is: its data is decoded only if the consumer asks for it. */
   const keep = (key: string, shape: readonly number[]): void => {
     const t = ckpt.get(key);
-    if (t === undefined || !sink) return put(key, shape, take(key, shape));
+    if (t === undefined || !sink) {
+      put(key, shape, take(key, shape));
+      return;
+    }
     checkShape(key, t, shape);
     const readInto = t.readInto;
     sink(key, {

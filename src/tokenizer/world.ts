@@ -114,6 +114,7 @@ export function parsePythonLiteral(lit: string): Uint8Array {
   // fast path (most lines): no escapes, no quote inside, no surrogates (a lone one must throw below)
   if (!body.includes('\\') && !body.includes(q) && !/[\ud800-\udfff]/.test(body)) {
     if (!isBytes) return UTF8.encode(body);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range, control bytes included, on purpose
     if (/^[\x00-\x7f]*$/.test(body)) return Uint8Array.from(body, (c) => c.charCodeAt(0));
   }
   const out: number[] = [];

@@ -96,7 +96,7 @@ async function inPage(args: {
   cases: { id: string; text: string }[];
 }): Promise<PageResult> {
   // the page imported the bundle (a module script) and put it on globalThis.rwkv
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the page put the bundle on globalThis
   const rwkv = (globalThis as any).rwkv;
   const out: PageResult = {
     isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,

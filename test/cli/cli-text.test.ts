@@ -284,7 +284,7 @@ describe.skipIf(v7 === undefined)('rwkv perplexity', () => {
   it('--lambada: RWKV-LM protocol on a 3-document jsonl', async () => {
     const docs = ['The small model reads bytes one by one', 'the cat sat on the mat', 'we read the book'];
     const file = join(tmp, 'lambada.jsonl');
-    writeFileSync(file, docs.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+    writeFileSync(file, `${docs.map((text) => JSON.stringify({ text })).join('\n')}\n`);
     const r = await run(['perplexity', '--model', v7!, '--lambada', file, '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as { documents: number; perplexity: number; accuracy: number; correct: number };

@@ -18,7 +18,7 @@ export function fixturePath(relative: string): string | undefined {
   if (!warned.has(p)) {
     warned.add(p);
     console.warn(
-      `\n!!!!!!!! SKIPPING: fixture not found: ${p}\n` + `!!!!!!!! set RWKV_FIXTURES to the fixtures folder (default ../shared/fixtures)\n`,
+      `\n!!!!!!!! SKIPPING: fixture not found: ${p}\n!!!!!!!! set RWKV_FIXTURES to the fixtures folder (default ../shared/fixtures)\n`,
     );
   }
   return undefined;

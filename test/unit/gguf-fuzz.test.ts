@@ -6,7 +6,6 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RwkvError } from '../../src/errors.ts';
 import { createGgufWriter } from '../../src/io/gguf-write.ts';
 import { readGgufHeader } from '../../src/io/gguf.ts';
 import { MemorySource } from '../../src/io/source.ts';

@@ -9,7 +9,6 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RwkvError } from '../../src/errors.ts';
 import { type GgmlQuantType, quantize } from '../../src/io/ggml-quants.ts';
 import { RWKV_CPP_DTYPE_ID, type RwkvCppRecord, readRwkvCppFile } from '../../src/io/rwkvcpp.ts';
 import { writeRwkvCppBin } from '../../src/io/rwkvcpp-write.ts';
