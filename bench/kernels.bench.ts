@@ -42,7 +42,7 @@ import type { WeightStorage } from '../src/backends/backend.ts';
 import { quantizeI8 } from '../src/backends/quant-i8.ts';
 import * as K from '../src/backends/ts/kernels.ts';
 import { WasmBackend } from '../src/backends/wasm/wasm-backend.ts';
-import { floatToHalf } from '../src/io/float.ts';
+import { floatToHalf } from '../src/tensor/float.ts';
 import { DECAY_SCALE } from '../src/constants.ts';
 import {
   dotLoop,

@@ -30,7 +30,7 @@ import { TsBackend } from '../src/backends/ts/ts-backend.ts';
 import { createSharedMemory, kernelModule } from '../src/backends/wasm/module.ts';
 import { ThreadPool } from '../src/backends/wasm/pool.ts';
 import { WasmBackend } from '../src/backends/wasm/wasm-backend.ts';
-import type { Checkpoint } from '../src/io/tensor.ts';
+import type { Checkpoint } from '../src/tensor/tensor.ts';
 import { RwkvModel } from '../src/model/model.ts';
 import { randomCheckpoint } from '../test/helpers/random-model.ts';
 import { envList, envNumber, environment, fmt, markdownTable, printHeader, progress, rng } from './common.ts';

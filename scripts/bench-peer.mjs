@@ -8,7 +8,7 @@
 //   1. installs node-llama-cpp@3.21.1 (prebuilt llama.cpp CPU binaries, from the npm registry) into
 //      a temporary folder, never a dependency of ours (LLAMA_CPP_CHECK_DIR: reuse an install);
 //   2. generates the random RWKV-7 model of `rwkv bench --shape` (src/cli/bench.ts, seeded) and
-//      writes it as GGUF with our own writer (src/io/gguf-write.ts) with the RWKV World
+//      writes it as GGUF with our own writer (src/convert/gguf-write.ts) with the RWKV World
 //      vocabulary (llama.cpp needs the tokenizer metadata): F32, F16 and Q8_0;
 //   3. per precision, loads llama.cpp (contexts with 1 and 2 threads) and our engine on the same
 //      weights, checks both pick the same first greedy token (fp32), and alternates the runs:
@@ -135,7 +135,7 @@ const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed
 
 async function main() {
   const bench = await import(pathToFileURL(join(root, 'src/cli/bench.ts')).href);
-  const { createGgufWriter, parseRwkvVocab } = await import(pathToFileURL(join(root, 'src/io/gguf-write.ts')).href);
+  const { createGgufWriter, parseRwkvVocab } = await import(pathToFileURL(join(root, 'src/convert/gguf-write.ts')).href);
   const { writeFileAtomic } = await import(pathToFileURL(join(root, 'src/io/write.ts')).href);
   const { openDevice, describePlacement } = await import(pathToFileURL(join(root, 'src/strategy.ts')).href);
   const { formatBytes } = await import(pathToFileURL(join(root, 'src/util/progress.ts')).href);

@@ -27,7 +27,7 @@ import {
   timeDecode,
   timePrefill,
 } from '../src/cli/bench.ts';
-import type { Checkpoint } from '../src/io/tensor.ts';
+import type { Checkpoint } from '../src/tensor/tensor.ts';
 import { RwkvModel } from '../src/model/model.ts';
 import { parseStrategy, placeLayers } from '../src/strategy.ts';
 import { checkErrors, checkModel, checkOps, modelSources } from '../test/conformance/core.ts';

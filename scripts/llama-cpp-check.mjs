@@ -107,7 +107,7 @@ async function main() {
     installNodeLlamaCpp(dir, log);
     const { getLlama } = await import(pathToFileURL(join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')).href);
     const { loadCheckpoint } = await import(pathToFileURL(join(root, 'src/io/load.ts')).href);
-    const { createGgufWriter } = await import(pathToFileURL(join(root, 'src/io/gguf-write.ts')).href);
+    const { createGgufWriter } = await import(pathToFileURL(join(root, 'src/convert/gguf-write.ts')).href);
     const { writeFileAtomic } = await import(pathToFileURL(join(root, 'src/io/write.ts')).href);
     const { RwkvModel } = await import(pathToFileURL(join(root, 'src/index.ts')).href);
 
@@ -174,7 +174,7 @@ async function main() {
     const vocabPath = join(fixtures, 'rwkv_vocab_v20230424.txt');
     const casesPath = join(fixtures, 'tokenizer-world-public.json');
     if (existsSync(vocabPath) && existsSync(casesPath)) {
-      const { parseRwkvVocab } = await import(pathToFileURL(join(root, 'src/io/gguf-write.ts')).href);
+      const { parseRwkvVocab } = await import(pathToFileURL(join(root, 'src/convert/gguf-write.ts')).href);
       const { randomCheckpoint } = await import(pathToFileURL(join(root, 'test/helpers/random-model.ts')).href);
       const vocab = parseRwkvVocab(readFileSync(vocabPath, 'utf8'), vocabPath);
       const ck = randomCheckpoint({

@@ -7,12 +7,12 @@ export { RwkvState, stateLayout, type StateEntry } from './model/state.ts';
 export { detectConfig, detectVersion, VERSIONS, type ModelConfig, type RwkvVersion } from './model/config.ts';
 export { prepareWeights, type RuntimeWeights } from './model/prepare.ts';
 export { parseCheckpoint, FORMATS, type FileFormatName, type LoadedCheckpoint } from './io/load.ts';
-export type { Checkpoint, HostTensor } from './io/tensor.ts';
+export type { Checkpoint, HostTensor } from './tensor/tensor.ts';
 export type { Backend, BackendCaps, Tensor, UnaryOp, BinaryOp } from './backends/backend.ts';
 export { TsBackend } from './backends/ts/ts-backend.ts';
 export { selectBackend, createBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions } from './backends/select.ts';
 export { mergeLora } from './model/lora.ts';
-export { encodeState, decodeState, STATE_MAGIC, STATE_FORMAT_VERSION } from './io/state-file.ts';
+export { encodeState, decodeState, STATE_MAGIC, STATE_FORMAT_VERSION } from './state/state-file.ts';
 export {
   exportState,
   importState,
@@ -23,7 +23,7 @@ export {
   STATE_LAYOUT_NAMES,
   type StateFileFormat,
   type StateLayoutName,
-} from './io/state-interop.ts';
+} from './state/state-interop.ts';
 export { MemorySource, type ByteSource } from './io/source.ts';
 export { type Tokenizer, type TokenizerKind, Utf8StreamDecoder } from './tokenizer/tokenizer.ts';
 export {

@@ -3,8 +3,8 @@
 export * from './api.ts';
 export { loadCheckpoint } from './io/load.ts';
 export { FileSource } from './io/source.ts';
-export { convertModel, type ConvertOptions, type ConvertResult } from './convert.ts';
-export { WRITERS, writerFor } from './io/writers.ts';
+export { convertModel, type ConvertOptions, type ConvertResult } from './convert/convert.ts';
+export { WRITERS, writerFor } from './convert/writers.ts';
 export type { CheckpointWriter, WriteOptions, FloatDType } from './io/write.ts';
 export * from './hub/index.ts';
 export {

@@ -1,4 +1,4 @@
-// Browser benchmark: `rwkv bench`'s model and timing (src/util/bench.ts) in headless Chromium,
+// Browser benchmark: `rwkv bench`'s model and timing (src/bench/bench.ts) in headless Chromium,
 // beside the same run in Node, in one process and one run, so the ratio compares like with like.
 //
 //   npx tsx bench/browser/run.ts [--shape 0.1B] [--strategy "wasm fp32"] [--decode 32]
@@ -19,7 +19,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { type BenchResult, parseShape, runBench, runtimeName } from '../../src/util/bench.ts';
+import { type BenchResult, parseShape, runBench, runtimeName } from '../../src/bench/bench.ts';
 import { CHROMIUM_ARGS, findChromium } from '../../test/helpers/chromium.ts';
 // @ts-expect-error: a plain .mjs build script without type declarations
 import { buildBrowser } from '../../scripts/build-browser.mjs';

@@ -4,15 +4,15 @@
 //   rwkv bench --shape 0.1B|0.4B|1.5B|L,C,V [--strategy S] [--prefill 512] [--decode 64]
 //              [--threads N] [--runs K] [--seed N] [--json]
 //
-// The model and the timing are src/util/bench.ts (shared with the browser benchmark).
+// The model and the timing are src/bench/bench.ts (shared with the browser benchmark).
 
 import { parseArgs } from 'node:util';
 import { RwkvError } from '../errors.ts';
 import { formatBytes } from '../util/progress.ts';
-import { type BenchOptions, UsageError, parseShape, runBench } from '../util/bench.ts';
+import { type BenchOptions, UsageError, parseShape, runBench } from '../bench/bench.ts';
 import { parseStrategy } from '../strategy.ts';
 
-export * from '../util/bench.ts';
+export * from '../bench/bench.ts';
 
 const USAGE = `usage: rwkv bench --shape 0.1B|0.4B|1.5B|L,C,V [--strategy S] [--prefill 512] [--decode 64]
                   [--threads N] [--runs 3] [--seed 1] [--json]`;

@@ -13,7 +13,7 @@
 //   frequency 0.5, decay 0.996 (with temperature 0 the penalties default to 0, as in generate).
 
 import { RwkvError } from '../errors.ts';
-import { decodeStateFile, detectStateFileFormat, encodeStateFile, type StateFileFormat } from '../io/state-interop.ts';
+import { decodeStateFile, detectStateFileFormat, encodeStateFile, type StateFileFormat } from '../state/state-interop.ts';
 import type { RwkvModel } from '../model/model.ts';
 import type { RwkvState } from '../model/state.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -163,7 +163,7 @@ export class ChatSession {
       this.transcriptTokens.push(...this.tokenizer.encode(this.options.preamble));
   }
 
-  /** The session state as a state file (rwkv-js format by default; see src/io/state-interop.ts). */
+  /** The session state as a state file (rwkv-js format by default; see src/state/state-interop.ts). */
   async saveState(format: StateFileFormat = 'rwkv-js'): Promise<Uint8Array> {
     return encodeStateFile(await this.state.toArray(), this.model.config, format);
   }

@@ -17,7 +17,7 @@
 // ggml itself would write for the same input.
 
 import { RwkvError } from '../errors.ts';
-import { floatToHalf, halfToFloat } from './float.ts';
+import { floatToHalf, halfToFloat } from '../tensor/float.ts';
 
 export type GgmlQuantType = 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1';
 

@@ -21,10 +21,10 @@
 
 import { existsSync } from '../platform/files.ts';
 import { RwkvError, shapeString } from '../errors.ts';
-import { decodeToF32 } from './float.ts';
+import { decodeToF32 } from '../tensor/float.ts';
 import { type GgmlQuantType, QK, blockBytes, dequantize } from './ggml-quants.ts';
 import { type ByteSource, FileSource, MemorySource } from './source.ts';
-import { type Checkpoint, type HostTensor, type StoredDType, lazyTensor, numel } from './tensor.ts';
+import { type Checkpoint, type HostTensor, type StoredDType, lazyTensor, numel } from '../tensor/tensor.ts';
 
 /** "GGUF" read as a little-endian u32. */
 export const GGUF_MAGIC = 0x46554747;

@@ -8,7 +8,7 @@ import { parsePth } from './pth.ts';
 import { parseSafetensors } from './safetensors.ts';
 import { parseRwkvCppBin, RWKV_CPP_MAGIC } from './rwkvcpp.ts';
 import { type ByteSource, FileSource, MemorySource } from './source.ts';
-import type { Checkpoint } from './tensor.ts';
+import type { Checkpoint } from '../tensor/tensor.ts';
 
 export type FileFormatName = 'safetensors' | 'rwkv.cpp' | 'pth' | 'gguf';
 

@@ -12,7 +12,7 @@
 
 import { RwkvError, shapeString } from '../errors.ts';
 import { PTH_STORAGE_OF } from './pth.ts';
-import type { Checkpoint } from './tensor.ts';
+import type { Checkpoint } from '../tensor/tensor.ts';
 import {
   type ByteSink,
   type CheckpointWriter,

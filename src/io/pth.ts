@@ -14,10 +14,10 @@
 // strides (non-contiguous views are gathered), so a checkpoint is never held in memory whole.
 
 import { RwkvError, shapeString } from '../errors.ts';
-import { decodeToF32 } from './float.ts';
+import { decodeToF32 } from '../tensor/float.ts';
 import { type AllowedGlobal, PickleDict, PickleList, PickleTuple, PickleGlobal, type PickleValue, unpickle } from './pickle.ts';
 import { type ByteSource, MemorySource } from './source.ts';
-import { type Checkpoint, type StoredDType, lazyTensor } from './tensor.ts';
+import { type Checkpoint, type StoredDType, lazyTensor } from '../tensor/tensor.ts';
 import { crc32, readZip, type ZipArchive, type ZipEntry } from './zip.ts';
 
 type FloatDType = 'F32' | 'F16' | 'BF16';

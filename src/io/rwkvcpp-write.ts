@@ -46,7 +46,7 @@ import {
   transpose12,
   transpose2d,
 } from './rwkvcpp.ts';
-import { type Checkpoint, type HostTensor, makeTensor, numel } from './tensor.ts';
+import { type Checkpoint, type HostTensor, makeTensor, numel } from '../tensor/tensor.ts';
 import { type ByteSink, type CheckpointWriter, DTYPE_BYTES, type WriteOptions, encodeTensor } from './write.ts';
 
 /** Substrings of keys the converter keeps in FP32 in an FP16 file (besides 1-D tensors). */

@@ -23,10 +23,10 @@
 // rwkvcpp-write.ts applies the same rules forwards.
 
 import { RwkvError, shapeString } from '../errors.ts';
-import { decodeToF32 } from './float.ts';
+import { decodeToF32 } from '../tensor/float.ts';
 import { type GgmlQuantType, QK, blockBytes, dequantize } from './ggml-quants.ts';
 import { type ByteSource, MemorySource } from './source.ts';
-import { type Checkpoint, type HostTensor, lazyTensor, numel } from './tensor.ts';
+import { type Checkpoint, type HostTensor, lazyTensor, numel } from '../tensor/tensor.ts';
 
 export const RWKV_CPP_MAGIC = 0x67676d66;
 

@@ -2,7 +2,7 @@
 // spaces to a multiple of 8, data in header order (the layout torch's safetensors writes).
 
 import { shapeString } from '../errors.ts';
-import { type Checkpoint, numel } from './tensor.ts';
+import { type Checkpoint, numel } from '../tensor/tensor.ts';
 import { type ByteSink, type CheckpointWriter, DTYPE_BYTES, type WriteOptions, encodeTensor, targetDType } from './write.ts';
 
 export const safetensorsWriter: CheckpointWriter = {

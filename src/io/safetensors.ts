@@ -4,9 +4,9 @@
 // the file before anything is read or allocated; tensor bytes are read lazily.
 
 import { RwkvError, shapeString } from '../errors.ts';
-import { decodeToF32 } from './float.ts';
+import { decodeToF32 } from '../tensor/float.ts';
 import { type ByteSource, MemorySource } from './source.ts';
-import { type Checkpoint, type StoredDType, lazyTensor, numel } from './tensor.ts';
+import { type Checkpoint, type StoredDType, lazyTensor, numel } from '../tensor/tensor.ts';
 
 /** The reference implementation refuses headers over 100 MB. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;

@@ -8,8 +8,8 @@
 
 import { basename, closeSync, dirname, fsyncSync, join, openSync, renameSync, rmSync, writeSync } from '../platform/files.ts';
 import { RwkvError } from '../errors.ts';
-import { floatToBf16, floatToHalf } from './float.ts';
-import type { Checkpoint, HostTensor, StoredDType } from './tensor.ts';
+import { floatToBf16, floatToHalf } from '../tensor/float.ts';
+import type { Checkpoint, HostTensor, StoredDType } from '../tensor/tensor.ts';
 
 /** Float dtypes a writer can be asked for (`rwkv convert --dtype`). */
 export type FloatDType = 'F32' | 'F16' | 'BF16';

@@ -10,7 +10,7 @@
 //   v4          none of the above (att.time_mix_k, att.time_first, ffn.receptance)
 
 import { RwkvError, shapeString } from '../errors.ts';
-import { type Checkpoint, type HostTensor, numel } from '../io/tensor.ts';
+import { type Checkpoint, type HostTensor, numel } from '../tensor/tensor.ts';
 
 export type RwkvVersion = '4' | '5.0' | '5.1' | '5.2' | '6' | '7' | '7-deepembed';
 export const VERSIONS: readonly RwkvVersion[] = ['4', '5.0', '5.1', '5.2', '6', '7', '7-deepembed'];

@@ -26,7 +26,7 @@
 // themselves, so merging never holds more than one merged matrix at a time.
 
 import { RwkvError, shapeString } from '../errors.ts';
-import { type Checkpoint, type HostTensor, type StoredDType, lazyTensor, numel } from '../io/tensor.ts';
+import { type Checkpoint, type HostTensor, type StoredDType, lazyTensor, numel } from '../tensor/tensor.ts';
 
 interface Pair {
   a?: { key: string; t: HostTensor };

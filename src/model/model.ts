@@ -17,8 +17,8 @@ import {
 import { LN_EPS, V4_PP_INIT } from '../constants.ts';
 import { RwkvError } from '../errors.ts';
 import { type FileFormatName, loadCheckpoint, parseCheckpoint } from '../io/load.ts';
-import { floatToHalf, halfToFloat } from '../io/float.ts';
-import { type Checkpoint, numel } from '../io/tensor.ts';
+import { floatToHalf, halfToFloat } from '../tensor/float.ts';
+import { type Checkpoint, numel } from '../tensor/tensor.ts';
 import type { BlockFn } from './block.ts';
 import { type ModelConfig, type RwkvVersion, detectConfig } from './config.ts';
 import { Frame } from './frame.ts';

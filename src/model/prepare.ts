@@ -18,7 +18,7 @@
 
 import { LN_EPS } from '../constants.ts';
 import { RwkvError, shapeString } from '../errors.ts';
-import { type Checkpoint, type HostTensor, readTensor } from '../io/tensor.ts';
+import { type Checkpoint, type HostTensor, readTensor } from '../tensor/tensor.ts';
 import type { ModelConfig } from './config.ts';
 
 export interface RuntimeTensor {

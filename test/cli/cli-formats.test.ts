@@ -8,7 +8,7 @@ import { main } from '../../src/cli.ts';
 import { RwkvModel } from '../../src/index.ts';
 import { loadCheckpoint } from '../../src/io/load.ts';
 import { safetensorsWriter } from '../../src/io/safetensors-write.ts';
-import type { Checkpoint } from '../../src/io/tensor.ts';
+import type { Checkpoint } from '../../src/tensor/tensor.ts';
 import { MemorySink } from '../../src/io/write.ts';
 import { mergeLora } from '../../src/model/lora.ts';
 import { fixturePath } from '../helpers/fixtures.ts';

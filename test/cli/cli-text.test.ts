@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.ts';
-import { decodeStateFile } from '../../src/io/state-interop.ts';
+import { decodeStateFile } from '../../src/state/state-interop.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { fixturePath, readOracle } from '../helpers/fixtures.ts';
 import { STATE_ORACLE_ATOL, STATE_ORACLE_RTOL, expectClose } from '../helpers/tolerance.ts';

@@ -14,7 +14,7 @@ import type { Backend, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../../sr
 import { TsBackend } from '../../src/backends/ts/ts-backend.ts';
 import { GN_EPS, L2_EPS, LN_EPS, V4_PP_INIT } from '../../src/constants.ts';
 import { RwkvError } from '../../src/errors.ts';
-import { bf16ToFloat, floatToHalf, halfToFloat } from '../../src/io/float.ts';
+import { bf16ToFloat, floatToHalf, halfToFloat } from '../../src/tensor/float.ts';
 import { VERSIONS } from '../../src/model/config.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { FIXTURES_DIR, type OracleCase, fixturePath, oracleCases } from '../helpers/fixtures.ts';

@@ -7,7 +7,7 @@
 
 import { DECAY_SCALE } from '../../src/constants.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../../src/backends/backend.ts';
-import { bf16ToFloat, halfToFloat } from '../../src/io/float.ts';
+import { bf16ToFloat, halfToFloat } from '../../src/tensor/float.ts';
 
 class SpecTensor implements Tensor {
   constructor(

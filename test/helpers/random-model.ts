@@ -2,7 +2,7 @@
 // property tests: odd widths, several heads, any LoRA ranks. Not trained; scaled so that
 // activations stay O(1) and every tensor matters.
 
-import type { Checkpoint, HostTensor } from '../../src/io/tensor.ts';
+import type { Checkpoint, HostTensor } from '../../src/tensor/tensor.ts';
 import type { RwkvVersion } from '../../src/model/config.ts';
 
 export interface RandomModelSpec {

@@ -2,10 +2,10 @@
 // each tensor is a lazy tensor whose bytes are generated when the writer asks for them.
 // Usage: tsx test/large/generate.ts OUT.(pth|safetensors) [n_layer]
 
-import { floatToBf16 } from '../../src/io/float.ts';
-import { type Checkpoint, lazyTensor, numel } from '../../src/io/tensor.ts';
+import { floatToBf16 } from '../../src/tensor/float.ts';
+import { type Checkpoint, lazyTensor, numel } from '../../src/tensor/tensor.ts';
 import { writeFileAtomic } from '../../src/io/write.ts';
-import { writerFor } from '../../src/io/writers.ts';
+import { writerFor } from '../../src/convert/writers.ts';
 
 export interface LargeSpec {
   nLayer: number;

@@ -8,7 +8,7 @@
 //    oracle numbers at 1e-4.
 
 import { describe, expect, it } from 'vitest';
-import { ggufWriter } from '../../src/io/gguf-write.ts';
+import { ggufWriter } from '../../src/convert/gguf-write.ts';
 import { loadCheckpoint, parseCheckpoint } from '../../src/io/load.ts';
 import { MemorySink } from '../../src/io/write.ts';
 import { RwkvModel } from '../../src/index.ts';

@@ -16,7 +16,7 @@ import * as K from '../../src/backends/ts/kernels.ts';
 import { dequantizeI8, i8Bytes, quantizeI8 } from '../../src/backends/quant-i8.ts';
 import { type WasmVariant, kernelModule, wasmVariantSupported } from '../../src/backends/wasm/module.ts';
 import { i8PrepBytes } from '../../src/backends/wasm/wasm-backend.ts';
-import { floatToHalf, halfToFloat } from '../../src/io/float.ts';
+import { floatToHalf, halfToFloat } from '../../src/tensor/float.ts';
 import { xorshift32 } from '../helpers/random-model.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
 

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RwkvError } from '../../src/errors.ts';
-import { floatToHalf, halfToFloat } from '../../src/io/float.ts';
+import { floatToHalf, halfToFloat } from '../../src/tensor/float.ts';
 import { GGML_QUANT_TYPES, type GgmlQuantType, blockBytes, dequantize, quantize, quantizedBytes } from '../../src/io/ggml-quants.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
 

@@ -6,7 +6,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createGgufWriter } from '../../src/io/gguf-write.ts';
+import { createGgufWriter } from '../../src/convert/gguf-write.ts';
 import { readGgufHeader } from '../../src/io/gguf.ts';
 import { MemorySource } from '../../src/io/source.ts';
 import { MemorySink } from '../../src/io/write.ts';

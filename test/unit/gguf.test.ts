@@ -6,13 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RwkvError } from '../../src/errors.ts';
-import { floatToHalf, halfToFloat } from '../../src/io/float.ts';
+import { floatToHalf, halfToFloat } from '../../src/tensor/float.ts';
 import { dequantize, quantize } from '../../src/io/ggml-quants.ts';
-import { createGgufWriter, escapeRwkvToken, ggufWriter, parseRwkvVocab } from '../../src/io/gguf-write.ts';
+import { createGgufWriter, escapeRwkvToken, ggufWriter, parseRwkvVocab } from '../../src/convert/gguf-write.ts';
 import { GgufType, ggufMetadataObject, parseGguf, parseGgufBytes, readGgufMetadata } from '../../src/io/gguf.ts';
 import { loadCheckpoint, parseCheckpoint } from '../../src/io/load.ts';
 import { FileSource } from '../../src/io/source.ts';
-import type { Checkpoint } from '../../src/io/tensor.ts';
+import type { Checkpoint } from '../../src/tensor/tensor.ts';
 import { MemorySink } from '../../src/io/write.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { fixturePath } from '../helpers/fixtures.ts';

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { RwkvError, type RwkvErrorCode } from '../../src/errors.ts';
 import { RwkvModel } from '../../src/index.ts';
-import { type Checkpoint, type HostTensor, lazyTensor, makeTensor } from '../../src/io/tensor.ts';
+import { type Checkpoint, type HostTensor, lazyTensor, makeTensor } from '../../src/tensor/tensor.ts';
 import { VERSIONS } from '../../src/model/config.ts';
 import { mergeLora } from '../../src/model/lora.ts';
 import { type RandomModelSpec, randomCheckpoint, rng } from '../helpers/random-model.ts';

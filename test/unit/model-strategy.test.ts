@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../../src/backends/backend.ts';
 import { TsBackend } from '../../src/backends/ts/ts-backend.ts';
 import { RwkvError } from '../../src/errors.ts';
-import type { Checkpoint, HostTensor } from '../../src/io/tensor.ts';
+import type { Checkpoint, HostTensor } from '../../src/tensor/tensor.ts';
 import type { RwkvVersion } from '../../src/model/config.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { openStrategy } from '../../src/strategy.ts';

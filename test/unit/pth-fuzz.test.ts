@@ -14,7 +14,7 @@ import { type AllowedGlobal, PickleDict, unpickle } from '../../src/io/pickle.ts
 import { StoredZipWriter, writePth } from '../../src/io/pth-write.ts';
 import { parsePth } from '../../src/io/pth.ts';
 import { type ByteSource, MemorySource } from '../../src/io/source.ts';
-import { type Checkpoint, makeTensor, numel } from '../../src/io/tensor.ts';
+import { type Checkpoint, makeTensor, numel } from '../../src/tensor/tensor.ts';
 import { MemorySink } from '../../src/io/write.ts';
 import { crc32, readZip } from '../../src/io/zip.ts';
 

@@ -13,7 +13,7 @@ import { type GgmlQuantType, quantize } from '../../src/io/ggml-quants.ts';
 import { RWKV_CPP_DTYPE_ID, type RwkvCppRecord, readRwkvCppFile } from '../../src/io/rwkvcpp.ts';
 import { writeRwkvCppBin } from '../../src/io/rwkvcpp-write.ts';
 import { type ByteSource, MemorySource } from '../../src/io/source.ts';
-import type { Checkpoint } from '../../src/io/tensor.ts';
+import type { Checkpoint } from '../../src/tensor/tensor.ts';
 import { MemorySink } from '../../src/io/write.ts';
 import type { RwkvVersion } from '../../src/model/config.ts';
 import { fixturePath } from '../helpers/fixtures.ts';

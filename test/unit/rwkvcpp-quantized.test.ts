@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { RwkvModel } from '../../src/index.ts';
-import { halfToFloat } from '../../src/io/float.ts';
+import { halfToFloat } from '../../src/tensor/float.ts';
 import { blockBytes } from '../../src/io/ggml-quants.ts';
 import { loadCheckpoint } from '../../src/io/load.ts';
 import { readRwkvCppFile } from '../../src/io/rwkvcpp.ts';

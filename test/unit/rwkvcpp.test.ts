@@ -5,13 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RwkvError, type RwkvErrorCode } from '../../src/errors.ts';
-import { floatToHalf, halfToFloat } from '../../src/io/float.ts';
+import { floatToHalf, halfToFloat } from '../../src/tensor/float.ts';
 import { loadCheckpoint, parseCheckpoint } from '../../src/io/load.ts';
 import { dequantize, quantize } from '../../src/io/ggml-quants.ts';
 import { parseRwkvCppBin, readRwkvCppFile, RWKV_CPP_MAGIC } from '../../src/io/rwkvcpp.ts';
 import { parseSafetensors } from '../../src/io/safetensors.ts';
 import { type ByteSource, FileSource, MemorySource } from '../../src/io/source.ts';
-import type { Checkpoint } from '../../src/io/tensor.ts';
+import type { Checkpoint } from '../../src/tensor/tensor.ts';
 import { fixturePath, TINY_MODELS } from '../helpers/fixtures.ts';
 
 // ---- helpers ----

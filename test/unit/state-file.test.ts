@@ -1,11 +1,11 @@
-// The native state file (src/io/state-file.ts, format rwkv-js-state v1): exact round trips of
+// The native state file (src/state/state-file.ts, format rwkv-js-state v1): exact round trips of
 // real states, the documented envelope (magic, version, header, padding, CRC-32), and refusals:
 // damage, truncation, other formats, another model (naming what differs), lying headers.
 
 import { describe, expect, it } from 'vitest';
 import { RwkvError, type RwkvErrorCode } from '../../src/errors.ts';
 import { RwkvModel } from '../../src/index.ts';
-import { STATE_FORMAT_VERSION, STATE_MAGIC, crc32, decodeState, encodeState, readStateHeader } from '../../src/io/state-file.ts';
+import { STATE_FORMAT_VERSION, STATE_MAGIC, crc32, decodeState, encodeState, readStateHeader } from '../../src/state/state-file.ts';
 import { type RwkvVersion, VERSIONS } from '../../src/model/config.ts';
 import { randomCheckpoint } from '../helpers/random-model.ts';
 

@@ -1,4 +1,4 @@
-// State interop (src/io/state-interop.ts): other engines' state layouts and state files.
+// State interop (src/state/state-interop.ts): other engines' state layouts and state files.
 //  - every version: real states (random model, forward) survive every layout and file format,
 //    and a model continued from an imported state gives the logits it gives from the original;
 //  - hand-set entries land where rwkv.cpp's and web-rwkv's own indexing puts them (written here
@@ -20,7 +20,7 @@ import {
   exportState,
   importState,
   stateSizeIn,
-} from '../../src/io/state-interop.ts';
+} from '../../src/state/state-interop.ts';
 import { type ModelConfig, type RwkvVersion, VERSIONS } from '../../src/model/config.ts';
 import { stateLayout } from '../../src/model/state.ts';
 import { type RandomModelSpec, randomCheckpoint } from '../helpers/random-model.ts';

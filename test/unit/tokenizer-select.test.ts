@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createGgufWriter } from '../../src/io/gguf-write.ts';
+import { createGgufWriter } from '../../src/convert/gguf-write.ts';
 import { MemorySink } from '../../src/io/write.ts';
 import { BytesTokenizer } from '../../src/tokenizer/bytes.ts';
 import { NeoxTokenizer } from '../../src/tokenizer/neox.ts';

@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseRwkvVocab } from '../../src/io/gguf-write.ts';
+import { parseRwkvVocab } from '../../src/convert/gguf-write.ts';
 import { Utf8StreamDecoder } from '../../src/tokenizer/tokenizer.ts';
 import { WorldTokenizer, parsePythonLiteral, parseWorldVocab } from '../../src/tokenizer/world.ts';
 import { fixturePath } from '../helpers/fixtures.ts';

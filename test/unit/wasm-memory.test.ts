@@ -8,7 +8,7 @@ import { dequantizeI8, i8Bytes, quantizeI8 } from '../../src/backends/quant-i8.t
 import { decode16, encodeBf16 } from '../../src/backends/ts/kernels.ts';
 import { WasmBackend } from '../../src/backends/wasm/wasm-backend.ts';
 import { parseShape, randomRwkv7Checkpoint } from '../../src/cli/bench.ts';
-import { type Checkpoint, lazyTensor } from '../../src/io/tensor.ts';
+import { type Checkpoint, lazyTensor } from '../../src/tensor/tensor.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { type OpenedStrategy, closeStrategy, openStrategy, parseStrategy } from '../../src/strategy.ts';
 

@@ -5,7 +5,7 @@
 // Legend: T rows (tokens), C channels, K/O matmul in/out, H heads, N head size.
 
 import { DECAY_SCALE } from '../../constants.ts';
-import { halfToFloat } from '../../io/float.ts';
+import { halfToFloat } from '../../tensor/float.ts';
 import type { BinaryOp, UnaryOp } from '../backend.ts';
 import type { QuantI8 } from '../quant-i8.ts';
 

@@ -2,7 +2,7 @@
 // kernels of ./kernels.ts. Always available; the baseline every other backend is checked against.
 
 import { RwkvError, shapeString } from '../../errors.ts';
-import { floatToHalf } from '../../io/float.ts';
+import { floatToHalf } from '../../tensor/float.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
 import { type QuantI8, dequantizeI8, quantizeI8 } from '../quant-i8.ts';
 import * as K from './kernels.ts';

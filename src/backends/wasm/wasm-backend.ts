@@ -12,7 +12,7 @@
 // portable build and says so in caps.description.
 
 import { RwkvError, shapeString } from '../../errors.ts';
-import { floatToHalf } from '../../io/float.ts';
+import { floatToHalf } from '../../tensor/float.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
 import { type QuantI8, i8Bytes, quantizeI8, quantizeI8Into } from '../quant-i8.ts';
 import * as TS from '../ts/kernels.ts';

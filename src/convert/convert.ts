@@ -4,15 +4,15 @@
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { RwkvError } from './errors.ts';
-import type { GgmlQuantType } from './io/ggml-quants.ts';
-import { createGgufWriter, parseRwkvVocab } from './io/gguf-write.ts';
-import { loadCheckpoint } from './io/load.ts';
-import type { Checkpoint } from './io/tensor.ts';
-import { type FloatDType, writeFileAtomic } from './io/write.ts';
-import { writerFor } from './io/writers.ts';
-import { detectConfig, type ModelConfig } from './model/config.ts';
-import { mergeLora } from './model/lora.ts';
+import { RwkvError } from '../errors.ts';
+import type { GgmlQuantType } from '../io/ggml-quants.ts';
+import { createGgufWriter, parseRwkvVocab } from './gguf-write.ts';
+import { loadCheckpoint } from '../io/load.ts';
+import type { Checkpoint } from '../tensor/tensor.ts';
+import { type FloatDType, writeFileAtomic } from '../io/write.ts';
+import { writerFor } from './writers.ts';
+import { detectConfig, type ModelConfig } from '../model/config.ts';
+import { mergeLora } from '../model/lora.ts';
 
 export interface ConvertOptions {
   /** Store every tensor in this dtype (default: keep each tensor's dtype where the format has it). */

@@ -18,7 +18,7 @@
 import { createRng } from '../generate/rng.ts';
 import { argmax } from '../generate/sampler.ts';
 import { RwkvError } from '../errors.ts';
-import { type Checkpoint, lazyTensor } from '../io/tensor.ts';
+import { type Checkpoint, lazyTensor } from '../tensor/tensor.ts';
 import { RwkvModel } from '../model/model.ts';
 import { type OpenedStrategy, closeStrategy, describePlacement, openStrategy, parseStrategy } from '../strategy.ts';
 

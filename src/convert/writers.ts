@@ -3,10 +3,10 @@
 import { extname } from 'node:path';
 import { RwkvError } from '../errors.ts';
 import { ggufWriter } from './gguf-write.ts';
-import { pthWriter } from './pth-write.ts';
-import { rwkvCppWriter } from './rwkvcpp-write.ts';
-import { safetensorsWriter } from './safetensors-write.ts';
-import type { CheckpointWriter } from './write.ts';
+import { pthWriter } from '../io/pth-write.ts';
+import { rwkvCppWriter } from '../io/rwkvcpp-write.ts';
+import { safetensorsWriter } from '../io/safetensors-write.ts';
+import type { CheckpointWriter } from '../io/write.ts';
 
 export const WRITERS: Readonly<Record<string, CheckpointWriter>> = {
   safetensors: safetensorsWriter,

@@ -22,10 +22,10 @@
 
 import { RwkvError, shapeString } from '../errors.ts';
 import { detectConfig, type ModelConfig } from '../model/config.ts';
-import { GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufType, type GgufValueType } from './gguf.ts';
-import { type GgmlQuantType, QK, blockBytes, isGgmlQuantType, quantize } from './ggml-quants.ts';
-import { type Checkpoint, type HostTensor, type StoredDType, makeTensor, numel } from './tensor.ts';
-import { type ByteSink, type CheckpointWriter, DTYPE_BYTES, type FloatDType, type WriteOptions, encodeTensor } from './write.ts';
+import { GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufType, type GgufValueType } from '../io/gguf.ts';
+import { type GgmlQuantType, QK, blockBytes, isGgmlQuantType, quantize } from '../io/ggml-quants.ts';
+import { type Checkpoint, type HostTensor, type StoredDType, makeTensor, numel } from '../tensor/tensor.ts';
+import { type ByteSink, type CheckpointWriter, DTYPE_BYTES, type FloatDType, type WriteOptions, encodeTensor } from '../io/write.ts';
 
 export interface GgufWriterOptions {
   /**

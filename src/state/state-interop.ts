@@ -38,7 +38,7 @@
 //     web-rwkv; the round trip through our own model cannot check it.
 //
 // State files (`StateFileFormat`):
-//   rwkv-js               our native format (src/io/state-file.ts): identity, checksum, f32
+//   rwkv-js               our native format (src/state/state-file.ts): identity, checksum, f32
 //   official              .safetensors, one tensor per pip state-list entry, keys "0", "1", …,
 //                         in list order, official shapes, F32 (read: F32, F16 or BF16)
 //   rwkv.cpp              raw little-endian float32 in rwkv.cpp's layout (what rwkv_eval writes)
@@ -53,11 +53,11 @@
 import { RwkvError, shapeString } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { stateLayout } from '../model/state.ts';
-import { parseSafetensors } from './safetensors.ts';
-import { safetensorsWriter } from './safetensors-write.ts';
+import { parseSafetensors } from '../io/safetensors.ts';
+import { safetensorsWriter } from '../io/safetensors-write.ts';
 import { STATE_MAGIC, decodeState, encodeState } from './state-file.ts';
-import { type Checkpoint, type HostTensor, makeTensor, numel } from './tensor.ts';
-import { type FloatDType, MemorySink } from './write.ts';
+import { type Checkpoint, type HostTensor, makeTensor, numel } from '../tensor/tensor.ts';
+import { type FloatDType, MemorySink } from '../io/write.ts';
 
 export type StateLayoutName = 'official' | 'rwkv.cpp' | 'web-rwkv';
 export const STATE_LAYOUT_NAMES: readonly StateLayoutName[] = ['official', 'rwkv.cpp', 'web-rwkv'];

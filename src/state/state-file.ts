@@ -16,7 +16,7 @@
 // format's, or a count that does not fit the file is a STATE_FORMAT error; a header whose layout
 // or count disagrees with the identity it claims is refused too. `readStateHeader` reads the
 // envelope without a model (for inspecting a file). Other engines' layouts and files:
-// src/io/state-interop.ts.
+// src/state/state-interop.ts.
 
 import { RwkvError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
