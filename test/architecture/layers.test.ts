@@ -66,7 +66,7 @@ function walk(dir: string): string[] {
 }
 
 /** Relative specifiers of every import, re-export and dynamic import in a source file. */
-export function importsOf(source: string): string[] {
+function importsOf(source: string): string[] {
   const specs: string[] = [];
   const re =
     /(?:^|[\s;])(?:import|export)\s[^;]*?\sfrom\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
