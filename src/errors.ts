@@ -14,6 +14,7 @@ export type RwkvErrorCode =
   | 'STATE_MISMATCH' // a state that belongs to another model
   | 'STATE_FORMAT'
   | 'BACKEND_UNAVAILABLE'
+  | 'OP_UNSUPPORTED' // the backend lacks an op the model's version needs (Backend's optional ops)
   | 'CUDA_UNAVAILABLE' // no koffi, CUDA driver, GPU or kernel code (the message lists what was tried)
   | 'CUDA_ERROR' // a CUDA driver or NVRTC call failed after the backend loaded
   | 'NOT_FOUND_ON_HUB' // the Hub has no such repository, revision or file

@@ -117,7 +117,7 @@ export interface Backend {
    * Per-row vector × matrix: out[t, j] = Σ_i x[t, i] · M[t, i·J + j].
    * out [T, J], x [T, I], M [T, I·J] (a J-column matrix per row; DeepEmbed's per-token s_emb).
    */
-  rowVecMat(out: Tensor, x: Tensor, M: Tensor): void;
+  rowVecMat?(out: Tensor, x: Tensor, M: Tensor): void;
 
   // ---- WKV recurrences (one per state form) ----
   /**
@@ -126,18 +126,32 @@ export interface Backend {
    *   then aa, bb, pp advance with decay w (w = −exp(time_decay) < 0).
    * out, k, v [T, C]; aa, bb, pp [C] (in/out); w, u [C].
    */
-  wkv4(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void;
+  wkv4?(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void;
   /**
    * RWKV-5/6 WKV, state S[h, i, j] with i = key channel, j = value channel. For each t, head h:
    *   out[j] = Σ_i r[i] · (u[i]·k[i]·v[j] + S[i, j]);  S[i, j] = k[i]·v[j] + w[i]·S[i, j]
    * out, r, k, v [T, C]; w [C] (v5, constant) | [T, C] (v6, per token), in (0, 1); u [C];
    * S [H, N, N] (in/out).
    */
-  wkv5(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void;
+  wkv5?(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void;
   /**
    * RWKV-7 WKV, state S[h, i, j] with i = value channel, j = key channel. For each t, head h:
    *   sa[i] = Σ_j S[i, j]·a[j];  S[i, j] = S[i, j]·w[j] + sa[i]·b[j] + v[i]·k[j];  out[i] = Σ_j S[i, j]·r[j]
    * (the model passes a = −κ̂, b = κ̂ ∘ iclr). out, r, w, k, v, a, b [T, C]; S [H, N, N] (in/out).
    */
-  wkv7(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void;
+  wkv7?(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void;
+}
+
+/**
+ * The ops a version's block may need that a backend may leave out (a v7-only backend need not
+ * implement wkv4 / wkv5). A backend declares one by having the method; the model checks every
+ * op its version needs on every layer's backend when it is built (requireOps) and refuses with
+ * OP_UNSUPPORTED naming the op, so a missing op is never found halfway through a forward pass.
+ */
+export const OPTIONAL_OPS = ['wkv4', 'wkv5', 'wkv7', 'rowVecMat'] as const;
+export type OptionalOp = (typeof OPTIONAL_OPS)[number];
+
+/** Whether backend `b` implements the optional op `op`. */
+export function implementsOp(b: Backend, op: OptionalOp): boolean {
+  return typeof b[op] === 'function';
 }

@@ -87,25 +87,25 @@ export class Frame {
   }
   rowVecMat(x: Tensor, M: Tensor, cols: number): Tensor {
     const out = this.like(x, 'rowVecMat', cols);
-    this.backend.rowVecMat(out, x, M);
+    this.backend.rowVecMat!(out, x, M);
     return out;
   }
   /** RWKV-4 WKV over the rows of k, v; aa, bb, pp advance in place. */
   wkv4(aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): Tensor {
     const out = this.like(k, 'wkv');
-    this.backend.wkv4(out, aa, bb, pp, w, u, k, v);
+    this.backend.wkv4!(out, aa, bb, pp, w, u, k, v);
     return out;
   }
   /** RWKV-5/6 WKV; S [H, key, value] advances in place. */
   wkv5(S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): Tensor {
     const out = this.like(k, 'wkv');
-    this.backend.wkv5(out, S, r, k, v, w, u, H);
+    this.backend.wkv5!(out, S, r, k, v, w, u, H);
     return out;
   }
   /** RWKV-7 WKV; S [H, value, key] advances in place. */
   wkv7(S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): Tensor {
     const out = this.like(k, 'wkv');
-    this.backend.wkv7(out, S, r, w, k, v, a, b, H);
+    this.backend.wkv7!(out, S, r, w, k, v, a, b, H);
     return out;
   }
   /** x := x + y (the residual stream is updated in place). */

@@ -328,7 +328,7 @@ export function opCases(): OpCase[] {
       inputs: { x: g.input([T, I]), M: g.input([T, I * J]) },
       outputs: { out: [T, J] },
       compare: ['out'],
-      run: (b, t) => b.rowVecMat(t['out']!, t['x']!, t['M']!),
+      run: (b, t) => b.rowVecMat!(t['out']!, t['x']!, t['M']!),
     });
   }
 
@@ -374,7 +374,7 @@ export function opCases(): OpCase[] {
         T1,
         T2,
         ['aa', 'bb', 'pp'],
-        (b, t, i) => b.wkv4(t[`out${i}`]!, t['aa']!, t['bb']!, t['pp']!, t['w']!, t['u']!, t[`k${i}`]!, t[`v${i}`]!),
+        (b, t, i) => b.wkv4!(t[`out${i}`]!, t['aa']!, t['bb']!, t['pp']!, t['w']!, t['u']!, t[`k${i}`]!, t[`v${i}`]!),
       ),
     );
   }
@@ -397,7 +397,7 @@ export function opCases(): OpCase[] {
           T1,
           T2,
           ['S'],
-          (b, t, i) => b.wkv5(t[`out${i}`]!, t['S']!, t[`r${i}`]!, t[`k${i}`]!, t[`v${i}`]!, t[perToken ? `w${i}` : 'w']!, t['u']!, H),
+          (b, t, i) => b.wkv5!(t[`out${i}`]!, t['S']!, t[`r${i}`]!, t[`k${i}`]!, t[`v${i}`]!, t[perToken ? `w${i}` : 'w']!, t['u']!, H),
         ),
       );
     }
@@ -429,7 +429,7 @@ export function opCases(): OpCase[] {
         T1,
         T2,
         ['S'],
-        (b, t, i) => b.wkv7(t[`out${i}`]!, t['S']!, t[`r${i}`]!, t[`w${i}`]!, t[`k${i}`]!, t[`v${i}`]!, t[`a${i}`]!, t[`b${i}`]!, H),
+        (b, t, i) => b.wkv7!(t[`out${i}`]!, t['S']!, t[`r${i}`]!, t[`w${i}`]!, t[`k${i}`]!, t[`v${i}`]!, t[`a${i}`]!, t[`b${i}`]!, H),
       ),
     );
   }
@@ -579,10 +579,10 @@ export function checkErrors(subject: Backend): string[] {
   const S = subject.zeros([2, 2, 2], 'S'); // H 2, N 2
   expectThrow('layerNorm into out [1, 2] of x [2, 4]', () => subject.layerNorm(out, x, c4, c4, 4, 1e-5), 'SHAPE_MISMATCH');
   expectThrow('shift with prev [3] for C 4', () => subject.shift(tc, x, c3), 'SHAPE_MISMATCH');
-  expectThrow('wkv4 into out [1, 2] of k [2, 4]', () => subject.wkv4(out, c4, c4, c4, c4, c4, x, tc), 'SHAPE_MISMATCH');
-  expectThrow('wkv5 with u [3] for C 4', () => subject.wkv5(tc, S, tc, x, tc, c4, c3, 2), 'SHAPE_MISMATCH');
-  expectThrow('wkv5 into out [1, 2] of k [2, 4]', () => subject.wkv5(out, S, tc, x, tc, c4, c4, 2), 'SHAPE_MISMATCH');
-  expectThrow('wkv7 with r [1, 2] for k [2, 4]', () => subject.wkv7(tc, S, out, tc, x, tc, tc, tc, 2), 'SHAPE_MISMATCH');
+  expectThrow('wkv4 into out [1, 2] of k [2, 4]', () => subject.wkv4!(out, c4, c4, c4, c4, c4, x, tc), 'SHAPE_MISMATCH');
+  expectThrow('wkv5 with u [3] for C 4', () => subject.wkv5!(tc, S, tc, x, tc, c4, c3, 2), 'SHAPE_MISMATCH');
+  expectThrow('wkv5 into out [1, 2] of k [2, 4]', () => subject.wkv5!(out, S, tc, x, tc, c4, c4, 2), 'SHAPE_MISMATCH');
+  expectThrow('wkv7 with r [1, 2] for k [2, 4]', () => subject.wkv7!(tc, S, out, tc, x, tc, tc, tc, 2), 'SHAPE_MISMATCH');
   for (const t of [c4, c3, tc, S]) subject.free(t);
   subject.free(x);
   expectThrow('an op on a freed tensor', () => subject.unary('neg', out, x));
