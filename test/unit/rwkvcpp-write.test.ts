@@ -61,9 +61,6 @@ const archOf = (ck: Checkpoint): 'v4' | 'v5' | 'other' => {
   return 'v4';
 };
 
-/** A plain copy: same values and dtypes, but no trace of the file it was read from. */
-const _plainCopy = (ck: Checkpoint): Checkpoint => new Map([...ck].map(([k, t]) => [k, makeTensor(t.shape, t.data.slice(), t.storedAs)]));
-
 /** The record whose data holds byte `at`, if any. */
 function recordAt(records: readonly RwkvCppRecord[], at: number): RwkvCppRecord | undefined {
   return records.find((r) => at >= r.dataOffset && at < r.dataOffset + r.dataBytes);
@@ -182,8 +179,6 @@ describe('rwkv.cpp writer: from the .safetensors twins (no trace of the .bin), t
 });
 
 // ---- 2. synthetic and random models: .bin and back ----
-
-const _PROMPT = [84, 104, 101, 32, 115, 109, 97, 108, 108]; // "The small"
 
 async function logitsOf(ck: Checkpoint, tokens: number[]): Promise<Float32Array> {
   const model = RwkvModel.fromCheckpoint(ck, { backend: 'ts' });
