@@ -13,7 +13,8 @@ export type { RefTensor, RefWeights } from './common/types.ts';
 export * as constants from './common/constants.ts';
 
 /**
- * Pick the version from the tensor names (SPEC §2.1.1, decided by named keys, not order):
+ * Pick the version from the tensor names (model.py L658-675 looks at the same keys, but in
+ * iteration order; here named keys decide):
  * v7 has `att.r_k`; v6 `att.time_maa_x`; v5.x `att.ln_x` (5.0/5.1/5.2 told apart inside v5/);
  * otherwise v4.
  */

@@ -17,8 +17,8 @@ export interface ReferenceModel<S> {
   /** GPT mode: feed T tokens, update `state` in place, return the logits at every position [T][V]. */
   forwardSequence(state: S, tokens: readonly number[]): Float64Array[];
   /**
-   * The state flattened as the official package lays it out (fixtures README §6,
-   * `state_layout`): per layer, in order, each tensor row-major.
+   * The state flattened as the official package lays it out (docs/fixtures.md "The official
+   * state layout"; the oracle's `state_layout`): per layer, in order, each tensor row-major.
    */
   flattenState(state: S): Float64Array;
 }

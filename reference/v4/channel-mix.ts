@@ -1,5 +1,5 @@
 // RWKV-4 channel mixing (the feed-forward block): token shift → r, k → r∘(relu(k)²·Wv).
-// Mirrors rwkv/model.py `ffn_one` (channelMixToken) and `ffn_seq` (channelMixSequence), SPEC §2.2.
+// Mirrors rwkv/model.py `ffn_one` (channelMixToken) and `ffn_seq` (channelMixSequence), L984-1004.
 // As in time-mix.ts, the block in model.ts applies ln2 and adds the residual; these functions take
 // xx = LN(x; ln2) and return the block's output.
 //

@@ -1,5 +1,5 @@
 // RWKV-4 model: embedding → ln0 → L × (time mix, channel mix) → ln_out → head.
-// Mirrors rwkv/model.py `RWKV.forward` for version 4 (SPEC §2.1.3, §2.2): forwardToken is the
+// Mirrors rwkv/model.py `RWKV.forward` for version 4 (L1443-1677): forwardToken is the
 // RNN path (`att_one`, `ffn_one`, one token per call), forwardSequence the GPT path (`att_seq`,
 // `ffn_seq`, T tokens per call). The two are written separately on purpose: their agreement is
 // a test, not a tautology.
@@ -9,7 +9,8 @@
 // row on every call, time_decay is turned into −exp(time_decay) where the WKV needs it, and every
 // matrix keeps its checkpoint layout [out, in].
 //
-// State (fixtures README §6, model.py state list 5i+0 .. 5i+4), per layer, each [C]:
+// State (docs/fixtures.md "The official state layout"; model.py L1448-1471, state list
+// 5i+0 .. 5i+4), per layer, each [C]:
 //   att_x_prev, att_aa, att_bb, att_pp, ffn_x_prev.
 
 import { V4_PP_INIT, LN_EPS } from '../common/constants.ts';

@@ -1,5 +1,6 @@
 // RWKV-4 time mixing (the "attention" block): token shift → r, k, v → WKV → r∘wkv → output.
-// Mirrors rwkv/model.py `att_one` (timeMixToken) and `att_seq` (timeMixSequence), SPEC §2.2.
+// Mirrors rwkv/model.py `att_one` (timeMixToken) and `att_seq` (timeMixSequence),
+// model.py L1034-1086.
 // The official functions also apply ln1 and add the residual; here the block in model.ts does
 // both, so these functions take xx = LN(x; ln1) and return only the block's output.
 //

@@ -1,7 +1,7 @@
 // RWKV-4 WKV: a per-channel, exponentially decaying average of the values v weighted by e^k,
 // kept in the official "max trick" form so that nothing overflows.
 // Mirrors the WKV lines of rwkv/model.py `att_one` (one token) and the `for t in range(T)` loop
-// of `att_seq` (SPEC §2.2).
+// of `att_seq` (model.py L1034-1086).
 //
 // Dimensions: T tokens, C channels (the attention width A = C in every released model).
 // Every channel c runs its own scalar recurrence; nothing mixes channels here.

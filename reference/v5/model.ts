@@ -1,5 +1,5 @@
 // RWKV-5 model (5.0, 5.1, 5.2): embedding → ln0 → L × (time mix, channel mix) → ln_out → head.
-// Mirrors rwkv/model.py `RWKV.forward` for versions 5.x (SPEC §2.1.3, §2.3): forwardToken is the
+// Mirrors rwkv/model.py `RWKV.forward` for versions 5.x (L1443-1677): forwardToken is the
 // RNN path (`att_one_v5*`, `ffn_one`), forwardSequence the GPT path (`att_seq_v5*`, `ffn_seq`),
 // written separately so that their agreement means something.
 //
@@ -7,12 +7,14 @@
 // Nothing is folded at load time: ln0 is applied to the embedding row on every call; decays and
 // bonuses are transformed where the WKV uses them (time-mix.ts); matrices keep [out, in].
 //
-// Which 5.x (decided from key names and shapes, not key order; SPEC §2.1.1, fixtures §10.4):
+// Which 5.x (decided from key names and shapes, not key order; model.py L658-675 uses
+// `gate.weight` and the shape of `att.time_decay` too, but in key order):
 //   att.time_faaaa present (time_decay [H, N])  → 5.2
 //   att.gate.weight present, time_decay [H]      → 5.1
 //   no gate, time_decay [H]                      → 5.0
 //
-// State (fixtures README §6, model.py list entries 3i+0 .. 3i+2), per layer:
+// State (docs/fixtures.md "The official state layout"; model.py L1448-1471, list entries
+// 3i+0 .. 3i+2), per layer:
 //   att_x_prev [C], att_kv [H, N, N] indexed [head][key i][value j], ffn_x_prev [C].
 
 import { LN_EPS } from '../common/constants.ts';

@@ -1,7 +1,8 @@
 // RWKV-5 time mixing, versions 5.0, 5.1 and 5.2:
 //   token shift → r, k, v (, g) → WKV → GroupNorm(ln_x) (→ ∘ silu(g)) → output.
 // Mirrors rwkv/model.py `att_one_v5` (5.0) and `att_one_v5_1` (5.1, 5.2) for timeMixToken;
-// `att_seq_v5` (5.0), `att_seq_v5_1` (5.1), `att_seq_v5_2` (5.2) for timeMixSequence (SPEC §2.3).
+// `att_seq_v5` (5.0), `att_seq_v5_1` (5.1), `att_seq_v5_2` (5.2) for timeMixSequence (model.py
+// L1091-1258).
 // The block in model.ts applies ln1 and adds the residual; these take xx = LN(x; ln1).
 //
 // Dimensions: T tokens, H heads, N head size, C = H·N channels.

@@ -1,7 +1,7 @@
 // RWKV-5 WKV: a matrix-valued state per head, decayed per key channel.
 // Mirrors the WKV lines of rwkv/model.py `att_one_v5` / `att_one_v5_1` (wkvStep, also the
 // per-token loop of `att_seq_v5_2`: wkvSequence) and the closed form of `att_seq_v5` /
-// `att_seq_v5_1` (wkvSequenceParallel, 5.0 and 5.1 only), SPEC §2.3.
+// `att_seq_v5_1` (wkvSequenceParallel, 5.0 and 5.1 only); model.py L1091-1258.
 //
 // Dimensions: T tokens, H heads, N head size, C = H·N channels.
 // Per-channel vectors r, k, v, w, u are [C] = [H][N] flattened: channel h·N + i.

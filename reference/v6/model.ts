@@ -1,5 +1,5 @@
 // RWKV-6 model: embedding → ln0 → L × (time mix, channel mix) → ln_out → head.
-// Mirrors rwkv/model.py `RWKV.forward` for version 6.0 (SPEC §2.1.3, §2.4): forwardToken is the
+// Mirrors rwkv/model.py `RWKV.forward` for version 6.0 (L1443-1677): forwardToken is the
 // RNN path (`att_one_v6_0`, `ffn_one_v6`), forwardSequence the GPT path (`att_seq_v6_0`,
 // `ffn_seq_v6`), written separately so that their agreement means something.
 //
@@ -8,7 +8,8 @@
 // is computed per token in time-mix.ts; LoRA matrices keep checkpoint orientation; Linear
 // weights keep [out, in]. H and N come from time_faaaa [H, N].
 //
-// State (fixtures README §6, model.py list entries 3i+0 .. 3i+2), per layer:
+// State (docs/fixtures.md "The official state layout"; model.py L1448-1471, list entries
+// 3i+0 .. 3i+2), per layer:
 //   att_x_prev [C], att_kv [H, N, N] indexed [head][key i][value j], ffn_x_prev [C].
 // State tuning: a checkpoint may hold `blocks.<i>.att.time_state` [H, N, N]. It is stored
 // [head][value j][key i] (RWKV-LM's state-tuning kernel layout), so a fresh att_kv is its

@@ -1,7 +1,7 @@
 // RWKV-6 time mixing: data-dependent token shift (LoRA) → r, k, v, g → data-dependent decay
 // (LoRA) → WKV → GroupNorm(ln_x) → ∘ g → output.
 // Mirrors rwkv/model.py `att_one_v6_0` (timeMixToken) and `att_seq_v6_0` (timeMixSequence),
-// SPEC §2.4. The block in model.ts applies ln1 and adds the residual; these take xx = LN(x; ln1).
+// model.py L1263-1340. The block in model.ts applies ln1 and adds the residual; these take xx = LN(x; ln1).
 //
 // Dimensions: T tokens, H heads, N head size, C = H·N channels, D the token-shift LoRA rank
 // (time_maa_w1 is [C, 5·D]), Dd the decay LoRA rank.

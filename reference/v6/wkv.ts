@@ -1,6 +1,6 @@
 // RWKV-6 WKV: the RWKV-5.2 matrix state, but the decay w changes with every token.
 // Mirrors the WKV lines of rwkv/model.py `att_one_v6_0` (wkvStep) and the per-token loop of
-// `att_seq_v6_0` (wkvSequence), SPEC §2.4.
+// `att_seq_v6_0` (wkvSequence), model.py L1263-1340.
 //
 // Dimensions: T tokens, H heads, N head size, C = H·N channels.
 // Per-channel vectors r, k, v, w, u are [C] = [H][N] flattened: channel h·N + i.

@@ -4,7 +4,7 @@
 // Mirrors: rwkv/model.py (pip 0.8.32) `RWKV_x070_CMix_one` / `RWKV_x070_CMix_seq`
 // (L597-601), and, for DeepEmbed (`RWKV_DE_VERSION=1`, models "rwkv7a-*"), the same functions'
 // DeepEmbed branch (L578-584) with the load-time fold of L274-277 done here at run time;
-// RWKV-LM `RWKV-v7/rwkv_v7_numpy.py: channel_mixing`. SPEC.md §2.5, fixtures README §10.4.
+// RWKV-LM `RWKV-v7/rwkv_v7_numpy.py: channel_mixing`; DeepEmbed fixture: docs/fixtures.md.
 //
 // Dimensions:  T tokens · C channels · F FFN width (4C in released models) · V vocab
 //              D DeepEmbed rank (32): s_emb rows hold a D×D matrix (D² = 1024).

@@ -2,7 +2,7 @@
 //
 // Mirrors: rwkv/model.py (pip 0.8.32) class `RWKV_x070` (L223-608): `forward` dispatching to
 // `forward_one` (RNN mode, here `forwardToken`) or `forward_seq` (GPT mode, here
-// `forwardSequence`); RWKV-LM `RWKV-v7/rwkv_v7_numpy.py: RWKV7_OP / forward`. SPEC.md §2.5.
+// `forwardSequence`); RWKV-LM `RWKV-v7/rwkv_v7_numpy.py: RWKV7_OP / forward`.
 //
 // Dimensions:  T tokens · C channels · H heads · N head size · F FFN width · V vocab · L layers.
 //

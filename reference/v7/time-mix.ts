@@ -3,7 +3,8 @@
 //
 // Mirrors: rwkv/model.py (pip 0.8.32) `RWKV_x070_TMix_one` (RNN mode, one token) and
 // `RWKV_x070_TMix_seq` (GPT mode: projections for all T rows first, then the recurrence loop);
-// RWKV-LM `RWKV-v7/rwkv_v7_numpy.py: time_mixing`. SPEC.md §2.5 lists every equation used here.
+// RWKV-LM `RWKV-v7/rwkv_v7_numpy.py: time_mixing`. model.py L492-516 (one token) and L545-572
+// (sequence) hold every equation used here.
 //
 // Dimensions:  T tokens · C channels (= H·N) · H heads · N head size (64 in released models)
 //              Dw, Da, Dv, Dg: LoRA ranks of the decay, iclr, value-residual and gate LoRAs.
