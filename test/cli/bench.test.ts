@@ -14,7 +14,7 @@ async function bench(args: string[]): Promise<{ code: number; out: string }> {
 
 /**
  * Values of the runtime weights a decode step reads, split into matrices and vectors, for an
- * RWKV-7 model (SPEC §2.5): per layer ln1, ln2, x_r…x_g, w0, a0, (v0 for layers > 0), the LoRAs
+ * RWKV-7 model (model.py RWKV_x070 L223-608): per layer ln1, ln2, x_r…x_g, w0, a0, (v0 for layers > 0), the LoRAs
  * (v1/v2 for layers > 0), k_k, k_a, r_k, ln_x, 4 C×C, ffn.x_k, ffn key/value; then ln_out and head.
  * The embedding table contributes one row (float32).
  */

@@ -1,4 +1,4 @@
-// The conformance checks shared by every backend (STYLE §4.6, fast-check's contract style), free of
+// The conformance checks shared by every backend (in fast-check's contract style), free of
 // any test framework so scripts/cuda-check.ts can run them on a GPU machine without vitest;
 // ./suite.ts wraps them in vitest tests. Given the backend under test,
 //   ops    every Backend op on seeded random inputs (odd sizes, broadcasts, aliasing, every weight

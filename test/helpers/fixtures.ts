@@ -24,7 +24,7 @@ export function fixturePath(relative: string): string | undefined {
   return undefined;
 }
 
-// ---- oracle JSON (fixtures README §6 and §10.5) ----
+// ---- oracle JSON (docs/fixtures.md "The oracle JSON files") ----
 
 export interface OracleResults {
   seq_logits: number[];

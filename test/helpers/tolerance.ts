@@ -2,13 +2,13 @@
 // A comparison fails on any NaN/Inf mismatch and reports where and by how much.
 
 /**
- * Logits of an fp32 implementation vs the official fp32 numbers (fixtures README §7).
+ * Logits of an fp32 implementation vs the official fp32 numbers (docs/fixtures.md "Tolerances").
  * Independent fp32 implementations agree to <= 4e-6; moving every weight by ±1 ulp moves the
  * logits by <= 5.4e-5. The project's contract is 1e-4 absolute.
  */
 export const LOGITS_ORACLE_ATOL = 1e-4;
 
-/** Final state vs the official numbers: abs diff <= 1e-3 · max(1, |ref|) (README §7, §10.7). */
+/** Final state vs the official numbers: abs diff <= 1e-3 · max(1, |ref|) (docs/fixtures.md "Tolerances"). */
 export const STATE_ORACLE_ATOL = 1e-3;
 export const STATE_ORACLE_RTOL = 1e-3;
 

@@ -1,4 +1,4 @@
-// The in-context learning operands of RWKV-7's WKV as the model passes them (SPEC §2.5):
+// The in-context learning operands of RWKV-7's WKV as the model passes them (model.py L492-516):
 // a = −κ̂ and b = κ̂·iclr, κ̂ = κ normalised to unit length per head, iclr ∈ (0, 1), so the state
 // stays bounded. Tests and benchmarks of the wkv7 kernels build their inputs with it.
 

@@ -1,4 +1,4 @@
-// GGUF against the official implementation's numbers (fixtures README §6, §11):
+// GGUF against the official implementation's numbers (docs/fixtures.md "GGUF files"):
 //  - gguf/tiny-rwkv7-834K-f32.gguf holds exactly the fp32 weight set of 7v0-834K, so it must
 //    reproduce the fp32 oracle at the project's 1e-4: sequence logits, per-token RNN logits,
 //    chunk-7 logits, final state, 32 greedy tokens;
@@ -18,8 +18,8 @@ import { greedyTokens } from '../helpers/greedy.ts';
 
 /**
  * F16 file vs the fp32 oracle. Measured max abs 1.8e-6 over both prompts (RNN mode): every 2-D
- * weight is rounded to f16, but this model's FP32 weights are nearly f16-exact already (README
- * §5: its fp16 set is within 4.8e-7 of fp32). Bound: the project's 1e-4.
+ * weight is rounded to f16, but this model's FP32 weights are nearly f16-exact already (docs/fixtures.md:
+ * its fp16 set's logits are within 4.8e-7 of rwkv.cpp's, as the fp32 set's are). Bound: the project's 1e-4.
  */
 const GGUF_F16_ATOL = 1e-4;
 /**

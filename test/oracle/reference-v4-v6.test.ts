@@ -1,5 +1,5 @@
 // The v4, v5.x and v6 reference (reference/v4, v5, v6) against the official pip package's
-// numbers (fixtures README §6, §10.5): every v4–v6 oracle model, every weight set, every file of
+// numbers (docs/fixtures.md "The oracle JSON files"): every v4–v6 oracle model, every weight set, every file of
 // that set this library can read, every public prompt.
 //
 // Per prompt (fresh state each time):
@@ -68,7 +68,7 @@ function readWeights(relative: string): Promise<RefWeights> {
 
 const models = new Map<string, Promise<AnyModel>>();
 
-/** The model of one file, merged with a state-tuning file when there is one (fixtures §10.4). */
+/** The model of one file, merged with a state-tuning file when there is one (docs/fixtures.md "The models"). */
 function getModel(c: OracleCase, file: string, stateFile: string | undefined): Promise<AnyModel> {
   const key = `${file}|${stateFile ?? ''}`;
   let p = models.get(key);

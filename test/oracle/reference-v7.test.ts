@@ -1,6 +1,6 @@
 // The RWKV-7 reference (reference/v7, incl. DeepEmbed) against the official implementation:
-// logits, states and greedy tokens computed by the `rwkv` pip package 0.8.32 (fixtures README
-// §6, §10). Both reference paths are checked: forwardSequence (GPT mode) and forwardToken (RNN
+// logits, states and greedy tokens computed by the `rwkv` pip package 0.8.32 (docs/fixtures.md
+// "The oracle JSON files"). Both reference paths are checked: forwardSequence (GPT mode) and forwardToken (RNN
 // mode), plus 7-token chunks carrying the state.
 //
 // Every weight file of every set (.safetensors, .pth, rwkv.cpp .bin) is loaded through src/io's

@@ -1,8 +1,9 @@
 // rwkv.cpp ships expected logits for its tiny models (prompt '"in' = 34 105 110, fresh state).
 // For v4, v6 and v7 they agree with the official package, and so with us. For v5 they do NOT:
-// rwkv.cpp normalises ln_x with eps 1e-5 while the official package uses 64e-5 (SPEC §2.3,
-// fixtures README §5). We follow the official package; this test pins both facts, so a change
-// of our GroupNorm eps would show up here as well as in the oracle tests.
+// rwkv.cpp normalises ln_x with eps 1e-5 while the official package uses 64e-5 (model.py
+// L1109, L1148, L1177, L1218, L1254; RWKV-LM RWKV-v5/src/model.py L311, L378; docs/fixtures.md).
+// We follow the official package; this test pins both facts, so a change of our GroupNorm eps
+// would show up here as well as in the oracle tests.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

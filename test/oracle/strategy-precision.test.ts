@@ -1,13 +1,13 @@
 // The lossy storages of the strategy strings ("wasm bf16", "wasm fp16", "wasm fp32i8") against
 // the fp32 model on every fixture model: the error of the last-token logits, as max|Δ| / std(ref)
-// (the RWKV numpy reference's metric, STYLE §3), stays within the bounds docs/strategy.md states.
+// (the metric of RWKV-LM's RWKV-v7/rwkv_v7_numpy.py self-check), stays within the bounds docs/strategy.md states.
 //
 // Bounds, from measurements on these fixtures with a margin of about 2× (measured worst in
 // brackets): models whose weights are not already exact in 16 bits (the v4 / v5 tiny models) show
 // the rounding, the others are exact up to summation order.
 //   bf16   2e-2 [9.3e-3]: 8 mantissa bits per weight
 //   fp16   5e-3 [1.8e-3]: 11 mantissa bits per weight
-//   int8   1.2e-1 [6.1e-2]: uint8 weights with per-row/column offset and scale (SPEC §2.1.5),
+//   int8   1.2e-1 [6.1e-2]: uint8 weights with per-row/column offset and scale (model.py L818-847),
 //          and int16 activations in the WASM int8 kernel (decode and prefill)
 
 import { afterAll, describe, expect, it } from 'vitest';

@@ -282,7 +282,7 @@ describe('wasm matmul kernels ≡ TS twins', () => {
   );
 });
 
-describe('int8 scheme (SPEC §2.1.5) and its TS twin', () => {
+describe('int8 scheme (model.py L818-847, L91-97) and its TS twin', () => {
   test.prop([fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.integer()])(
     'dequantised weights are within half a quantisation step of the originals',
     (O, Kd, seed) => {

@@ -1,5 +1,5 @@
-// generate(): greedy decoding reproduces the official greedy tokens of every fixture model (fixtures
-// README §6: argmax of the prompt's logits, then one token at a time), seeded sampling repeats,
+// generate(): greedy decoding reproduces the official greedy tokens of every fixture model (docs/fixtures.md
+// `greedy_tokens`: argmax of the prompt's logits, then one token at a time), seeded sampling repeats,
 // chunked prompts equal unchunked ones, continuing from a result equals one long generation,
 // AbortSignal / break stop it, stop strings and stop tokens, and a seeded end-to-end token list.
 

@@ -207,7 +207,7 @@ describe('errors', () => {
   });
 });
 
-// ---- against rwkv.cpp's quantizer (fixtures README §12) ----
+// ---- against rwkv.cpp's quantizer (the fixtures' quantized files, docs/fixtures.md) ----
 
 /** The records of an rwkv.cpp .bin file as stored (type id, raw bytes). */
 function rwkvCppRecords(bytes: Uint8Array): Map<string, { type: number; data: Uint8Array }> {

@@ -359,7 +359,7 @@ describe('GGUF → checkpoint', () => {
   });
 });
 
-describe('the fixture GGUF files (llama.cpp v0.4.0 loads them; fixtures README §11)', () => {
+describe('the fixture GGUF files (llama.cpp v0.4.0 loads them; docs/fixtures.md)', () => {
   it('metadata and tensor names as llama.cpp writes them', () => {
     const p = fixturePath('gguf/tiny-rwkv7-834K-f32.gguf');
     if (p === undefined) return;

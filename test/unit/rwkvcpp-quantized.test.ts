@@ -1,4 +1,4 @@
-// Quantized rwkv.cpp `.bin` files (fixtures README §12: made from the FP32 files by rwkv.cpp's own
+// Quantized rwkv.cpp `.bin` files (docs/fixtures.md: made from the FP32 files by rwkv.cpp's own
 // rwkv_quantize): dequantized on load to within one quantization step of the FP32 file, every
 // other tensor identical, and the model runs on them with logits close to the fp32 oracle.
 
@@ -92,7 +92,7 @@ describe('quantized rwkv.cpp files: dequantized weights', () => {
               // One step is d. d (and m) are stored in fp16, so the grid itself is off the ideal one
               // by up to |q|·(d's fp16 rounding) + (m's fp16 rounding): under 7% of d for normal
               // scales, but the whole error where the ideal scale is below fp16's range (4v0's
-              // ~1e-7 weights, README §3: d is stored as 0 or a subnormal there).
+              // ~1e-7 weights, docs/fixtures.md: d is stored as 0 or a subnormal there).
               const bound = d + QMAX[q] * fp16RoundingError(d) + (q === 'Q5_1' ? fp16RoundingError(m) : 0);
               for (let j = 0; j < 32; j++) {
                 const e = Math.abs(g[b * 32 + j]! - w[b * 32 + j]!);

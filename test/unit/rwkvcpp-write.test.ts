@@ -69,8 +69,8 @@ function recordAt(records: readonly RwkvCppRecord[], at: number): RwkvCppRecord 
 /**
  * The checkpoint tensors of `a` and `b` are the same: keys, shapes, and values bit for bit,
  * except those the converter put through exp, which must agree in the stored domain to 1 float32
- * ulp (a float32 value of w does not always map back to the same stored value; fixtures README
- * §4 "Reconstructed values"). Returns how many tensors went through exp.
+ * ulp (a float32 value of w does not always map back to the same stored value; docs/fixtures.md
+ * "rwkv.cpp .bin files"). Returns how many tensors went through exp.
  */
 function expectSameTensors(label: string, a: Checkpoint, b: Checkpoint): number {
   // (same keys; v7's six x_* come back in rwkv.cpp's order, where the first of them stood)
@@ -106,8 +106,8 @@ describe('rwkv.cpp writer: the tiny rwkv.cpp files come back byte for byte', () 
         // Same header version as the file: identical, every byte.
         expect(differing(writeBin(ck, { fileVersion: header.version as 100 | 101 }), bytes)).toEqual([]);
         // The CheckpointWriter (defaults: version 101, FP16 file iff the matrices are F16): the only
-        // difference is the version field of the 4v0 files, which are version 100 (README §3 says
-        // so of 4v0-660K-FP32.bin; its FP16 file is version 100 too).
+        // difference is the version field of the 4v0 files, which are version 100 (docs/fixtures.md
+        // "The models").
         const sink = new MemorySink();
         rwkvCppWriter.write(ck, sink, {});
         const d = differing(sink.bytes(), bytes);

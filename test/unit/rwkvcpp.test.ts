@@ -1,5 +1,5 @@
-// rwkv.cpp `.bin` reader: the real tiny models against their .safetensors twins (fixtures README
-// §4), the FP32 files against the FP16 files, small files built here for each converter rule, and
+// rwkv.cpp `.bin` reader: the real tiny models against their .safetensors twins (docs/fixtures.md
+// "rwkv.cpp .bin files"), the FP32 files against the FP16 files, small files built here for each converter rule, and
 // hostile inputs.
 
 import { readFileSync } from 'node:fs';
@@ -138,7 +138,7 @@ function converterForward(model: string, key: string): ((w: number) => number) |
 }
 
 /**
- * Tolerances for the reconstructed tensors (README §4 "Reconstructed values"). The fixture makers
+ * Tolerances for the reconstructed tensors (docs/fixtures.md "rwkv.cpp .bin files"). The fixture makers
  * inverted the converter's exp in float64 and rounded to float32; so does the reader.
  *  - Re-applying the converter's transform to our values must give back the stored value to
  *    within 1.2e-7 absolute: the bound the README states for the .safetensors values. The stored
@@ -208,7 +208,7 @@ describe('rwkv.cpp .bin: FP32 files', () => {
         const ck32 = parseRwkvCppBin(b32, p32!);
         const ck16 = parseRwkvCppBin(readFileSync(p16!), p16!);
         const st = parseSafetensors(readFileSync(pst!), pst!);
-        if (model === '4v0-660K') expect(readRwkvCppFile(b32, p32!).header.version).toBe(100); // README §3
+        if (model === '4v0-660K') expect(readRwkvCppFile(b32, p32!).header.version).toBe(100); // docs/fixtures.md "The models"
         expect([...ck32.keys()].sort()).toEqual([...st.keys()].sort());
         for (const [key, want] of st) {
           const t32 = tensor(ck32, key);

@@ -1,4 +1,4 @@
-// The sampler (SPEC §2.7) against hand-computed distributions, the penalty bookkeeping, stop
+// The sampler (rwkv pip utils.py L55-135) against hand-computed distributions, the penalty bookkeeping, stop
 // strings across token boundaries, and the PCG32 generator against published / independently
 // computed values.
 

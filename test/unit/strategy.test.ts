@@ -42,7 +42,7 @@ function expectInvalid(s: string, fragment: string): void {
 }
 
 describe('parseStrategy', () => {
-  it('reads the official README examples (SPEC §3) with cpu / cuda devices', () => {
+  it('reads the official README examples (rwkv pip README L183-203) with cpu / cuda devices', () => {
     expect(parseStrategy('cpu fp32').segments).toEqual([{ device: 'cpu', dtype: 'fp32', i8: false, stream: false, text: 'cpu fp32' }]);
     expect(parseStrategy('cuda fp16').segments[0]).toMatchObject({ device: 'cuda', dtype: 'fp16', i8: false });
     expect(parseStrategy('cuda fp16i8 *10 -> cpu fp32').segments).toEqual([

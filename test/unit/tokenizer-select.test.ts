@@ -138,7 +138,7 @@ describe.skipIf(neoxPath === undefined)('GPT-NeoX 20B', () => {
     expect(e.message).toContain('$RWKV_TOKENIZER_20B (not set)');
   });
 
-  it('"Hello world" → [12092, 1533] (fixtures README §13), and round trips', () => {
+  it('"Hello world" → [12092, 1533] (docs/fixtures.md "Tokenizers"), and round trips', () => {
     expect(neox.encode('Hello world')).toEqual([12092, 1533]);
     expect(neox.encode('The quick brown fox').slice(0, 4)).toEqual([510, 3158, 8516, 30013]);
     for (const s of ['Hello world', '  two  spaces ', 'a\u0000\u0001\t\n\r\n', '你好，世界 😀👍', 'x'.repeat(300), '']) {
