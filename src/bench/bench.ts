@@ -35,7 +35,8 @@ export interface BenchShape {
 
 /**
  * The released RWKV-7 World models' shapes (config.json of fla-hub/rwkv7-0.4B-world and
- * rwkv7-1.5B-world; 0.1B: SPEC §2.5): vocab 65536, head size 64, FFN 4C.
+ * rwkv7-1.5B-world; 0.1B: C = 768 with the LoRA ranks of RWKV-LM RWKV-v7/train_temp/src/model.py
+ * L547-563): vocab 65536, head size 64, FFN 4C.
  */
 export const SHAPES: Readonly<Record<string, BenchShape>> = {
   '0.1B': { name: '0.1B', nLayer: 12, nEmbd: 768, nVocab: 65536, headSize: 64, nFfn: 3072, ranks: { w: 64, a: 64, v: 32, g: 128 } },

@@ -1,4 +1,4 @@
-// Text generation: the official pipeline's `generate` (SPEC §2.7) as a stream.
+// Text generation: the official pipeline's `generate` (rwkv pip utils.py L90-135) as a stream.
 //
 //   prompt → tokens → fed in GPT mode, `chunkLen` tokens per call (state carried)
 //   repeat up to maxTokens times:

@@ -10,7 +10,7 @@
 // The inputs (every token but the last) are fed in GPT mode, `chunkLen` tokens per call with the
 // state carried; logits row t predicts token t+1. log p = l − max − log Σ exp(l − max), in float64.
 //
-// LAMBADA (SPEC §2.8.4; RWKV-LM RWKV-v7/rwkv_v7_demo_fast.py): for each document
+// LAMBADA (RWKV-LM RWKV-v7/rwkv_v7_demo_fast.py L435-463): for each document
 //   context, word = text.rsplit(' ', 1);  src = [0] + encode(context);  dst = encode(' ' + word)
 //   logits of src + dst (fresh state); logL = Σ_i log p(dst_i | …); correct = every dst_i is the argmax
 //   ppl = exp(−(Σ_docs logL) / docs)   (per document, i.e. the last word's likelihood, as RWKV-LM)

@@ -1,5 +1,5 @@
-// The official RWKV sampler (SPEC §2.7: rwkv pip package `utils.py`, PIPELINE.sample_logits and the
-// penalty bookkeeping of PIPELINE.generate), plus text-level stop strings.
+// The official RWKV sampler (rwkv pip package 0.8.32 `utils.py`: PIPELINE.sample_logits L55-88 and
+// the penalty bookkeeping of PIPELINE.generate L90-135), plus text-level stop strings.
 //
 // sample_logits(logits, temperature, top_p, top_k):
 //   1. temperature == 0 → greedy (here: the argmax, see `sampleLogits`)

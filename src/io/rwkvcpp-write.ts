@@ -1,7 +1,7 @@
 // rwkv.cpp `.bin` writer: an original-layout checkpoint → the file rwkv.cpp's converter
 // (python/convert_pytorch_to_ggml.py) would write from it, file version 101, FP32 or FP16.
 //
-// The converter's transforms, applied here exactly as rwkvcpp.ts undoes them (fixtures README §4):
+// The converter's transforms, applied here exactly as rwkvcpp.ts undoes them (docs/fixtures.md):
 //   all      `.time_*` tensors squeezed (every size-1 dim dropped)
 //   v4       `att.time_decay` → -exp(w)
 //   v5.0/5.1 `att.time_decay` → exp(-exp(w)) as (H,1,1) ((H,1) with a gate, as the converter's

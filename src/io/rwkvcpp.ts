@@ -1,4 +1,4 @@
-// rwkv.cpp `.bin` reader (layout: rwkv.cpp docs/FILE_FORMAT.md; fixtures README §4).
+// rwkv.cpp `.bin` reader (layout: rwkv.cpp docs/FILE_FORMAT.md; converter changes: docs/fixtures.md).
 //
 //   header   six int32 LE: magic 0x67676d66 ("ggmf"), file version (100 or 101), n_vocab, n_embed,
 //            n_layer, data_type (of most tensors)
@@ -344,8 +344,8 @@ export function rwkvCppOrigin(t: HostTensor): RwkvCppOrigin | undefined {
 
 /**
  * Invert an elementwise transform the converter applied in float32. The inverse is computed in
- * float64 and rounded once to float32 (as the fixtures' .safetensors were made, README §4
- * "Reconstructed values"). `valid` is the converter's range; anything outside it (or NaN) cannot
+ * float64 and rounded once to float32 (as the fixtures' .safetensors were made, docs/fixtures.md
+ * "rwkv.cpp .bin files"). `valid` is the converter's range; anything outside it (or NaN) cannot
  * have come from the converter and is rejected (when the tensor is read) rather than turned into NaN.
  */
 function inverted(

@@ -12,7 +12,7 @@
 //   model file → $RWKV_VOCAB (20B: $RWKV_TOKENIZER_20B). Nothing found → RwkvError FILE_NOT_FOUND
 //   listing every place looked at and where to download the file.
 // A tokenizer whose vocab size differs from options.vocabSize is refused (a 20B tokenizer on a World
-// model gives gibberish, SPEC §2.6), unless options.allowVocabMismatch is true.
+// model gives gibberish: RWKV/rwkv.cpp issue #123), unless options.allowVocabMismatch is true.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
