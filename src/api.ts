@@ -1,55 +1,50 @@
-// The API every platform has: what the Node/Deno/Bun entry (index.ts) and the browser entry
-// (browser.ts) both export. Nothing here reads files by path or loads native code at import.
+// The public API every platform has: what the Node/Deno/Bun entry (index.ts, `rwkv`) and the
+// browser entry (browser.ts, `rwkv/browser`) both export. Nothing here reads files by path or
+// loads native code at import. These are the names a user needs to load a model, run it, keep
+// its state, tokenize, generate, chat and score text; everything else has a subpath of its own
+// (src/entries/: `rwkv/formats`, `rwkv/tokenizer`, `rwkv/generate`, `rwkv/hub`, `rwkv/backends`).
+// test/architecture/exports.test.ts lists every name: an addition here is a deliberate change.
 
-export { RwkvError, type RwkvErrorCode } from './errors.ts';
+// errors (docs/errors.md: every code)
+export { ERROR_CODES, RwkvError, type RwkvErrorCode, type RwkvErrorDetails } from './errors.ts';
+// the model and its state
 export { RwkvModel, type ForwardOptions, type ForwardResult, type LoadOptions } from './model/model.ts';
-export { RwkvState, stateLayout, type StateEntry } from './model/state.ts';
-export { detectConfig, detectVersion, VERSIONS, type ModelConfig, type RwkvVersion } from './model/config.ts';
-export { prepareWeights, type RuntimeWeights } from './model/prepare.ts';
-export { parseCheckpoint, FORMATS, type FileFormatName, type LoadedCheckpoint } from './io/load.ts';
-export type { Checkpoint, HostTensor } from './tensor/tensor.ts';
-export type { Backend, BackendCaps, Tensor, UnaryOp, BinaryOp } from './backends/backend.ts';
-export { TsBackend } from './backends/ts/ts-backend.ts';
-export { selectBackend, createBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions } from './backends/select.ts';
-export { mergeLora } from './model/lora.ts';
-export { encodeState, decodeState, STATE_MAGIC, STATE_FORMAT_VERSION } from './state/state-file.ts';
+export { RwkvState } from './model/state.ts';
+export type { ModelConfig, RwkvVersion } from './model/config.ts';
+// backends (a name, or an instance for LoadOptions.backend)
+export { createBackend, type BackendName, type CreateBackendOptions } from './backends/select.ts';
+export type { Backend } from './backends/backend.ts';
+// state files: state.toArray() ⇄ bytes, in every supported format
 export {
-  exportState,
-  importState,
-  encodeStateFile,
   decodeStateFile,
   detectStateFileFormat,
-  STATE_FILE_FORMATS,
-  STATE_LAYOUT_NAMES,
+  encodeStateFile,
+  type EncodeStateOptions,
   type StateFileFormat,
-  type StateLayoutName,
 } from './state/state-interop.ts';
-export { MemorySource, type ByteSource } from './io/source.ts';
-export { type Tokenizer, type TokenizerKind, Utf8StreamDecoder } from './tokenizer/tokenizer.ts';
+// tokenizers
+export type { Tokenizer, TokenizerKind } from './tokenizer/tokenizer.ts';
+export { WorldTokenizer, type WorldTokenizerOptions } from './tokenizer/world.ts';
+export { NeoxTokenizer } from './tokenizer/neox.ts';
+export { BytesTokenizer } from './tokenizer/bytes.ts';
+// generation, chat, evaluation (docs/generation.md)
 export {
-  END_OF_TEXT,
-  WORLD_VOCAB_FILE,
-  WORLD_VOCAB_SIZE,
-  WorldTokenizer,
-  type WorldTokenizerOptions,
-  parsePythonLiteral,
-  parseWorldVocab,
-} from './tokenizer/world.ts';
-export { BYTES_VOCAB_SIZE, BytesTokenizer } from './tokenizer/bytes.ts';
-export { NEOX_TOKENIZER_FILE, NEOX_VOCAB_SIZE, NeoxTokenizer } from './tokenizer/neox.ts';
-export * from './generate/index.ts';
+  generate,
+  generateText,
+  type GenerateOptions,
+  type GenerateResult,
+  type GeneratedPiece,
+  type Generation,
+  type StopReason,
+} from './generate/generate.ts';
+export type { PenaltyOptions, SamplingOptions } from './generate/sampler.ts';
+export { ChatSession, type ChatOptions, type ReplyOptions } from './generate/chat.ts';
 export {
-  parseStrategy,
-  allocateLayers,
-  placeLayers,
-  openStrategy,
-  closeStrategy,
-  STRATEGY_GRAMMAR,
-  STRATEGY_DEVICES,
-  STRATEGY_DTYPES,
-  type Strategy,
-  type StrategySegment,
-  type OpenedStrategy,
-  type StrategyDevice,
-  type StrategyDType,
-} from './strategy.ts';
+  lambada,
+  parseLambadaJsonl,
+  perplexity,
+  type LambadaDocument,
+  type LambadaResult,
+  type PerplexityOptions,
+  type PerplexityResult,
+} from './generate/perplexity.ts';

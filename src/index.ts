@@ -1,20 +1,10 @@
-// Public API (Node, Deno, Bun): everything in api.ts, plus what reads and writes files by path —
-// the Hub, converters and writers, loaders and tokenizer lookup. The browser entry is browser.ts.
+// The main entry (`rwkv`, for Node, Deno and Bun): everything in api.ts, plus the three things
+// that need files by path — the tokenizer found next to a model, the converter, and Hub
+// downloads. The browser entry is browser.ts; the rest of the library is in the subpaths of
+// src/entries/. test/architecture/exports.test.ts lists every name.
+
 export * from './api.ts';
-export { loadCheckpoint } from './io/load.ts';
-export { FileSource } from './io/source.ts';
+export { loadTokenizer, type TokenizerOptions } from './tokenizer/select.ts';
 export { convertModel, type ConvertOptions, type ConvertResult } from './convert/convert.ts';
-export { WRITERS, writerFor } from './convert/writers.ts';
-export type { CheckpointWriter, WriteOptions, FloatDType } from './io/write.ts';
-export * from './hub/index.ts';
-export {
-  NEOX_TOKENIZER_ENV,
-  NEOX_TOKENIZER_URLS,
-  TOKENIZER_BY_VOCAB_SIZE,
-  type TokenizerOptions,
-  WORLD_VOCAB_ENV,
-  WORLD_VOCAB_URLS,
-  ggufTokenizer,
-  loadTokenizer,
-  unescapeRwkvToken,
-} from './tokenizer/select.ts';
+export { resolveModelFile, type DownloadProgress, type ResolveModelOptions } from './hub/download.ts';
+export type { HubRef } from './hub/ref.ts';

@@ -12,7 +12,7 @@ const ROOT = normalize(join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 /**
  * Each unit of src/ and what it may import (besides itself). A unit is a folder under src/ or a
- * top-level file of src/ (without .ts). The entry points (api, index, browser, bin) sit on top.
+ * top-level file of src/ (without .ts). The entry points (api, index, browser, entries, bin) sit on top.
  */
 const LAYERS: Record<string, readonly string[]> = {
   errors: [],
@@ -52,6 +52,8 @@ const LAYERS: Record<string, readonly string[]> = {
   api: ['*'],
   index: ['*'],
   browser: ['*'],
+  // the subpath entries of package.json (rwkv/formats, rwkv/generate, …)
+  entries: ['*'],
   bin: ['cli'],
 };
 

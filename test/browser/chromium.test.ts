@@ -128,7 +128,10 @@ async function inPage(args: {
         const greedy: number[] = [];
         let l = logits;
         for (let i = 0; i < p.greedy.length; i++) {
-          const tok = rwkv.argmax(l);
+          // greedy: the first largest logit (the sampler's argmax is in rwkv/generate, not in
+          // the browser build)
+          let tok = 0;
+          for (let j = 1; j < l.length; j++) if (l[j]! > l[tok]!) tok = j;
           greedy.push(tok);
           if (i + 1 < p.greedy.length) l = (await model.forward([tok], state)).logits;
         }
