@@ -18,7 +18,7 @@
 // kernel's (C, T) group: the share of this runtime's scalar multiply-add rate the kernel reaches,
 // which travels between machines (and through a noisy one) better than raw GFLOP/s.
 //
-// Second table: the WASM matrix kernels (assembly/kernels/matmul.ts through WasmBackend.matmul,
+// Second table: the WASM matrix kernels (assembly/kernels/matmul/ through WasmBackend.matmul,
 // thread dispatch included) against the TS ones at the RWKV-7 0.1B shapes (O×K = 768×768,
 // 3072×768 and the 65536×768 head), W stored as f32, bf16, f16 and int8, 1 and all threads, each
 // validated against its TS twin (same storage) before timing. GB/s = weight bytes ÷ time (what

@@ -1,6 +1,7 @@
 // The WKV recurrences of every version (Backend.wkv4, wkv5 for v5 and v6, wkv7), for T ≥ 1 tokens
 // in one call, state in/out. Twins: wkv4, wkv5, wkv7 in src/backends/ts/kernels.ts; the math is
-// SPEC §2.2–2.5. Heads are independent, so the loops run head-outer, token-inner: one head's
+// the official rwkv pip package's model.py (att_seq L1058-1086, att_seq_v6_0 L1301-1340,
+// RWKV_x070 L223-608). Heads are independent, so the loops run head-outer, token-inner: one head's
 // state (N·N floats, 16 KiB at N = 64) stays in L1 across the tokens of a sequence. f32 throughout
 // (the twins accumulate in f64 and round the state to f32 each step); tails of N (or C) not a
 // multiple of 4 run the same body on one lane (ld/st with lane1 = true).

@@ -142,7 +142,7 @@ export function dequantizeI8(m: QuantI8): Float32Array {
 
 /**
  * Bytes of one int8 matrix in the WASM layout: mx [O], rx [O], my [K], ry [K] as f32, then
- * q [O, K] (see assembly/kernels/matmul.ts).
+ * q [O, K] (see assembly/kernels/matmul/i8.ts).
  */
 export function i8Bytes(O: number, K: number): number {
   return 8 * O + 8 * K + O * K;

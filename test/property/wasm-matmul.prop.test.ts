@@ -1,4 +1,4 @@
-// Every WASM matrix kernel (assembly/kernels/matmul.ts) ≡ its scalar TS twin (src/backends/ts/
+// Every WASM matrix kernel (assembly/kernels/matmul/) ≡ its scalar TS twin (src/backends/ts/
 // kernels.ts: matmul, matmul16, matmulI8, matmulI8x16) on random odd sizes: W stored as f32, bf16, f16, int8;
 // T = 1 (decode path) and T ≥ 2 (blocked prefill path); portable and, where the runtime runs it,
 // relaxed build; a random row range [row0, row1) (what one thread computes): rows outside it and

@@ -1,5 +1,5 @@
 // The WASM SIMD backend: every tensor lives in one shared WebAssembly.Memory (allocated by
-// ./arena.ts), the matrix products run in the AssemblyScript kernels of assembly/kernels/matmul.ts
+// ./arena.ts), the matrix products run in the AssemblyScript kernels of assembly/kernels/matmul/
 // split over a thread pool (./pool.ts), the other ops in the kernels of abi-ops.ts on this thread.
 //
 // Weights are stored as asked: f32, bf16 (rounded to nearest even), f16 (a matrix holding an f16
@@ -71,7 +71,7 @@ const orphans = new FinalizationRegistry<ThreadPool>((pool) => void pool.close()
 const relaxedVerdicts = new Map<boolean, string | undefined>();
 
 /**
- * Bytes of matmulI8Prep's output (assembly/kernels/matmul.ts, matmulI8PrepBytes): sums [T, 4]
+ * Bytes of matmulI8Prep's output (assembly/kernels/matmul/i8.ts, matmulI8PrepBytes): sums [T, 4]
  * f32, x16 [T, K] i16.
  */
 export function i8PrepBytes(T: number, K: number): number {
