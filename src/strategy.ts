@@ -5,7 +5,8 @@
 //
 //   strategy := "auto" | segment ( "->" segment )*
 //   segment  := DEVICE " " DTYPE [ "i8" ] [ " *" N [ "+" ] ]
-//   DEVICE   := ts | wasm | cpu | cuda[:K]          cpu = the best CPU backend (wasm, else ts)
+//   DEVICE   := ts | wasm | cuda[:K] | cpu          the registered backends (src/backends/registry.ts);
+//                                                   cpu = the best CPU backend ('auto': wasm, else ts)
 //   DTYPE    := fp32 | bf16 | fp16
 //
 // Layers to place: n_layer + 1, the extra one being ln_out + head (README L178). Allocation
@@ -36,11 +37,15 @@
 // The head follows the segment that holds layer n_layer (so it is int8 iff that segment is i8).
 
 import type { Backend, WeightStorage } from './backends/backend.ts';
-import * as select from './backends/select.ts';
+import { AUTO_SUMMARY, BACKENDS, type RegisteredBackend } from './backends/registry.ts';
+import { createBackend, selectBackend } from './backends/select.ts';
 import { RwkvError } from './errors.ts';
 
-export const STRATEGY_DEVICES = ['ts', 'wasm', 'cpu', 'cuda'] as const;
-export type StrategyDevice = (typeof STRATEGY_DEVICES)[number];
+/** A strategy's devices: every registered backend, and `cpu` (the best CPU backend, as 'auto' picks it). */
+export type StrategyDevice = RegisteredBackend | 'cpu';
+export const STRATEGY_DEVICES: readonly StrategyDevice[] = [...BACKENDS.map((e) => e.name), 'cpu'];
+/** The devices that take an ordinal (`cuda:K`). */
+const ORDINAL_DEVICES: readonly string[] = BACKENDS.filter((e) => 'ordinal' in e && e.ordinal).map((e) => e.name);
 export const STRATEGY_DTYPES = ['fp32', 'bf16', 'fp16'] as const;
 export type StrategyDType = (typeof STRATEGY_DTYPES)[number];
 
@@ -68,17 +73,23 @@ export interface Strategy {
   readonly segments: readonly StrategySegment[];
 }
 
+/** `DEVICE` in the grammar: "ts | wasm | cuda[:K] | cpu". */
+export const STRATEGY_DEVICE_CHOICES = STRATEGY_DEVICES.map((d) => (ORDINAL_DEVICES.includes(d) ? `${d}[:K]` : d)).join(' | ');
+
 export const STRATEGY_GRAMMAR = `strategy := "auto" | SEGMENT [ "->" SEGMENT ]...
   SEGMENT := DEVICE DTYPE[i8] [*N[+]]
-  DEVICE  := ts | wasm | cpu (the best CPU backend) | cuda[:K]
+  DEVICE  := ${STRATEGY_DEVICE_CHOICES} (cpu: the best CPU backend here, ${AUTO_SUMMARY})
   DTYPE   := fp32 | bf16 | fp16 (weight storage; i8 = int8 linear layers)
   *N      := this segment runs the next N layers (the model has n_layer + 1: the last is the head);
              segments without *N share the rest; *N+ takes every layer left over
 examples: "wasm fp32"  "wasm bf16"  "wasm fp32i8"  "ts fp32"  "wasm bf16 *8 -> ts fp32"
           "cuda fp16 *20 -> wasm fp32i8"  "auto"`;
 
+/** A device of the grammar, as a regular expression: "ts|wasm|cuda(?::\d+)?|cpu". */
+const DEVICE_RE = STRATEGY_DEVICES.map((d) => (ORDINAL_DEVICES.includes(d) ? `${d}(?::\\d+)?` : d)).join('|');
+
 /** The official regex (model.py L620) with our devices and dtypes, after whitespace normalisation. */
-const STRATEGY_RE = /^(?:(?:^|->) *(?:ts|wasm|cpu|cuda(?::\d+)?) (?:fp32|bf16|fp16)(?:i8)?(?: \*\d+\+?)? *)+$/;
+const STRATEGY_RE = new RegExp(`^(?:(?:^|->) *(?:${DEVICE_RE}) (?:fp32|bf16|fp16)(?:i8)?(?: \\*\\d+\\+?)? *)+$`);
 
 function invalid(text: string, why: string): RwkvError {
   return new RwkvError('INVALID_ARGUMENT', `invalid strategy "${text}": ${why}\n${STRATEGY_GRAMMAR}`, { argument: 'strategy' });
@@ -105,6 +116,12 @@ export function parseStrategy(text: string): Strategy {
   return { text: normal, auto: false, segments };
 }
 
+/** "ts, wasm, cuda, cuda:K or cpu". */
+function deviceList(): string {
+  const all = STRATEGY_DEVICES.flatMap((d) => (ORDINAL_DEVICES.includes(d) ? [d, `${d}:K`] : [d]));
+  return `${all.slice(0, -1).join(', ')} or ${all.at(-1)}`;
+}
+
 function parseSegment(text: string, tokens: string[], i: number, n: number): StrategySegment {
   const where = n > 1 ? `segment ${i + 1} ("${tokens.join(' ')}")` : `"${tokens.join(' ')}"`;
   if (tokens.length === 0) throw invalid(text, `segment ${i + 1} is empty (a "->" with nothing on one side)`);
@@ -113,12 +130,12 @@ function parseSegment(text: string, tokens: string[], i: number, n: number): Str
   if (tokens.length > 3) throw invalid(text, `${where} has too many parts (DEVICE DTYPE [*N])`);
   const [dev, dt, count] = tokens as [string, string, string | undefined];
 
-  const m = /^(ts|wasm|cpu|cuda)(?::(\d+))?$/.exec(dev);
-  if (m === null || (m[2] !== undefined && m[1] !== 'cuda')) {
+  const m = /^([a-z0-9]+)(?::(\d+))?$/.exec(dev);
+  const device = STRATEGY_DEVICES.find((d) => d === m?.[1]);
+  if (m === null || device === undefined || (m[2] !== undefined && !ORDINAL_DEVICES.includes(device))) {
     const hint = dev === 'mps' || dev === 'dml' ? " (the official package's torch devices are not available here)" : '';
-    throw invalid(text, `${where}: unknown device "${dev}"; expected ${STRATEGY_DEVICES.join(', ')} or cuda:K${hint}`);
+    throw invalid(text, `${where}: unknown device "${dev}"; expected ${deviceList()}${hint}`);
   }
-  const device = m[1] as StrategyDevice;
 
   const d = /^(fp32|bf16|fp16)(i8|i4|i3)?$/.exec(dt);
   if (d === null)
@@ -239,53 +256,13 @@ export interface OpenOptions {
   device?: number;
 }
 
-type BackendFactory = (name: string, options?: OpenOptions) => Backend | Promise<Backend>;
-
 /**
- * The backend factory: select.ts's async `createBackend` when it has one (backends that need
- * async setup, like wasm's workers), else its synchronous `selectBackend`.
+ * A backend for one device: a registered backend by name (src/backends/registry.ts), or `cpu` =
+ * the fastest CPU backend that works here (select.ts 'auto': wasm, else ts). Unavailable devices
+ * throw BACKEND_UNAVAILABLE (CUDA_UNAVAILABLE for cuda) naming what is missing.
  */
-function factory(): BackendFactory {
-  const s = select as unknown as { createBackend?: BackendFactory; selectBackend: (name: string) => Backend };
-  return s.createBackend ?? ((name) => s.selectBackend(name));
-}
-
-/** Backend names select.ts knows (besides 'auto'). */
-function known(): readonly string[] {
-  return select.BACKEND_NAMES.filter((n) => n !== 'auto');
-}
-
-const CUDA_MISSING = 'the CUDA backend needs an NVIDIA GPU, its driver and the optional koffi package (docs/cuda.md)';
-
-/** Throws BACKEND_UNAVAILABLE naming what is missing when select.ts has no such backend. */
-function checkKnown(device: Exclude<StrategyDevice, 'cpu'>): void {
-  if (known().includes(device)) return;
-  throw new RwkvError('BACKEND_UNAVAILABLE', `strategy device "${device}" is not available`, {
-    argument: 'strategy',
-    expected: `one of ${['cpu', ...known()].join(', ')}`,
-    actual: device,
-    hint: device === 'cuda' ? CUDA_MISSING : 'this build has no WASM backend',
-  });
-}
-
-/**
- * A backend for one device: `ts`, `wasm`, `cuda`, or `cpu` = the fastest CPU backend that works
- * here (wasm, else ts). Unavailable devices throw BACKEND_UNAVAILABLE naming what is missing.
- */
-export async function openDevice(device: StrategyDevice, options: OpenOptions = {}): Promise<Backend> {
-  const make = factory();
-  if (device === 'cpu') {
-    if (known().includes('wasm')) {
-      try {
-        return await make('wasm', options);
-      } catch (e) {
-        if (!(e instanceof RwkvError && e.code === 'BACKEND_UNAVAILABLE')) throw e;
-      }
-    }
-    return make('ts', options);
-  }
-  checkKnown(device);
-  return make(device, options);
+export function openDevice(device: StrategyDevice, options: OpenOptions = {}): Promise<Backend> {
+  return createBackend(device === 'cpu' ? 'auto' : device, options);
 }
 
 /**
@@ -294,9 +271,7 @@ export async function openDevice(device: StrategyDevice, options: OpenOptions = 
  * `RwkvModel.load` and `RwkvModel.create` open them asynchronously.
  */
 export function openDeviceSync(device: StrategyDevice): Backend {
-  if (device === 'cpu') return select.selectBackend('auto');
-  checkKnown(device);
-  return select.selectBackend(device);
+  return selectBackend(device === 'cpu' ? 'auto' : device);
 }
 
 /** A strategy with a backend for each segment that got layers (null for the others). */
@@ -352,8 +327,8 @@ export async function closeStrategy(opened: Pick<OpenedStrategy, 'backends'>): P
  * A backend by its select.ts name ('auto', 'ts', 'wasm', …), started asynchronously where it
  * needs that (the `backend` load option of RwkvModel.load / create).
  */
-export async function createNamedBackend(name: string, options: OpenOptions = {}): Promise<Backend> {
-  return factory()(name, options);
+export function createNamedBackend(name: string, options: OpenOptions = {}): Promise<Backend> {
+  return createBackend(name, options);
 }
 
 /** One line per segment: what runs where (for `rwkv info` and the bench header). */

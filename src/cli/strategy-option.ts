@@ -1,5 +1,6 @@
 // `--strategy S` (and `--threads N`) for every CLI command that loads a model. The CLI adds
-// STRATEGY_OPTIONS to its parseArgs options and STRATEGY_HELP to its usage, and calls
+// STRATEGY_OPTIONS to its parseArgs options and STRATEGY_HELP to its usage (its devices come from
+// the backend registry, src/backends/registry.ts), and calls
 // strategyLoadOptions(values) to get the RwkvModel.load options; a StrategyOptionError is a usage
 // error (exit 2), its message already shows the grammar.
 //
@@ -9,7 +10,7 @@
 // an error rather than a silent preference.
 
 import { RwkvError } from '../errors.ts';
-import { parseStrategy } from '../strategy.ts';
+import { STRATEGY_DEVICE_CHOICES, parseStrategy } from '../strategy.ts';
 
 export const STRATEGY_OPTIONS = {
   strategy: { type: 'string' },
@@ -17,7 +18,7 @@ export const STRATEGY_OPTIONS = {
 } as const;
 
 export const STRATEGY_HELP = `  --strategy S          which backend runs which layers, and how their weights are stored:
-                        "auto" | DEVICE DTYPE[i8] [*N[+]] [-> …]; DEVICE ts | wasm | cpu | cuda,
+                        "auto" | DEVICE DTYPE[i8] [*N[+]] [-> …]; DEVICE ${STRATEGY_DEVICE_CHOICES},
                         DTYPE fp32 | bf16 | fp16 (i8: int8 linear layers); e.g. "wasm fp32",
                         "wasm fp32i8", "wasm bf16 *8 -> ts fp32" (see docs/strategy.md)
   --threads N           worker threads for the backends the strategy opens (default: all cores)`;

@@ -1,7 +1,8 @@
 // Selecting the optional CUDA backend by name or strategy: without a GPU (CI, this machine) it is
 // one typed CUDA_UNAVAILABLE error that says what is missing, and 'auto' still works.
 import { describe, expect, it } from 'vitest';
-import { BACKEND_NAMES, RwkvError, RwkvModel, createBackend, selectBackend } from '../../src/index.ts';
+import { RwkvError, RwkvModel } from '../../src/index.ts';
+import { BACKEND_NAMES, createBackend, selectBackend } from '../../src/backends/select.ts';
 import { cudaAvailable } from '../../src/backends/cuda/index.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
 

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { STRATEGY_HELP, STRATEGY_OPTIONS, StrategyOptionError, strategyLoadOptions } from '../../src/cli/strategy-option.ts';
+import { BACKENDS } from '../../src/backends/registry.ts';
 
 describe('strategyLoadOptions', () => {
   it('plugs into parseArgs and yields normalised load options', () => {
@@ -18,5 +19,12 @@ describe('strategyLoadOptions', () => {
     expect(() => strategyLoadOptions({ threads: '0' })).toThrow(/--threads must be a positive integer/);
     expect(() => strategyLoadOptions({ strategy: 'ts fp32', backend: 'ts' })).toThrow(/--strategy replaces --backend/);
     expect(() => strategyLoadOptions({ strategy: 'ts fp32', weights: 'compact' })).toThrow(/replaces --weights/);
+  });
+});
+
+describe('STRATEGY_HELP', () => {
+  it('names every registered backend as a device, and cpu', () => {
+    expect(STRATEGY_HELP).toContain('DEVICE ts | wasm | cuda[:K] | cpu,');
+    for (const e of BACKENDS) expect(STRATEGY_HELP).toMatch(new RegExp(`DEVICE .*\\b${e.name}\\b`));
   });
 });

@@ -4,9 +4,11 @@
 
 import { fc, test as propTest } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
+import { BACKENDS } from '../../src/backends/registry.ts';
 import { TsBackend } from '../../src/backends/ts/ts-backend.ts';
 import { RwkvError } from '../../src/errors.ts';
 import {
+  STRATEGY_DEVICES,
   STRATEGY_GRAMMAR,
   allocateLayers,
   closeStrategy,
@@ -100,8 +102,13 @@ describe('parseStrategy', () => {
     expectInvalid('auto fp32', '"auto" is a whole strategy');
   });
 
-  it('the grammar text is exported for help messages', () => {
-    expect(STRATEGY_GRAMMAR).toContain('DEVICE  := ts | wasm | cpu');
+  it('the grammar text is exported for help messages, its devices from the backend registry', () => {
+    expect(STRATEGY_GRAMMAR).toContain('DEVICE  := ts | wasm | cuda[:K] | cpu (cpu: the best CPU backend here, wasm, else ts)');
+    expect(STRATEGY_DEVICES).toEqual([...BACKENDS.map((e) => e.name), 'cpu']);
+  });
+
+  it('names every device in the unknown-device message', () => {
+    expectInvalid('gpu fp32', 'expected ts, wasm, cuda, cuda:K or cpu');
   });
 
   const segmentArb = fc.record({
