@@ -1,91 +1,29 @@
 // RwkvModel: weights on a backend, the layer loop, logits. One code path for every T ≥ 1:
-// one token is RNN mode, several tokens GPT mode; the version only picks the block function.
+// one token is RNN mode, several tokens GPT mode; the version only picks the block function
+// (its registry entry, src/model/registry.ts). Loading and weight placement: load.ts.
 
 import type { Backend, Tensor, WeightStorage } from '../backends/backend.ts';
-import { type BackendName, selectBackend } from '../backends/select.ts';
-import {
-  type OpenedStrategy,
-  type Strategy,
-  type StrategySegment,
-  closeStrategy,
-  createNamedBackend,
-  openStrategy,
-  openStrategySync,
-  parseStrategy,
-  weightStorage,
-} from '../strategy.ts';
-import { LN_EPS, V4_PP_INIT } from '../constants.ts';
+import { LN_EPS } from '../constants.ts';
 import { RwkvError } from '../errors.ts';
-import { type FileFormatName, loadCheckpoint, parseCheckpoint } from '../io/load.ts';
-import { floatToHalf, halfToFloat } from '../tensor/float.ts';
-import { type Checkpoint, numel } from '../tensor/tensor.ts';
-import type { BlockFn } from './block.ts';
-import { type ModelConfig, type RwkvVersion, detectConfig } from './config.ts';
+import type { FileFormatName } from '../io/load.ts';
+import { closeStrategy } from '../strategy.ts';
+import type { Checkpoint } from '../tensor/tensor.ts';
+import type { ModelConfig } from './config.ts';
 import { Frame } from './frame.ts';
-import { mergeLora } from './lora.ts';
-import { prepareWeights } from './prepare.ts';
+import {
+  type BuildOptions,
+  type LoadOptions,
+  type ModelParts,
+  buildModel,
+  createModel,
+  layerOfKey,
+  loadModel,
+  modelFromBytes,
+} from './load.ts';
+import { versionSpec } from './registry.ts';
 import { RwkvState, stateLayout } from './state.ts';
-import { blockV4 } from './v4/block.ts';
-import { blockV5 } from './v5/block.ts';
-import { blockV6 } from './v6/block.ts';
-import { blockV7 } from './v7/block.ts';
 
-const BLOCKS: Record<RwkvVersion, BlockFn> = {
-  '4': blockV4,
-  '5.0': blockV5,
-  '5.1': blockV5,
-  '5.2': blockV5,
-  '6': blockV6,
-  '7': blockV7,
-  '7-deepembed': blockV7,
-};
-
-export interface LoadOptions {
-  /**
-   * A backend name ('auto', 'ts', 'wasm', …) or a Backend instance: shorthand for a one-segment
-   * strategy. `load` / `create` make named backends with select.ts `createBackend` (async; its
-   * 'auto' is wasm where that works, else ts) and release them in dispose(); `fromCheckpoint`
-   * uses the synchronous `selectBackend` ('auto' = ts). Default: 'auto' for `load` / `create`
-   * (the fastest backend here: wasm where WebAssembly SIMD and threads work, else ts), and the ts
-   * backend for `fromCheckpoint`.
-   */
-  backend?: BackendName | string | Backend;
-  /**
-   * Extra checkpoint files merged over the model's tensors before loading, e.g. a v6
-   * state-tuning file holding blocks.N.att.time_state.
-   */
-  extraFiles?: readonly string[];
-  /**
-   * How weight matrices are kept: 'f32'; 'compact' keeps each matrix in bf16 or f16 when every
-   * one of its values is exactly representable there (as in 16-bit checkpoints), which halves
-   * memory and leaves every result unchanged; 'auto' (default) is 'compact' for models whose
-   * float32 weights would exceed COMPACT_AUTO_BYTES, else 'f32' (faster on the ts backend).
-   *
-   * `{ backend: B, weights: 'f32' }` is the strategy "B fp32"; 'compact' and 'auto' have no
-   * strategy-string form (they never change a result); `strategy: 'auto'` is `backend: 'auto'`
-   * with `weights: 'auto'`.
-   */
-  weights?: 'f32' | 'compact' | 'auto';
-  /**
-   * Called as weights reach the backend: `loaded` of `total` parameters (the checkpoint's element
-   * count), so a caller can draw a progress bar. The same shape as the Hub download progress.
-   */
-  onProgress?: (p: { phase: 'load'; file?: string; loaded: number; total: number }) => void;
-  /**
-   * Which backend runs which layers and how their weights are stored (src/strategy.ts,
-   * docs/strategy.md): "wasm fp32", "wasm bf16 *8 -> ts fp32", "auto", … A string, a parsed
-   * Strategy, or one opened with openStrategy (backends already made). Not together with
-   * `backend` / `weights`.
-   */
-  strategy?: string | Strategy | OpenedStrategy;
-  /** Worker threads for the backends a strategy opens (wasm); default: theirs. */
-  threads?: number;
-  /** LoRA checkpoints merged at load, in order: W' = W + (alpha / r)·B·A (src/model/lora.ts). */
-  lora?: readonly { file: string; alpha: number }[];
-}
-
-/** Above this many bytes of float32 weights, weights: 'auto' keeps matrices compact. */
-export const COMPACT_AUTO_BYTES = 1024 ** 3;
+export { COMPACT_AUTO_BYTES, exactStorage, type LoadOptions, storageBytes } from './load.ts';
 
 /**
  * Most tokens one forward call runs at once; longer inputs run in pieces of this size. 128 keeps
@@ -94,54 +32,6 @@ export const COMPACT_AUTO_BYTES = 1024 ** 3;
  * 512-token call, rwkv bench 0.1B wasm fp32, 2 threads).
  */
 export const FORWARD_CHUNK = 128;
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-function byteSwapped(bits: Uint16Array): Uint16Array {
-  return bits.map((b) => ((b & 0xff) << 8) | (b >>> 8));
-}
-
-/** The most compact storage that represents every value of `data` exactly. */
-export function exactStorage(data: Float32Array): WeightStorage {
-  const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  let bf16 = true;
-  for (let i = 0; i < u32.length && bf16; i++) if ((u32[i]! & 0xffff) !== 0) bf16 = false;
-  if (bf16) return 'bf16';
-  for (let i = 0; i < data.length; i++) {
-    const x = data[i]!;
-    if (halfToFloat(floatToHalf(x)) !== x) return 'f32';
-  }
-  return 'f16';
-}
-
-/** Bytes a matrix or vector of `shape` takes in `storage` (i8: one byte a value + float32 mx, my, rx, ry). */
-export function storageBytes(storage: WeightStorage, shape: readonly number[]): number {
-  const n = numel(shape);
-  if (storage === 'f32') return n * 4;
-  if (storage === 'i8') return n + (shape.length === 2 ? 8 * (shape[0]! + shape[1]!) : 0);
-  return n * 2;
-}
-
-/**
- * How one layer's weights are stored: as the `weights` option says ('f32' / 'compact'), or as a
- * strategy segment says (src/strategy.ts weightStorage).
- */
-type StoragePolicy = 'f32' | 'compact' | StrategySegment;
-
-/** Where one of the n_layer + 1 layers lives. */
-interface LayerSlot {
-  readonly backend: Backend;
-  readonly policy: StoragePolicy;
-}
-
-/** The layer a runtime weight belongs to: blocks.i.* → i; emb → 0; ln_out, head → n_layer. */
-function layerOfKey(key: string, nLayer: number): number {
-  if (key.startsWith('blocks.')) return Number(key.slice(7, key.indexOf('.', 7)));
-  return key.startsWith('emb.') ? 0 : nLayer;
-}
-
-function isOpened(s: LoadOptions['strategy']): s is OpenedStrategy {
-  return typeof s === 'object' && 'placement' in s;
-}
 
 export interface ForwardOptions {
   /** Return logits for every input token ([T][V]) instead of the last one only. */
@@ -158,34 +48,36 @@ export interface ForwardResult {
 export class RwkvModel {
   /** The backend of layer 0 (embedding and first block); the only one unless a strategy splits. */
   readonly backend: Backend;
+  readonly config: ModelConfig;
+  /** The backend of each of the n_layer + 1 layers (index n_layer: ln_out + head). */
+  readonly layerBackends: readonly Backend[];
+  private readonly weights: Map<string, Tensor>;
+  /** The file the model came from and its format (for `rwkv info`). */
+  readonly source: { file: string; format: FileFormatName | 'memory' };
+  /** Bytes of weights by how they are stored (requested; a backend may store f32 anyway). */
+  readonly weightBytes: Readonly<Record<WeightStorage, number>>;
+  /** The strategy in normal form, or how the backend / weights options were read. */
+  readonly strategy: string;
+  /** Backends this model opened itself (from a strategy string or backend name): released by dispose(). */
+  private readonly owned: readonly Backend[];
 
-  private constructor(
-    readonly config: ModelConfig,
-    /** The backend of each of the n_layer + 1 layers (index n_layer: ln_out + head). */
-    readonly layerBackends: readonly Backend[],
-    private readonly weights: Map<string, Tensor>,
-    /** The file the model came from and its format (for `rwkv info`). */
-    readonly source: { file: string; format: FileFormatName | 'memory' },
-    /** Bytes of weights by how they are stored (requested; a backend may store f32 anyway). */
-    readonly weightBytes: Readonly<Record<WeightStorage, number>>,
-    /** The strategy in normal form, or how the backend / weights options were read. */
-    readonly strategy: string,
-    /** Backends this model opened itself (from a strategy string or backend name): released by dispose(). */
-    private readonly owned: readonly Backend[],
-  ) {
-    this.backend = layerBackends[0]!;
+  private constructor(parts: ModelParts) {
+    this.config = parts.config;
+    this.layerBackends = parts.layerBackends;
+    this.weights = parts.weights;
+    this.source = parts.source;
+    this.weightBytes = parts.weightBytes;
+    this.strategy = parts.strategy;
+    this.owned = parts.owned;
+    this.backend = parts.layerBackends[0]!;
   }
 
-  /** Load a model file (.safetensors, rwkv.cpp .bin); version and shapes come from the weights. */
+  /**
+   * Load a model file: .pth (PyTorch zip), .safetensors, rwkv.cpp .bin or GGUF (src/io/load.ts
+   * tells them apart by their bytes); version and shapes come from the weights.
+   */
   static async load(file: string, options: LoadOptions = {}): Promise<RwkvModel> {
-    const main = await loadCheckpoint(file);
-    const ckpt = new Map(main.checkpoint);
-    for (const extra of options.extraFiles ?? []) {
-      for (const [k, t] of (await loadCheckpoint(extra)).checkpoint) ckpt.set(k, t);
-    }
-    let merged: Checkpoint = ckpt;
-    for (const l of options.lora ?? []) merged = mergeLora(merged, (await loadCheckpoint(l.file)).checkpoint, l.alpha, l.file);
-    return RwkvModel.create(merged, { ...options, file, format: main.format });
+    return new RwkvModel(await loadModel(file, options));
   }
 
   /**
@@ -197,173 +89,23 @@ export class RwkvModel {
     bytes: Uint8Array | ArrayBuffer,
     options: Omit<LoadOptions, 'extraFiles' | 'lora'> & { name?: string } = {},
   ): Promise<RwkvModel> {
-    const { name, ...rest } = options;
-    for (const key of ['extraFiles', 'lora'] as const) {
-      if (key in rest) {
-        throw new RwkvError('INVALID_ARGUMENT', `fromBytes takes no ${key} (they are file paths)`, {
-          argument: key,
-          hint: 'parse each file with parseCheckpoint, merge the tensors, and call RwkvModel.create',
-        });
-      }
-    }
-    const loaded = parseCheckpoint(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), name);
-    return RwkvModel.create(loaded.checkpoint, { ...rest, file: loaded.file, format: loaded.format });
+    return new RwkvModel(await modelFromBytes(bytes, options));
   }
 
   /**
    * fromCheckpoint, but a strategy's backends are opened asynchronously (backends that start
    * workers, like wasm, need that).
    */
-  static async create(
-    ckpt: Checkpoint,
-    options: LoadOptions & { file?: string; format?: FileFormatName | 'memory' } = {},
-  ): Promise<RwkvModel> {
-    const s = options.strategy;
-    const threads = options.threads !== undefined ? { threads: options.threads } : {};
-    let opened: Pick<OpenedStrategy, 'backends'>;
-    let build: typeof options;
-    if (s !== undefined && !isOpened(s)) {
-      const o = await openStrategy(s, detectConfig(ckpt, options.file).nLayer, threads);
-      [opened, build] = [o, { ...options, strategy: o }];
-    } else if (s === undefined && (options.backend === undefined || typeof options.backend === 'string')) {
-      // a backend by name, by default 'auto': select.ts createBackend (wasm where it works, else ts)
-      const backend = await createNamedBackend(options.backend ?? 'auto', threads);
-      [opened, build] = [{ backends: [backend] }, { ...options, backend }];
-    } else {
-      // a Backend instance, or an opened strategy
-      return RwkvModel.fromCheckpoint(ckpt, options);
-    }
-    try {
-      return RwkvModel.build(
-        ckpt,
-        build,
-        opened.backends.filter((b) => b !== null),
-      );
-    } catch (e) {
-      await closeStrategy(opened);
-      throw e;
-    }
+  static async create(ckpt: Checkpoint, options: BuildOptions = {}): Promise<RwkvModel> {
+    return new RwkvModel(await createModel(ckpt, options));
   }
 
   /**
    * Build a model from tensors in the original checkpoint layout. A strategy string is opened
    * with synchronous backends only (select.ts selectBackend); use `create` for the others.
    */
-  static fromCheckpoint(ckpt: Checkpoint, options: LoadOptions & { file?: string; format?: FileFormatName | 'memory' } = {}): RwkvModel {
-    return RwkvModel.build(ckpt, options, []);
-  }
-
-  private static build(
-    ckpt: Checkpoint,
-    options: LoadOptions & { file?: string; format?: FileFormatName | 'memory' },
-    owned: readonly Backend[],
-  ): RwkvModel {
-    const file = options.file;
-    const config = detectConfig(ckpt, file);
-    const { slots, strategy, opened } = RwkvModel.slots(ckpt, config, options);
-    const weights = new Map<string, Tensor>();
-    const bytes: Record<WeightStorage, number> = { f32: 0, bf16: 0, f16: 0, i8: 0 };
-    // stream: each source tensor is read, transformed and uploaded to its layer's backend, then
-    // dropped. Matrices (matmul weights; not the embedding tables, which are looked up) may be
-    // stored compact, as the layer's policy says.
-    let total = 0;
-    for (const t of ckpt.values()) total += numel(t.shape);
-    let loaded = 0;
-    const progress = (n: number) => {
-      loaded = Math.min(total, loaded + n);
-      options.onProgress?.({ phase: 'load', ...(file !== undefined ? { file } : {}), loaded, total });
-    };
-    prepareWeights(ckpt, config, file, (key, t) => {
-      progress(numel(t.shape));
-      const { backend, policy } = slots[layerOfKey(key, config.nLayer)]!;
-      const matrix = t.shape.length === 2 && !key.endsWith('emb.weight');
-      // 'exact': the narrowest storage that keeps every value (the 'compact' option)
-      const want: WeightStorage | 'exact' =
-        policy === 'f32' ? 'f32' : policy === 'compact' ? (matrix ? 'exact' : 'f32') : weightStorage(key, t.shape, policy);
-      const src = t.unchanged;
-      if (matrix && (want === 'exact' || want === 'bf16' || want === 'f16') && src?.raw && backend.uploadCompact) {
-        const encoding = src.storedAs === 'BF16' ? 'bf16' : src.storedAs === 'F16' ? 'f16' : undefined;
-        if (encoding !== undefined && (want === 'exact' || want === encoding)) {
-          // a 16-bit matrix used as stored: keep its bytes, never decode to float32
-          const raw = src.raw();
-          // own the bytes: adopt a buffer of exactly this tensor, copy a view into something larger
-          const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
-          const bits = new Uint16Array(whole ? raw.buffer : raw.slice().buffer, 0, raw.length / 2);
-          weights.set(key, backend.uploadCompact(LITTLE_ENDIAN ? bits : byteSwapped(bits), t.shape, key, encoding));
-          bytes[encoding] += bits.length * 2;
-          return;
-        }
-      }
-      if ((want === 'f32' || want === 'bf16' || want === 'i8') && t.readInto !== undefined && backend.uploadFilled) {
-        // decoded straight into the backend's memory (bf16 / int8: encoded there in place): no
-        // host copy of the tensor
-        weights.set(key, backend.uploadFilled(t.shape, key, t.readInto, want));
-        bytes[want] += storageBytes(want, t.shape);
-        return;
-      }
-      const data = t.data;
-      const storage = want === 'exact' ? exactStorage(data) : want;
-      weights.set(key, backend.upload(data, t.shape, key, storage));
-      bytes[storage] += storageBytes(storage, t.shape);
-    });
-    options.onProgress?.({ phase: 'load', ...(file !== undefined ? { file } : {}), loaded: total, total });
-    const source = { file: file ?? '(memory)', format: options.format ?? 'memory' } as const;
-    // a strategy string opened here (synchronously): this model owns those backends
-    const own = opened !== null && !isOpened(options.strategy) ? opened.backends.filter((b) => b !== null) : owned;
-    return new RwkvModel(
-      config,
-      slots.map((s) => s.backend),
-      weights,
-      source,
-      bytes,
-      strategy,
-      own,
-    );
-  }
-
-  /** The backend and storage policy of each of the n_layer + 1 layers, from the options. */
-  private static slots(
-    ckpt: Checkpoint,
-    config: ModelConfig,
-    options: LoadOptions,
-  ): { slots: LayerSlot[]; strategy: string; opened: OpenedStrategy | null } {
-    const L = config.nLayer + 1;
-    const autoPolicy = (): 'f32' | 'compact' => {
-      let n = 0;
-      for (const t of ckpt.values()) n += numel(t.shape);
-      return n * 4 > COMPACT_AUTO_BYTES ? 'compact' : 'f32';
-    };
-    if (options.strategy === undefined) {
-      // the one-segment shorthand: every layer on one backend, one policy
-      const backend = selectBackend(options.backend ?? 'auto');
-      const policy = options.weights === undefined || options.weights === 'auto' ? autoPolicy() : options.weights;
-      const slot = { backend, policy };
-      const strategy = policy === 'f32' ? `${backend.caps.name} fp32` : `${backend.caps.name} fp32 (16-bit-exact matrices compact)`;
-      return { slots: Array.from({ length: L }, () => slot), strategy, opened: null };
-    }
-    if (options.backend !== undefined || options.weights !== undefined) {
-      throw new RwkvError('INVALID_ARGUMENT', 'give either a strategy or backend / weights options, not both', {
-        argument: 'strategy',
-        hint: '"B fp32" is { backend: B, weights: "f32" }',
-      });
-    }
-    const s = options.strategy;
-    const opened = isOpened(s) ? s : openStrategySync(typeof s === 'string' ? parseStrategy(s) : s, config.nLayer);
-    if (opened.placement.length !== L) {
-      throw new RwkvError('INVALID_ARGUMENT', 'the opened strategy was allocated for another number of layers', {
-        argument: 'strategy',
-        expected: `${L} layers (n_layer + 1)`,
-        actual: `${opened.placement.length}`,
-      });
-    }
-    const policy0: 'f32' | 'compact' | undefined = opened.strategy.auto ? autoPolicy() : undefined;
-    const slots = opened.placement.map((p): LayerSlot => {
-      const backend = opened.backends[p.segment];
-      if (backend == null)
-        throw new RwkvError('INVALID_ARGUMENT', `strategy segment ${p.segment + 1} has layers but no backend`, { argument: 'strategy' });
-      return { backend, policy: policy0 ?? opened.strategy.segments[p.segment]! };
-    });
-    return { slots, strategy: opened.strategy.text, opened };
+  static fromCheckpoint(ckpt: Checkpoint, options: BuildOptions = {}): RwkvModel {
+    return new RwkvModel(buildModel(ckpt, options));
   }
 
   private w(key: string): Tensor {
@@ -372,20 +114,21 @@ export class RwkvModel {
     return t;
   }
 
-  /** A fresh state, each layer's on that layer's backend: zeros (v4 pp = −1e30; v6 state tuning: the tuned att_kv). */
+  /**
+   * A fresh state, each layer's on that layer's backend: zeros, then what the version's initState
+   * sets (v4 pp = −1e30; v6 state tuning: the tuned att_kv).
+   */
   createState(): RwkvState {
     const cfg = this.config;
+    const spec = versionSpec(cfg.version);
     const layers: Tensor[][] = [];
     for (let i = 0; i < cfg.nLayer; i++) {
-      const b = this.layerBackends[i]!;
-      layers.push(
-        stateLayout(cfg).map((e) => {
-          const t = b.zeros(e.shape, `blocks.${i}.${e.name}`);
-          if (e.name === 'att_pp') b.write(t, new Float32Array(cfg.nEmbd).fill(V4_PP_INIT));
-          if (e.name === 'att_kv' && cfg.hasTimeState) b.copy(t, this.w(`blocks.${i}.att.time_state`));
-          return t;
-        }),
-      );
+      const backend = this.layerBackends[i]!;
+      const entries = stateLayout(cfg).map((e) => backend.zeros(e.shape, `blocks.${i}.${e.name}`));
+      layers.push(entries);
+      if (spec.initState === undefined) continue;
+      const state = Object.fromEntries(stateLayout(cfg).map((e, j) => [e.key, entries[j]!]));
+      spec.initState({ cfg, layer: i, backend, state, W: (name) => this.w(`blocks.${i}.${name}`) });
     }
     return new RwkvState(this.layerBackends.slice(0, cfg.nLayer), cfg, layers);
   }
@@ -448,7 +191,7 @@ export class RwkvModel {
     try {
       let x = f.embedding(this.w('emb.weight'), ids);
       const shared: { vFirst?: Tensor } = {};
-      const block = BLOCKS[cfg.version];
+      const block = versionSpec(cfg.version).block;
       for (let i = 0; i < cfg.nLayer; i++) {
         if (place[i] !== f.backend) {
           // segment boundary: the residual stream (and v7's v_first) move to the next backend
@@ -462,7 +205,7 @@ export class RwkvModel {
         const lf = new Frame(f.backend);
         const prefix = `blocks.${i}.`;
         try {
-          block({ f: lf, cfg, layer: i, W: (name) => this.w(prefix + name), state: st.layers[i]!, tokens: ids, shared }, x);
+          block({ f: lf, cfg, layer: i, W: (name) => this.w(prefix + name), state: st.named(i), tokens: ids, shared }, x);
           if (i === 0 && shared.vFirst !== undefined) {
             const vFirst = f.zeros(shared.vFirst.shape, 'v_first');
             f.backend.copy(vFirst, shared.vFirst);

@@ -1,12 +1,18 @@
 // The recurrent state: what a model carries from one call to the next. Its size depends only on
 // the model, never on how many tokens were seen. Layout per layer, in the official package's
-// order (the one `toArray()` flattens to and the oracle fixtures use):
+// order (the one `toArray()` flattens to, the oracle fixtures and state files use); each entry has
+// its official name (snake_case, in state files) and the name blocks read it by (camelCase, as in
+// reference/):
 //
-//   v4          att_x_prev [C], att_aa [C], att_bb [C], att_pp [C], ffn_x_prev [C]
+//   v4          att_x_prev attXPrev [C], att_aa attAa [C], att_bb attBb [C], att_pp attPp [C],
+//               ffn_x_prev ffnXPrev [C]
 //               aa/bb = WKV numerator/denominator scaled by e^−pp; a fresh pp is −1e30
-//   v5.x, v6    att_x_prev [C], att_kv [H, N, N] indexed [head][key i][value j], ffn_x_prev [C]
-//   v7          att_x_prev [C], att_kv [H, N, N] indexed [head][value i][key j], ffn_x_prev [C]
+//   v5.x, v6    att_x_prev attXPrev [C], att_kv attKv [H, N, N] indexed [head][key i][value j],
+//               ffn_x_prev ffnXPrev [C]
+//   v7          att_x_prev attXPrev [C], att_kv attKv [H, N, N] indexed [head][value i][key j],
+//               ffn_x_prev ffnXPrev [C]
 //
+// Each version declares its layout in its registry entry (src/model/<family>/version.ts).
 // x_prev entries are the layer-normed (ln1 / ln2) input of the last token seen. The tensors live
 // in backend memory, each layer's on that layer's backend (a strategy may split the layers over
 // several); `toArray()` downloads, `fromArray()` uploads.
@@ -14,29 +20,20 @@
 import type { Backend, Tensor } from '../backends/backend.ts';
 import { RwkvError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
+import { versionSpec } from './registry.ts';
+import type { StateEntry } from './version.ts';
 
-export interface StateEntry {
-  readonly name: string;
-  readonly shape: readonly number[];
-}
+export type { StateEntry };
 
-/** The per-layer entries of the state of a model with config `cfg`. */
+/** The per-layer entries of the state of a model with config `cfg`, in the official order. */
 export function stateLayout(cfg: ModelConfig): StateEntry[] {
-  const C = cfg.nEmbd;
-  if (cfg.version === '4') {
-    return ['att_x_prev', 'att_aa', 'att_bb', 'att_pp', 'ffn_x_prev'].map((name) => ({ name, shape: [C] }));
-  }
-  return [
-    { name: 'att_x_prev', shape: [C] },
-    { name: 'att_kv', shape: [cfg.nHead, cfg.headSize, cfg.headSize] },
-    { name: 'ffn_x_prev', shape: [C] },
-  ];
+  return [...versionSpec(cfg.version).stateLayout(cfg)];
 }
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 export class RwkvState {
-  /** layers[i][e]: entry e (per stateLayout) of layer i. */
+  /** layers[i][e]: entry e (per stateLayout, the official order) of layer i. */
   readonly layers: Tensor[][];
   /** The backend that holds layer i's entries. */
   readonly backends: readonly Backend[];
@@ -56,6 +53,15 @@ export class RwkvState {
         actual: `${this.backends.length}`,
       });
     }
+  }
+
+  /** Layer i's entries by name (the `key`s of stateLayout): what a block reads. */
+  named(i: number): Record<string, Tensor> {
+    this.assertLive();
+    const entries = this.layers[i]!;
+    const out: Record<string, Tensor> = {};
+    for (const [e, { key }] of stateLayout(this.config).entries()) out[key] = entries[e]!;
+    return out;
   }
 
   /** The backend of layer 0 (the only one unless the model's strategy splits the layers). */

@@ -1,24 +1,27 @@
 // RWKV-4 block (model.py `att_one`/`att_seq` L1034-1086, `ffn_one`/`ffn_seq` L984-1004),
 // as Backend ops for any T ≥ 1. The same equations in plain loops: reference/v4/.
-// Legend: T tokens, C n_embd, F ffn width. State entries: [att_x_prev, aa, bb, pp, ffn_x_prev].
+// Legend: T tokens, C n_embd, F ffn width. State: attXPrev, attAa, attBb, attPp, ffnXPrev [C].
 // Token-shift mixes arrive as time_maa = 1 − time_mix (src/model/prepare.ts), so
 // kx = xx·μk + sx·(1−μk) reads lerp(xx, sx, 1 − μk).
 
 import type { Tensor } from '../../backends/backend.ts';
 import { LN_EPS } from '../../constants.ts';
-import type { BlockContext } from '../block.ts';
+import type { BlockContext } from '../version.ts';
 
-export function blockV4(ctx: BlockContext, x: Tensor): void {
-  timeMixV4(ctx, x);
-  channelMixV4(ctx, x);
+export type V4StateKey = 'attXPrev' | 'attAa' | 'attBb' | 'attPp' | 'ffnXPrev';
+
+export function blockV4(ctx: BlockContext<V4StateKey>, x: Tensor): void {
+  const { f, cfg, W } = ctx;
+  // x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))
+  f.addInPlace(x, timeMixV4(ctx, f.layerNorm(x, W('ln1.weight'), W('ln1.bias'), cfg.nEmbd, LN_EPS)));
+  f.addInPlace(x, channelMixV4(ctx, f.layerNorm(x, W('ln2.weight'), W('ln2.bias'), cfg.nEmbd, LN_EPS)));
 }
 
-export function timeMixV4({ f, cfg, W, state }: BlockContext, x: Tensor): void {
-  const [attShift, aa, bb, pp] = state as [Tensor, Tensor, Tensor, Tensor];
-  // xx = LN(x; ln1);  sx = previous token's xx
-  const xx = f.layerNorm(x, W('ln1.weight'), W('ln1.bias'), cfg.nEmbd, LN_EPS);
-  const sx = f.shift(xx, attShift);
-  f.saveLastRow(attShift, xx);
+/** xx = LN(x; ln1) [T, C] → the time mix's output [T, C]. */
+export function timeMixV4({ f, W, state }: BlockContext<V4StateKey>, xx: Tensor): Tensor {
+  // sx = previous token's xx
+  const sx = f.shift(xx, state.attXPrev);
+  f.saveLastRow(state.attXPrev, xx);
   // kx = xx∘μk + sx∘(1−μk), likewise vx, rx
   const kx = f.lerp(xx, sx, W('att.time_maa_k'));
   const vx = f.lerp(xx, sx, W('att.time_maa_v'));
@@ -28,22 +31,23 @@ export function timeMixV4({ f, cfg, W, state }: BlockContext, x: Tensor): void {
   const k = f.matmul(kx, W('att.key.weight'));
   const v = f.matmul(vx, W('att.value.weight'));
   // wkv_t = (Σ_{s<t} e^{w(t−1−s)+k_s} v_s + e^{u+k_t} v_t) / (same without v), stabilised
-  const wkv = f.wkv4(aa, bb, pp, W('att.time_decay'), W('att.time_first'), k, v);
-  // x = x + (r∘wkv)·Wo
-  f.addInPlace(x, f.matmul(f.mul(r, wkv), W('att.output.weight')));
+  const wkv = f.wkv4(state.attAa, state.attBb, state.attPp, W('att.time_decay'), W('att.time_first'), k, v);
+  // out = (r∘wkv)·Wo
+  return f.matmul(f.mul(r, wkv), W('att.output.weight'));
 }
 
-/** Channel mix of v4, v5.x and v6 (the same once mixes are in time_maa form). */
-export function channelMixV4({ f, cfg, W, state }: BlockContext, x: Tensor): void {
-  const ffnShift = state[state.length - 1]!;
-  // xx = LN(x; ln2);  sx = previous token's xx
-  const xx = f.layerNorm(x, W('ln2.weight'), W('ln2.bias'), cfg.nEmbd, LN_EPS);
-  const sx = f.shift(xx, ffnShift);
-  f.saveLastRow(ffnShift, xx);
+/**
+ * xx = LN(x; ln2) [T, C] → the channel mix's output [T, C]. The channel mix of v4, v5.x and v6
+ * (the same once mixes are in time_maa form).
+ */
+export function channelMixV4({ f, W, state }: BlockContext<'ffnXPrev'>, xx: Tensor): Tensor {
+  // sx = previous token's xx
+  const sx = f.shift(xx, state.ffnXPrev);
+  f.saveLastRow(state.ffnXPrev, xx);
   const kx = f.lerp(xx, sx, W('ffn.time_maa_k'));
   const rx = f.lerp(xx, sx, W('ffn.time_maa_r'));
-  // r = σ(rx·Wr);  k = relu(kx·Wk)²;  x = x + r∘(k·Wv)
+  // r = σ(rx·Wr);  k = relu(kx·Wk)²;  out = r∘(k·Wv)
   const r = f.unary('sigmoid', f.matmul(rx, W('ffn.receptance.weight')));
   const k = f.unary('relu2', f.matmul(kx, W('ffn.key.weight')));
-  f.addInPlace(x, f.mul(r, f.matmul(k, W('ffn.value.weight'))));
+  return f.mul(r, f.matmul(k, W('ffn.value.weight')));
 }

@@ -2,26 +2,29 @@
 // `CMix_one` L597-601, DeepEmbed CMix L578-584) as Backend ops for any T ≥ 1.
 // Plain-loop twin: reference/v7/.
 // Legend: T tokens, C n_embd, H heads, N head size, F ffn width; LoRA ranks Dw, Da, Dv, Dg.
-// State: [att_x_prev, att_kv [H, value, key], ffn_x_prev]. LoRA factors arrive [out, in].
+// State: attXPrev [C], attKv [H, value, key], ffnXPrev [C]. LoRA factors arrive [out, in]
+// (src/model/v7/version.ts).
 
 import type { Tensor } from '../../backends/backend.ts';
 import { GN_EPS, L2_EPS, LN_EPS } from '../../constants.ts';
-import type { BlockContext } from '../block.ts';
+import type { BlockContext } from '../version.ts';
 
-export function blockV7(ctx: BlockContext, x: Tensor): void {
+export type V7StateKey = 'attXPrev' | 'attKv' | 'ffnXPrev';
+
+export function blockV7(ctx: BlockContext<V7StateKey>, x: Tensor): void {
   const { f, cfg, W } = ctx;
   // x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))
   f.addInPlace(x, timeMixV7(ctx, f.layerNorm(x, W('ln1.weight'), W('ln1.bias'), cfg.nEmbd, LN_EPS)));
   f.addInPlace(x, channelMixV7(ctx, f.layerNorm(x, W('ln2.weight'), W('ln2.bias'), cfg.nEmbd, LN_EPS)));
 }
 
-export function timeMixV7({ f, cfg, W, state, layer, shared }: BlockContext, xx: Tensor): Tensor {
-  const [attShift, S] = state as [Tensor, Tensor];
+/** xx = LN(x; ln1) [T, C] → the time mix's output [T, C]. */
+export function timeMixV7({ f, cfg, W, state, layer, shared }: BlockContext<V7StateKey>, xx: Tensor): Tensor {
   const H = cfg.nHead;
   const N = cfg.headSize;
   // sx = previous token's xx;  x_z = xx + (sx − xx)∘x_z  for z in r, w, k, v, a, g
-  const sx = f.shift(xx, attShift);
-  f.saveLastRow(attShift, xx);
+  const sx = f.shift(xx, state.attXPrev);
+  f.saveLastRow(state.attXPrev, xx);
   const xr = f.lerp(xx, sx, W('att.x_r'));
   const xw = f.lerp(xx, sx, W('att.x_w'));
   const xk = f.lerp(xx, sx, W('att.x_k'));
@@ -51,8 +54,8 @@ export function timeMixV7({ f, cfg, W, state, layer, shared }: BlockContext, xx:
     const nu = f.unary('sigmoid', f.add(f.matmul(f.matmul(xv, W('att.v1')), W('att.v2')), W('att.v0')));
     v = f.lerp(v, shared.vFirst!, nu);
   }
-  // S = S∘w[key] + (S·a)⊗b + v⊗k with a = −κ̂, b = κ̂∘a_iclr;  y = S·r
-  let y = f.wkv7(S, r, w, k, v, f.unary('neg', kk), f.mul(kk, a), H);
+  // S = attKv:  S = S∘w[key] + (S·a)⊗b + v⊗k with a = −κ̂, b = κ̂∘a_iclr;  y = S·r
+  let y = f.wkv7(state.attKv, r, w, k, v, f.unary('neg', kk), f.mul(kk, a), H);
   // y = GroupNorm(y; ln_x, eps 64e-5)
   y = f.layerNorm(y, W('att.ln_x.weight'), W('att.ln_x.bias'), N, GN_EPS);
   // y = y + (Σ_head r∘k∘r_k)·v   (per-head bonus)
@@ -62,11 +65,11 @@ export function timeMixV7({ f, cfg, W, state, layer, shared }: BlockContext, xx:
   return f.matmul(f.mul(y, g), W('att.output.weight'));
 }
 
-export function channelMixV7({ f, cfg, W, state, tokens }: BlockContext, xx: Tensor): Tensor {
-  const ffnShift = state[2]!;
+/** xx = LN(x; ln2) [T, C] → the channel mix's output [T, C]. */
+export function channelMixV7({ f, cfg, W, state, tokens }: BlockContext<V7StateKey>, xx: Tensor): Tensor {
   // sx = previous token's xx;  kx = xx + (sx − xx)∘x_k
-  const sx = f.shift(xx, ffnShift);
-  f.saveLastRow(ffnShift, xx);
+  const sx = f.shift(xx, state.ffnXPrev);
+  f.saveLastRow(state.ffnXPrev, xx);
   const kx = f.lerp(xx, sx, W('ffn.x_k'));
   // k = relu(kx·Wk)²
   let k = f.unary('relu2', f.matmul(kx, W('ffn.key.weight')));
