@@ -1,6 +1,6 @@
 // Strategy strings: which backend runs which layers, and how each layer's weights are stored.
-// The grammar and the layer allocation are the official package's (SPEC §3, model.py L620-733,
-// README L178-203) over our devices; the dtype means weight storage only, because our
+// The grammar and the layer allocation are the official package's (rwkv pip model.py L620-733,
+// rwkv_pip_package/README.md L178-203) over our devices; the dtype means weight storage only, because our
 // activations are always float32 on the host side of every backend.
 //
 //   strategy := "auto" | segment ( "->" segment )*
@@ -9,7 +9,7 @@
 //                                                   cpu = the best CPU backend ('auto': wasm, else ts)
 //   DTYPE    := fp32 | bf16 | fp16
 //
-// Layers to place: n_layer + 1, the extra one being ln_out + head (README L178). Allocation
+// Layers to place: n_layer + 1, the extra one being ln_out + head (that README, L178). Allocation
 // (model.py L684-733), walking the segments in order:
 //   - `*N` gives the segment N layers; once the running total reaches n_layer + 1 that segment is
 //     cut to fit and every later segment gets 0 (and is not opened);
@@ -25,7 +25,8 @@
 // still 0, explicit `*0` segments included (and divides by zero when it reaches one after the
 // last free slot); here an explicit `*0` always gets 0 layers.
 //
-// What DTYPE means for a segment's weights (our meaning; SPEC §2.1.2 step 9, §2.1.5):
+// What DTYPE means for a segment's weights (our meaning; the official storage choice is model.py
+// L817-849, its int8 scheme L818-847):
 //   fp32    every matrix float32
 //   bf16    matrices in bfloat16 (values rounded to nearest even; exact for bf16 checkpoints)
 //   fp16    matrices in IEEE half (rounded; exact for f16 checkpoints)

@@ -33,7 +33,8 @@ export type BinaryOp = 'add' | 'sub' | 'mul';
  * How a weight matrix is kept in backend memory. 'bf16'/'f16' halve it; the model asks for them
  * when every value is exact in them, or when the strategy string asks for that precision (then
  * values are rounded to nearest-even). 'i8' is the official package's uint8 scheme with per-row
- * and per-column offset and scale (SPEC §2.1.5): lossy, only when the strategy asks (`fp32i8`).
+ * and per-column offset and scale (model.py L818-847; quant-i8.ts): lossy, only when the strategy
+ * asks (`fp32i8`).
  */
 export type WeightStorage = 'f32' | 'bf16' | 'f16' | 'i8';
 

@@ -1,4 +1,5 @@
-// The official package's int8 weight scheme (SPEC §2.1.5, "fp32i8"/"fp16i8"), shared by the TS
+// The official package's int8 weight scheme ("fp32i8"/"fp16i8": rwkv pip model.py L818-847,
+// dequantised by `torch_mm8_seq/one` L91-97), shared by the TS
 // and the WASM backends so both hold the very same bytes.
 //
 // Our W is [O, K] (PyTorch Linear [out, in]); the official code quantises its transpose

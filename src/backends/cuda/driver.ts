@@ -9,9 +9,10 @@
 //   NVRTC   $RWKV_CUDA_NVRTC_DIR, $CUDA_PATH / $CUDA_HOME, /usr/local/cuda: libnvrtc.so.13, .12, .11.2
 //           (only needed when the embedded PTX is missing, stale or rejected by the driver)
 //
-// koffi notes (verified in ECOSYSTEM.md §5): u64 CUdeviceptr values come back as Numbers when they
-// fit, so they are wrapped in BigInt; kernel parameters go as a JS array of typed arrays (koffi
-// passes each one's address, which is what `void **kernelParams` wants).
+// koffi notes (koffi 3.3, exercised by test/conformance/cuda-emulated.test.ts): u64 CUdeviceptr
+// values come back as Numbers when they fit, so they are wrapped in BigInt; kernel parameters go as
+// a JS array of typed arrays (koffi passes each one's address, which is what `void **kernelParams`
+// wants).
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

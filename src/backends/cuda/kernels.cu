@@ -8,9 +8,9 @@
 //
 // Precision: activations, state and every accumulation are float32. Only weight matrices may be
 // 16-bit (storage codes below). The official package's fp16 mode also runs activations in fp16 and
-// so halves the residual stream every 6 layers (v4–v6) to avoid overflow (SPEC §2.8.2); with fp32
-// activations that rescale is not needed, and the WKV recurrences run in fp32 as in the official
-// kernels.
+// so halves the residual stream every 6 layers (v4–v6) to avoid overflow (RESCALE_LAYER, model.py
+// L630-634, L785-789, L1660-1662); with fp32 activations that rescale is not needed, and the WKV
+// recurrences run in fp32 as in the official kernels.
 //
 // Legend: T rows (tokens), C channels, K/O matmul in/out width, H heads, N head size, G group size.
 // Every tensor is row-major; [C] operands of element-wise ops broadcast over rows (period bn).

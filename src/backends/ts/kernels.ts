@@ -1,6 +1,11 @@
 // Scalar kernels over flat Float32Arrays: the plain twins of the WASM SIMD kernels in
-// assembly/, same parameter order (outputs first, then inputs, then sizes) and the same
-// loop order. Accumulations run in f64 (JS numbers) and are rounded to f32 when stored.
+// assembly/, with the same names and parameter order (outputs first, then inputs, then sizes).
+// The loops are the plainest ones that compute each result, not the SIMD kernels' order: the WKV
+// kernels here run token-outer, head-inner, while assembly/kernels/wkv.ts runs head-outer to keep
+// a head's state in cache (heads are independent, so each head sees the same recurrence), and a
+// dot product here is one sum from left to right, while the SIMD kernels keep several partial
+// sums. Accumulations run in f64 (JS numbers) and are rounded to f32 when stored; the twins agree
+// within the tolerances of test/property/wasm-*.prop.test.ts, not bit for bit.
 //
 // Legend: T rows (tokens), C channels, K/O matmul in/out, H heads, N head size.
 

@@ -34,7 +34,7 @@ class TsTensor implements Tensor {
     public data: Float32Array | null,
     /** A compact weight matrix (bf16 or f16 bits), only for matmul's W; `data` is null then. */
     public compact: { bits: Uint16Array; encoding: 'bf16' | 'f16' } | null = null,
-    /** An int8 weight matrix (SPEC §2.1.5), only for matmul's W; `data` is null then. */
+    /** An int8 weight matrix (the official scheme, ../quant-i8.ts), only for matmul's W; `data` is null then. */
     public i8: QuantI8 | null = null,
   ) {}
 }

@@ -36,8 +36,8 @@ export function hardwareThreads(): number {
 /**
  * Start a worker that runs `main`, the source of a function `(data, ready) => void` that must
  * not close over anything (it is run from text, so no file is resolved: it loads the same from
- * src/ under tsx/vitest, Deno and Bun, and from dist/; ECOSYSTEM §2: a .ts worker file fails
- * under tsx on Node 20).
+ * src/ under tsx/vitest, Deno and Bun, and from dist/; a .ts worker file fails under tsx on
+ * Node 20).
  */
 export function startWorker(main: string, data: KernelWorkerData): KernelWorker {
   const source = `'use strict';

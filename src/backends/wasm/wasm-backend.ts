@@ -3,7 +3,7 @@
 // split over a thread pool (./pool.ts), the other ops in the kernels of abi-ops.ts on this thread.
 //
 // Weights are stored as asked: f32, bf16 (rounded to nearest even), f16 (a matrix holding an f16
-// inf or NaN stays f32: the f16 kernel decodes finite halves), or the int8 scheme of SPEC §2.1.5
+// inf or NaN stays f32: the f16 kernel decodes finite halves), or the official int8 scheme
 // (src/backends/quant-i8.ts). wasm32 memory is capped at 4 GiB: a model whose weights do not fit
 // gets a typed error telling to use bf16/int8 storage. Embedding rows are copied in JS.
 //
