@@ -53,19 +53,28 @@ function suggestedRank(k: number, x: number): number {
   return Math.max(32, Math.round((k * x) / 32) * 32);
 }
 
-/** A bad --shape (or other bench argument): `rwkv bench` prints it with its usage, exit code 2. */
-export class UsageError extends Error {}
-
-/** "0.1B" | "0.4B" | "1.5B" | "L,C,V" (head size 64, or C when C < 64). */
+/**
+ * "0.1B" | "0.4B" | "1.5B" | "L,C,V" (head size 64, or C when C < 64). A bad shape is an
+ * RwkvError INVALID_ARGUMENT (argument 'shape'); `rwkv bench` reports it as a usage error.
+ */
 export function parseShape(s: string): BenchShape {
   const preset = SHAPES[s];
   if (preset !== undefined) return preset;
   const m = /^(\d+),(\d+),(\d+)$/.exec(s.replace(/\s+/g, ''));
-  if (m === null) throw new UsageError(`--shape must be ${Object.keys(SHAPES).join(', ')} or L,C,V (e.g. 2,128,1000), got "${s}"`);
+  if (m === null) {
+    throw new RwkvError('INVALID_ARGUMENT', 'not a bench shape', {
+      argument: 'shape',
+      expected: `${Object.keys(SHAPES).join(', ')} or L,C,V (e.g. 2,128,1000)`,
+      actual: JSON.stringify(s),
+    });
+  }
   const [L, C, V] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const N = Math.min(64, C);
   if (L < 1 || C < 1 || V < 2 || C % N !== 0) {
-    throw new UsageError(`--shape L,C,V needs L ≥ 1, V ≥ 2 and C a multiple of 64 (or C < 64), got "${s}"`);
+    throw new RwkvError('INVALID_ARGUMENT', 'a shape L,C,V needs L ≥ 1, V ≥ 2 and C a multiple of 64 (or C < 64)', {
+      argument: 'shape',
+      actual: JSON.stringify(s),
+    });
   }
   const r = Math.sqrt(C);
   return {

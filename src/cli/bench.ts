@@ -4,18 +4,17 @@
 //   rwkv bench --shape 0.1B|0.4B|1.5B|L,C,V [--strategy S] [--prefill 512] [--decode 64]
 //              [--threads N] [--runs K] [--seed N] [--json]
 //
-// The model and the timing are src/bench/bench.ts (shared with the browser benchmark).
+// The model and the timing are src/bench/bench.ts (shared with the browser benchmark); this
+// module only reads the command line. Its errors are usage errors like every command's.
 
-import { parseArgs } from 'node:util';
+import { type BenchOptions, parseShape, runBench } from '../bench/bench.ts';
 import { RwkvError } from '../errors.ts';
-import { formatBytes } from '../util/progress.ts';
-import { type BenchOptions, UsageError, parseShape, runBench } from '../bench/bench.ts';
 import { parseStrategy } from '../strategy.ts';
+import { formatBytes } from '../util/progress.ts';
+import { UsageError, type Values } from './options.ts';
 
+// The engine, for the scripts and tests that import it from here.
 export * from '../bench/bench.ts';
-
-const USAGE = `usage: rwkv bench --shape 0.1B|0.4B|1.5B|L,C,V [--strategy S] [--prefill 512] [--decode 64]
-                  [--threads N] [--runs 3] [--seed 1] [--json]`;
 
 function count(name: string, s: string | undefined, fallback: number, min: number): number {
   if (s === undefined) return fallback;
@@ -23,82 +22,47 @@ function count(name: string, s: string | undefined, fallback: number, min: numbe
   return Number(s);
 }
 
-/** `rwkv bench …`: returns the exit code (0 ok, 2 bad arguments, 1 failure). */
-export async function cmdBench(argv: string[], out: (s: string) => void): Promise<number> {
+/** An engine's INVALID_ARGUMENT for a value the user typed, as a usage error naming the option. */
+function asUsage<T>(option: string, f: () => T): T {
   try {
-    const parse = () =>
-      parseArgs({
-        args: argv,
-        options: {
-          shape: { type: 'string' },
-          strategy: { type: 'string' },
-          prefill: { type: 'string' },
-          decode: { type: 'string' },
-          threads: { type: 'string' },
-          runs: { type: 'string' },
-          seed: { type: 'string' },
-          json: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }).values;
-    let v: ReturnType<typeof parse>;
-    try {
-      v = parse();
-    } catch (e) {
-      throw new UsageError((e as Error).message.split('\n')[0]!);
-    }
-    if (v.help) {
-      out(USAGE);
-      return 0;
-    }
-    if (v.shape === undefined) throw new UsageError('--shape is required (0.1B, 0.4B, 1.5B or L,C,V)');
-    const shape = parseShape(v.shape);
-    const strategy = v.strategy ?? 'auto';
-    try {
-      parseStrategy(strategy);
-    } catch (e) {
-      if (e instanceof RwkvError) throw new UsageError(e.message);
-      throw e;
-    }
-    const opts: BenchOptions = {
-      shape,
-      strategy,
-      prefill: count('prefill', v.prefill, 512, 0),
-      decode: count('decode', v.decode, 64, 1),
-      runs: count('runs', v.runs, 3, 1),
-      seed: count('seed', v.seed, 1, 0),
-      ...(v.threads !== undefined ? { threads: count('threads', v.threads, 1, 1) } : {}),
-      ...(v.json ? {} : { log: out }),
-    };
-    if (!v.json) out(`rwkv bench: random RWKV-7 ${shape.name} (L${shape.nLayer} C${shape.nEmbd} V${shape.nVocab}), strategy "${strategy}"`);
-    const r = await runBench(opts);
-    if (v.json) {
-      out(JSON.stringify(r));
-      return 0;
-    }
-    const stored = Object.entries(r.weightBytes)
-      .filter(([, b]) => b > 0)
-      .map(([k, b]) => `${k} ${formatBytes(b)}`)
-      .join(', ');
-    out(`model: ${(r.params / 1e6).toFixed(1)}M params, loaded in ${r.loadSeconds.toFixed(1)} s; ${r.runtime}`);
-    for (const line of r.placement) out(`  ${line}`);
-    out(`weights: ${stored}; read per token ${formatBytes(r.weightBytesPerToken)}`);
-    out(`decode:  ${r.decode.tokPerSec.toFixed(2)} tok/s (median of ${r.decode.runs.length} runs of ${r.decode.tokens} tokens)`);
-    if (r.prefill)
-      out(`prefill: ${r.prefill.tokPerSec.toFixed(2)} tok/s (median of ${r.prefill.runs.length} runs of ${r.prefill.tokens} tokens)`);
-    out(`peak RSS: ${r.peakRssBytes !== null ? formatBytes(r.peakRssBytes) : 'unavailable in this runtime'}`);
-    return 0;
+    return f();
   } catch (e) {
-    if (e instanceof UsageError) {
-      out(`rwkv bench: error: ${e.message}\n${USAGE}`);
-      return 2;
-    }
-    if (e instanceof RwkvError) {
-      out(`rwkv bench: error: ${e.message}`);
-      return 1;
-    }
+    if (e instanceof RwkvError && e.code === 'INVALID_ARGUMENT') throw new UsageError(`--${option}: ${e.message}`);
     throw e;
   }
+}
+
+export async function cmdBench(v: Values, args: string[], out: (s: string) => void): Promise<void> {
+  if (args.length > 0) throw new UsageError(`unexpected argument "${args[0]}"`);
+  if (v.shape === undefined) throw new UsageError('--shape is required (0.1B, 0.4B, 1.5B or L,C,V)');
+  const shape = asUsage('shape', () => parseShape(v.shape!));
+  const strategy = v.strategy ?? 'auto';
+  asUsage('strategy', () => parseStrategy(strategy));
+  const opts: BenchOptions = {
+    shape,
+    strategy,
+    prefill: count('prefill', v.prefill, 512, 0),
+    decode: count('decode', v.decode, 64, 1),
+    runs: count('runs', v.runs, 3, 1),
+    seed: count('seed', v.seed, 1, 0),
+    ...(v.threads !== undefined ? { threads: count('threads', v.threads, 1, 1) } : {}),
+    ...(v.json ? {} : { log: out }),
+  };
+  if (!v.json) out(`rwkv bench: random RWKV-7 ${shape.name} (L${shape.nLayer} C${shape.nEmbd} V${shape.nVocab}), strategy "${strategy}"`);
+  const r = await runBench(opts);
+  if (v.json) {
+    out(JSON.stringify(r));
+    return;
+  }
+  const stored = Object.entries(r.weightBytes)
+    .filter(([, b]) => b > 0)
+    .map(([k, b]) => `${k} ${formatBytes(b)}`)
+    .join(', ');
+  out(`model: ${(r.params / 1e6).toFixed(1)}M params, loaded in ${r.loadSeconds.toFixed(1)} s; ${r.runtime}`);
+  for (const line of r.placement) out(`  ${line}`);
+  out(`weights: ${stored}; read per token ${formatBytes(r.weightBytesPerToken)}`);
+  out(`decode:  ${r.decode.tokPerSec.toFixed(2)} tok/s (median of ${r.decode.runs.length} runs of ${r.decode.tokens} tokens)`);
+  if (r.prefill)
+    out(`prefill: ${r.prefill.tokPerSec.toFixed(2)} tok/s (median of ${r.prefill.runs.length} runs of ${r.prefill.tokens} tokens)`);
+  out(`peak RSS: ${r.peakRssBytes !== null ? formatBytes(r.peakRssBytes) : 'unavailable in this runtime'}`);
 }

@@ -6,8 +6,6 @@
 //                 [--chunk-len N] [--state-in F] [--state-out F] [--json] PROMPT
 //       PROMPT `-` reads stdin; `--prompt-tokens 1,2,3` gives the prompt as ids instead.
 //       The text streams to stdout; --json prints {"tokens": [...], "text": "..."} at the end.
-//       Older form, kept: `--tokens 34,105,110 [-n COUNT]` without PROMPT = prompt ids, greedy by
-//       default (it was greedy-only), output the generated ids (--json: {"tokens", "text"}).
 //   rwkv chat --model FILE [tokenizer and sampling options] [--tokens N per reply] [--json]
 //       lines from stdin; /save F, /load F, /reset, /exit; Ctrl-C stops the current reply.
 //   rwkv tokenize --tokenizer NAME|PATH [--vocab PATH] [--model FILE] TEXT     → JSON ids
@@ -32,26 +30,17 @@ import {
   UsageError,
   type Values,
   loadModel,
+  numberOption,
   parseTokens,
   positiveInt,
   readStateBytes,
   saveState,
   startState,
   stateFormat,
-} from '../cli.ts';
-
-/** Tokens the older `--tokens LIST -n COUNT` form generates by default (its old default). */
-const LEGACY_COUNT = 32;
+  tokenCount,
+} from './options.ts';
 
 // ---------- option parsing ----------
-
-function numberOption(v: Values, name: keyof Values & string): number | undefined {
-  const s = v[name] as string | undefined;
-  if (s === undefined) return undefined;
-  const x = Number(s);
-  if (s.trim() === '' || !Number.isFinite(x)) throw new UsageError(`--${name} must be a number, got "${s}"`);
-  return x;
-}
 
 function idList(v: Values, name: 'ban' | 'stop'): number[] | undefined {
   const s = v[name];
@@ -61,21 +50,22 @@ function idList(v: Values, name: 'ban' | 'stop'): number[] | undefined {
   return parts.map(Number);
 }
 
-/** Sampling, penalty and stop options shared by generate and chat (undefined = the command's default). */
+/**
+ * Sampling, penalty and stop options shared by generate and chat (undefined = the command's
+ * default), each checked here against the range the sampler accepts (src/generate/sampler.ts),
+ * so that a bad value is a usage error naming the option as typed.
+ */
 function samplingOptions(v: Values): GenerateOptions {
   const o: GenerateOptions = {};
   const set = <K extends keyof GenerateOptions>(k: K, x: GenerateOptions[K] | undefined) => {
     if (x !== undefined) o[k] = x;
   };
-  set('temperature', numberOption(v, 'temperature'));
-  set('topP', numberOption(v, 'top-p'));
-  const topK = numberOption(v, 'top-k');
-  if (topK !== undefined && (!Number.isInteger(topK) || topK < 0))
-    throw new UsageError(`--top-k must be an integer ≥ 0, got "${v['top-k']}"`);
-  set('topK', topK);
+  set('temperature', numberOption(v, 'temperature', { min: 0, what: 'a number ≥ 0 (0 = greedy)' }));
+  set('topP', numberOption(v, 'top-p', { min: 0, max: 1, what: 'a number in [0, 1]' }));
+  set('topK', numberOption(v, 'top-k', { min: 0, integer: true, what: 'an integer ≥ 0 (0 = off)' }));
   set('alphaFrequency', numberOption(v, 'alpha-frequency'));
   set('alphaPresence', numberOption(v, 'alpha-presence'));
-  set('alphaDecay', numberOption(v, 'alpha-decay'));
+  set('alphaDecay', numberOption(v, 'alpha-decay', { min: 0, what: 'a number ≥ 0 (1 = no decay)' }));
   set('tokenBan', idList(v, 'ban'));
   set('tokenStop', idList(v, 'stop'));
   if (v['stop-text'] !== undefined) {
@@ -116,7 +106,7 @@ function tokenizerFor(v: Values, model?: { file?: string; vocabSize?: number }):
   });
 }
 
-/** Stand-in for the older id-only `generate` when no tokenizer can be loaded: no text. */
+/** Stand-in for an id-only `generate` (--prompt-tokens) when no tokenizer can be loaded: no text. */
 const NO_TEXT: Tokenizer = {
   kind: 'bytes',
   vocabSize: 0,
@@ -132,27 +122,23 @@ const NO_TEXT: Tokenizer = {
 export async function cmdGenerate(v: Values, args: string[], out: (s: string) => void, io: CliIo): Promise<void> {
   if (args.length > 1) throw new UsageError(`generate takes one PROMPT (quote it), got ${args.length} arguments`);
   const promptArg = args[0];
-  const legacy = promptArg === undefined && v['prompt-tokens'] === undefined && v.tokens !== undefined;
-  let count: number;
+  if (promptArg !== undefined && v['prompt-tokens'] !== undefined) throw new UsageError('give PROMPT or --prompt-tokens, not both');
+  if (promptArg === undefined && v['prompt-tokens'] === undefined) {
+    throw new UsageError(
+      /^\d+(,\d+)+$/.test(v.tokens ?? '')
+        ? 'generate needs a PROMPT; --tokens N is the number of tokens to generate (prompt ids: --prompt-tokens LIST)'
+        : 'generate needs a PROMPT (text, or - for stdin) or --prompt-tokens LIST',
+    );
+  }
+  const n = v.tokens !== undefined ? tokenCount('tokens', v.tokens, DEFAULT_MAX_TOKENS) : undefined;
+  const m = v.count !== undefined ? tokenCount('count', v.count, DEFAULT_MAX_TOKENS) : undefined;
+  if (n !== undefined && m !== undefined && n !== m) throw new UsageError('--tokens and -n both give the number of tokens; give one');
+  const count = n ?? m ?? DEFAULT_MAX_TOKENS;
   let promptIds: number[] | undefined;
   let promptText: string | undefined;
-  if (legacy) {
-    // rwkv generate --tokens 34,105,110 [-n COUNT]: the prompt as ids (the form before PROMPT existed)
-    promptIds = parseTokens(v.tokens);
-    count = positiveInt('count', v.count, LEGACY_COUNT);
-  } else {
-    if (promptArg !== undefined && v['prompt-tokens'] !== undefined) throw new UsageError('give PROMPT or --prompt-tokens, not both');
-    if (promptArg === undefined && v['prompt-tokens'] === undefined)
-      throw new UsageError('generate needs a PROMPT (text, or - for stdin) or --prompt-tokens LIST');
-    const n = v.tokens !== undefined ? positiveInt('tokens', v.tokens, DEFAULT_MAX_TOKENS) : undefined;
-    const m = v.count !== undefined ? positiveInt('count', v.count, DEFAULT_MAX_TOKENS) : undefined;
-    if (n !== undefined && m !== undefined && n !== m) throw new UsageError('--tokens and -n both give the number of tokens; give one');
-    count = n ?? m ?? DEFAULT_MAX_TOKENS;
-    if (v['prompt-tokens'] !== undefined) promptIds = parseTokens(v['prompt-tokens']);
-    else promptText = promptArg === '-' ? await readStdin(io) : promptArg;
-  }
+  if (v['prompt-tokens'] !== undefined) promptIds = parseTokens(v['prompt-tokens'], 'prompt-tokens');
+  else promptText = promptArg === '-' ? await readStdin(io) : promptArg;
   const options = samplingOptions(v);
-  if (legacy && options.temperature === undefined) options.temperature = 0;
   const model = await loadModel(v);
   let tokenizer: Tokenizer;
   try {
@@ -163,7 +149,7 @@ export async function cmdGenerate(v: Values, args: string[], out: (s: string) =>
     if (textNeeded || !(e instanceof RwkvError)) throw e;
     tokenizer = NO_TEXT;
   }
-  const idsOut = legacy || tokenizer === NO_TEXT;
+  const idsOut = tokenizer === NO_TEXT;
   const state = await startState(model, v);
   const bar = progressBar('prompt');
   const write = io.write ?? ((s: string) => void process.stdout.write(s));
@@ -194,7 +180,9 @@ export async function cmdChat(v: Values, args: string[], out: (s: string) => voi
   if (args.length > 0) throw new UsageError(`chat takes no arguments (messages come from stdin), got "${args[0]}"`);
   const options = samplingOptions(v);
   const maxTokens =
-    v.tokens !== undefined || v.count !== undefined ? positiveInt('tokens', v.tokens ?? v.count, CHAT_DEFAULTS.maxTokens) : undefined;
+    v.tokens !== undefined || v.count !== undefined
+      ? tokenCount(v.tokens !== undefined ? 'tokens' : 'count', v.tokens ?? v.count, CHAT_DEFAULTS.maxTokens)
+      : undefined;
   const inFormat = stateFormat(v['state-in-format'], 'state-in-format');
   const outFormat = stateFormat(v['state-out-format'], 'state-out-format') ?? 'rwkv-js';
   const model = await loadModel(v);

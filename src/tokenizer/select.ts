@@ -14,7 +14,7 @@
 // A tokenizer whose vocab size differs from options.vocabSize is refused (a 20B tokenizer on a World
 // model gives gibberish: RWKV/rwkv.cpp issue #123), unless options.allowVocabMismatch is true.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RwkvError } from '../errors.ts';
 import { readGgufMetadata } from '../io/gguf.ts';
@@ -27,11 +27,12 @@ import { WORLD_VOCAB_FILE, WORLD_VOCAB_SIZE, WorldTokenizer } from './world.ts';
 export const WORLD_VOCAB_ENV = 'RWKV_VOCAB';
 export const NEOX_TOKENIZER_ENV = 'RWKV_TOKENIZER_20B';
 
+// The raw files: a github.com/…/blob/… address is an HTML page about the file, not the file.
 export const WORLD_VOCAB_URLS: readonly string[] = [
-  'https://github.com/BlinkDL/ChatRWKV/blob/main/tokenizer/rwkv_vocab_v20230424.txt',
+  'https://raw.githubusercontent.com/BlinkDL/ChatRWKV/main/tokenizer/rwkv_vocab_v20230424.txt',
   'the rwkv pip package (rwkv/rwkv_vocab_v20230424.txt)',
 ];
-export const NEOX_TOKENIZER_URLS: readonly string[] = ['https://github.com/BlinkDL/ChatRWKV/blob/main/20B_tokenizer.json'];
+export const NEOX_TOKENIZER_URLS: readonly string[] = ['https://raw.githubusercontent.com/BlinkDL/ChatRWKV/main/20B_tokenizer.json'];
 
 export interface TokenizerOptions {
   /** a name, or a path: *.txt → World vocab, *.json → HF tokenizer.json */
@@ -123,32 +124,83 @@ async function loadNeox(o: TokenizerOptions): Promise<Tokenizer> {
 }
 
 function worldFromFile(file: string): WorldTokenizer {
-  if (!existsSync(file)) throw new RwkvError('FILE_NOT_FOUND', 'no such World vocabulary file', { file, hint: download(WORLD_VOCAB_URLS) });
+  checkVocabFile(file, 'World vocabulary', WORLD_VOCAB_FILE, WORLD_VOCAB_URLS);
   return WorldTokenizer.fromFileText(readFileSync(file, 'utf8'), file);
 }
 
 async function neoxFromFile(file: string): Promise<Tokenizer> {
-  if (!existsSync(file)) throw new RwkvError('FILE_NOT_FOUND', 'no such 20B tokenizer file', { file, hint: download(NEOX_TOKENIZER_URLS) });
+  checkVocabFile(file, '20B tokenizer', NEOX_TOKENIZER_FILE, NEOX_TOKENIZER_URLS);
   return NeoxTokenizer.fromFile(file);
 }
 
-/** The file next to the model, then the environment variable; else an error naming both. */
-function findFile(what: string, fileName: string, envVar: string, urls: readonly string[], modelFile: string | undefined): string {
+/**
+ * A vocabulary path that is missing, a directory, or an HTML page (a GitHub `blob/` address
+ * saved from a browser is the page about the file, not the file) is refused with what to do.
+ */
+function checkVocabFile(file: string, what: string, fileName: string, urls: readonly string[]): void {
+  if (!existsSync(file)) throw new RwkvError('FILE_NOT_FOUND', `no such ${what} file`, { file, hint: download(urls) });
+  if (statSync(file).isDirectory()) {
+    const inside = join(file, fileName);
+    throw new RwkvError('INVALID_ARGUMENT', `the ${what} path is a directory; give the file itself`, {
+      file,
+      argument: 'vocab',
+      expected: `a file such as ${existsSync(inside) ? inside : fileName}`,
+      hint: existsSync(inside) ? `pass ${inside}` : download(urls),
+    });
+  }
+  const fd = openSync(file, 'r');
+  const head = new Uint8Array(512);
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const start = new TextDecoder()
+    .decode(head.subarray(0, n))
+    .replace(/^\uFEFF/, '')
+    .trimStart()
+    .toLowerCase();
+  if (start.startsWith('<!doctype html') || start.startsWith('<html') || start.startsWith('<head')) {
+    throw new RwkvError('FILE_FORMAT', `this is an HTML page, not the ${what}`, {
+      file,
+      expected: fileName,
+      hint: `a github.com …/blob/… link saved from a browser is the page about the file; download the raw file: ${urls[0]}`,
+    });
+  }
+}
+
+/**
+ * Where the World vocabulary is when no path is given: next to the model file, then
+ * $RWKV_VOCAB. `looked` lists every place tried (for the message when nothing is found).
+ */
+export function findWorldVocab(modelFile: string | undefined): { file?: string; looked: string[] } {
+  return lookFor(WORLD_VOCAB_FILE, WORLD_VOCAB_ENV, modelFile);
+}
+
+function lookFor(fileName: string, envVar: string, modelFile: string | undefined): { file?: string; looked: string[] } {
   const looked: string[] = [];
   if (modelFile !== undefined) {
     const p = join(dirname(modelFile), fileName);
-    if (existsSync(p)) return p;
+    if (existsSync(p)) return { file: p, looked };
     looked.push(`${p} (next to the model)`);
   } else {
     looked.push('next to the model (no model file given)');
   }
   const env = globalThis.process?.env?.[envVar];
   if (env !== undefined && env !== '') {
-    if (existsSync(env)) return env;
+    if (existsSync(env)) return { file: env, looked };
     looked.push(`${env} ($${envVar})`);
   } else {
     looked.push(`$${envVar} (not set)`);
   }
+  return { looked };
+}
+
+/** The file next to the model, then the environment variable; else an error naming both. */
+function findFile(what: string, fileName: string, envVar: string, urls: readonly string[], modelFile: string | undefined): string {
+  const { file, looked } = lookFor(fileName, envVar, modelFile);
+  if (file !== undefined) return file;
   throw new RwkvError('FILE_NOT_FOUND', `${what} ${fileName} not found; looked at: ${looked.join('; ')}`, {
     file: fileName,
     hint: `${download(urls)}, then pass its path (vocab / --vocab), put it next to the model, or set $${envVar}`,

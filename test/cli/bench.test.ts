@@ -1,15 +1,22 @@
-// `rwkv bench` (src/cli/bench.ts) on tiny shapes: the JSON report, the bytes a decode step reads
+// `rwkv bench` (src/cli/bench.ts, engine src/bench/bench.ts) on tiny shapes: the JSON report, the bytes a decode step reads
 // (counted here from the RWKV-7 tensor list, independently of the loader), the random
 // checkpoint's shapes, and argument errors.
 
 import { describe, expect, it } from 'vitest';
-import { type BenchResult, SHAPES, cmdBench, parseShape, randomRwkv7Checkpoint } from '../../src/cli/bench.ts';
+import { type BenchResult, SHAPES, parseShape, randomRwkv7Checkpoint } from '../../src/bench/bench.ts';
+import { main } from '../../src/cli/main.ts';
 import { detectConfig } from '../../src/model/config.ts';
 
-async function bench(args: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const code = await cmdBench(args, (s) => lines.push(s));
-  return { code, out: lines.join('\n') };
+/** `rwkv bench ARGS` through the CLI's main: stdout, stderr and the exit code. */
+async function bench(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(
+    ['bench', ...args],
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
+  return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 /**
@@ -102,16 +109,34 @@ describe('rwkv bench', () => {
     expect(out).toMatch(/peak RSS: /);
   });
 
-  it('bad arguments exit 2 with a message; a strategy error shows the grammar', async () => {
-    expect((await bench([])).out).toContain('--shape is required');
-    expect((await bench(['--shape', '7B'])).code).toBe(2);
-    expect((await bench(['--shape', '2,100,10'])).out).toContain('multiple of 64');
-    expect((await bench(['--shape', '2,64,10', '--decode', '0'])).out).toContain('--decode must be an integer ≥ 1');
+  it('bad arguments exit 2 with one line on stderr, like every command; a strategy error shows the grammar', async () => {
+    const cases: [string[], string][] = [
+      [[], '--shape is required'],
+      [['--shape', '7B'], '--shape: not a bench shape'],
+      [['--shape', '2,100,10'], 'multiple of 64'],
+      [['--shape', '2,64,10', '--decode', '0'], '--decode must be an integer ≥ 1'],
+      [['--shape', '2,64,10', '--bogus'], "'--bogus'"],
+      [['--shape', '2,64,10', '--temperature', '1'], 'bench takes no --temperature'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await bench(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toContain(message);
+      expect(r.err.split('\n')).toHaveLength(1);
+    }
     const s = await bench(['--shape', '2,64,10', '--strategy', 'wasm fp64']);
     expect(s.code).toBe(2);
-    expect(s.out).toContain('unknown dtype "fp64"');
-    expect(s.out).toContain('SEGMENT := DEVICE DTYPE[i8] [*N[+]]');
-    expect((await bench(['--shape', '2,64,10', '--bogus'])).code).toBe(2);
+    expect(s.err).toContain('unknown dtype "fp64"');
+    expect(s.err).toContain('SEGMENT := DEVICE DTYPE[i8] [*N[+]]');
+  });
+
+  it('rwkv bench --help prints its usage on stdout', async () => {
+    const r = await bench(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^usage: rwkv bench --shape/);
+    for (const o of ['--shape', '--strategy', '--prefill', '--decode', '--runs', '--threads', '--seed', '--json'])
+      expect(r.out).toContain(o);
   });
 });
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.ts';
+import { main } from '../../src/cli/main.ts';
 import { RwkvModel } from '../../src/index.ts';
 import { loadCheckpoint } from '../../src/io/load.ts';
 import { safetensorsWriter } from '../../src/io/safetensors-write.ts';

@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.ts';
+import { main } from '../../src/cli/main.ts';
 import { decodeStateFile } from '../../src/state/state-interop.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { fixturePath, readOracle } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/skip.ts';
 import { STATE_ORACLE_ATOL, STATE_ORACLE_RTOL, expectClose } from '../helpers/tolerance.ts';
 
 interface Run {
@@ -60,7 +61,7 @@ function logSoftmaxAt(row: ArrayLike<number>, target: number): number {
   return row[target]! - max - Math.log(z);
 }
 
-describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv generate (text)', () => {
+describeWithFixtures(v7 !== undefined && v7oracle !== undefined, 'rwkv generate (text)', () => {
   const sentence = v7oracle!.prompts.find((p) => p.name === 'sentence')!;
   const greedy = sentence.results['fp32']!.greedy_tokens;
 
@@ -183,10 +184,11 @@ describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv generate (text
     expect(JSON.parse(next.out).tokens).toEqual(greedy.slice(9, 17));
   });
 
-  it('the older form --tokens LIST -n COUNT is greedy and prints ids', async () => {
+  it('--tokens is the count only: a list of ids there (the removed older form) points at --prompt-tokens', async () => {
     const r = await run(['generate', '--model', v7!, '--tokens', sentence.tokens.join(','), '-n', '5']);
-    expect(r.code).toBe(0);
-    expect(r.out).toBe(greedy.slice(0, 5).join(','));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--prompt-tokens LIST/);
+    expect(r.out).toBe('');
   });
 
   it('bad arguments: one line, exit 2', async () => {
@@ -205,9 +207,13 @@ describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv generate (text
       expect(r.err).toMatch(pattern);
       expect(r.err.split('\n').length).toBe(1);
     }
-    const bad = await run(['generate', '--model', v7!, '--temperature=-1', 'x']); // a negative value needs =
-    expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/temperature/);
+    // negative numbers, with or without =: the range in CLI words, not parseArgs' "ambiguous"
+    for (const args of [['--temperature=-1'], ['--temperature', '-1']]) {
+      const bad = await run(['generate', '--model', v7!, ...args, 'x']);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toContain('--temperature must be a number ≥ 0 (0 = greedy), got -1');
+      expect(bad.err).not.toMatch(/ambiguous/);
+    }
   });
 });
 

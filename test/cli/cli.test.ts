@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.ts';
+import { main } from '../../src/cli/main.ts';
 import { float32ToString } from '../../src/util/format.ts';
 import { fixturePath, readOracle } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/skip.ts';
 import { LOGITS_ORACLE_ATOL, expectClose } from '../helpers/tolerance.ts';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -41,7 +42,7 @@ describe('float32 printing', () => {
   });
 });
 
-describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv forward (tiny v7, official numbers)', () => {
+describeWithFixtures(v7 !== undefined && v7oracle !== undefined, 'rwkv forward (tiny v7, official numbers)', () => {
   const sentence = v7oracle!.prompts.find((p) => p.name === 'sentence')!;
   const r = sentence.results['fp32']!;
   const tokens = sentence.tokens.join(',');
@@ -103,7 +104,7 @@ describe.skipIf(v7 === undefined || v7oracle === undefined)('rwkv forward (tiny 
   });
 
   it('rwkv generate continues greedily like the official greedy tokens', async () => {
-    const { code, out } = await run(['generate', '--model', v7!, '--tokens', tokens, '-n', '32', '--json']);
+    const { code, out } = await run(['generate', '--model', v7!, '--prompt-tokens', tokens, '--temperature', '0', '-n', '32', '--json']);
     expect(code).toBe(0);
     expect(JSON.parse(out).tokens).toEqual(r.greedy_tokens);
   });

@@ -96,7 +96,7 @@ describe('where the World vocabulary is looked for', () => {
     expect(e.code).toBe('FILE_NOT_FOUND');
     expect(e.message).toContain(join(dir, 'nowhere', 'rwkv_vocab_v20230424.txt'));
     expect(e.message).toContain(`${join(dir, 'missing.txt')} ($RWKV_VOCAB)`);
-    expect(e.message).toContain('https://github.com/BlinkDL/ChatRWKV/blob/main/tokenizer/rwkv_vocab_v20230424.txt');
+    expect(e.message).toContain('https://raw.githubusercontent.com/BlinkDL/ChatRWKV/main/tokenizer/rwkv_vocab_v20230424.txt');
     expect(e.message).toContain('rwkv pip package');
     delete process.env['RWKV_VOCAB'];
     const e2 = await rejectionOf(loadTokenizer({ tokenizer: 'world' }));
@@ -134,7 +134,7 @@ describe.skipIf(neoxPath === undefined)('GPT-NeoX 20B', () => {
     expect((await loadTokenizer({ tokenizer: '20b', modelFile: join(modelDir, 'RWKV-4-Pile.pth') })).kind).toBe('20b');
     expect((await loadTokenizer({ tokenizer: neoxPath! })).kind).toBe('20b'); // *.json path
     const e = await rejectionOf(loadTokenizer({ tokenizer: '20b', modelFile: join(dir, 'x', 'm.pth') }));
-    expect(e.message).toContain('https://github.com/BlinkDL/ChatRWKV/blob/main/20B_tokenizer.json');
+    expect(e.message).toContain('https://raw.githubusercontent.com/BlinkDL/ChatRWKV/main/20B_tokenizer.json');
     expect(e.message).toContain('$RWKV_TOKENIZER_20B (not set)');
   });
 
