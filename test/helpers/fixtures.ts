@@ -11,16 +11,18 @@ export const FIXTURES_DIR = resolve(REPO_ROOT, process.env['RWKV_FIXTURES'] ?? '
 
 const warned = new Set<string>();
 
+/** One loud warning per distinct reason, so a skip is never silent. */
+export function warnSkipping(reason: string): void {
+  if (warned.has(reason)) return;
+  warned.add(reason);
+  console.warn(`\n!!!!!!!! SKIPPING: ${reason}\n!!!!!!!! set RWKV_FIXTURES to the fixtures folder (default ../shared/fixtures)\n`);
+}
+
 /** Absolute path of a fixture, or undefined (with one loud warning) when it is missing. */
 export function fixturePath(relative: string): string | undefined {
   const p = join(FIXTURES_DIR, relative);
   if (existsSync(p)) return p;
-  if (!warned.has(p)) {
-    warned.add(p);
-    console.warn(
-      `\n!!!!!!!! SKIPPING: fixture not found: ${p}\n!!!!!!!! set RWKV_FIXTURES to the fixtures folder (default ../shared/fixtures)\n`,
-    );
-  }
+  warnSkipping(`fixture not found: ${p}`);
   return undefined;
 }
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RwkvModel } from '../../src/index.ts';
 import { WasmBackend } from '../../src/backends/wasm/wasm-backend.ts';
 import { type OracleCase, fixturePath, oracleCases } from '../helpers/fixtures.ts';
+import { skipIfNoCases } from '../helpers/skip.ts';
 import { expectClose } from '../helpers/tolerance.ts';
 import { greedyTokens } from '../helpers/greedy.ts';
 
@@ -36,6 +37,7 @@ function filesOf(c: OracleCase) {
 const cases = oracleCases();
 
 describe('oracle: wasm backend ≡ ts backend on every fixture model', () => {
+  skipIfNoCases(cases.length, 'oracle models');
   let wasm: WasmBackend;
   beforeAll(async () => {
     wasm = await WasmBackend.create({ threads: 2 });
