@@ -10,8 +10,9 @@ import { loadCheckpoint, parseCheckpoint } from '../../src/io/load.ts';
 import { dequantize, quantize } from '../../src/io/ggml-quants.ts';
 import { parseRwkvCppBin, readRwkvCppFile, RWKV_CPP_MAGIC } from '../../src/io/rwkvcpp.ts';
 import { parseSafetensors } from '../../src/io/safetensors.ts';
-import { type ByteSource, FileSource, MemorySource } from '../../src/io/source.ts';
+import { FileSource, MemorySource } from '../../src/io/source.ts';
 import type { Checkpoint } from '../../src/tensor/tensor.ts';
+import { CountingSource } from '../helpers/counting-source.ts';
 import { fixturePath, TINY_MODELS } from '../helpers/fixtures.ts';
 
 // ---- helpers ----
@@ -440,16 +441,14 @@ describe('rwkv.cpp .bin: hostile inputs give typed errors naming the file', () =
     for (const dimCount of [0, 4, -1, 0x7fffffff]) expectRwkvError(parse(bad({ dimCount })), 'FILE_FORMAT', F);
     expectRwkvError(parse(bad({ dims: [-3] })), 'FILE_FORMAT', F, 'blocks.0.att.time_first');
     expectRwkvError(parse(bad({ dims: [0] })), 'FILE_FORMAT', F, 'blocks.0.att.time_first');
-    // 2^31-1 cubed float32 values: must be refused from the size, before any allocation
-    const t0 = performance.now();
-    expectRwkvError(
-      parse(bad({ dims: [0x7fffffff, 0x7fffffff, 0x7fffffff], rawData: new Uint8Array(12) })),
-      'FILE_FORMAT',
-      F,
-      'blocks.0.att.time_first',
-    );
-    expectRwkvError(parse(bad({ dims: [0x40000000], rawData: new Uint8Array(12) })), 'FILE_FORMAT', F, 'blocks.0.att.time_first');
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // 2^31-1 cubed float32 values: must be refused from the size, before any allocation or read
+    // of the data (counted: no read longer than a record header's look-ahead, nothing read twice)
+    for (const dims of [[0x7fffffff, 0x7fffffff, 0x7fffffff], [0x40000000]]) {
+      const src = new CountingSource(bad({ dims, rawData: new Uint8Array(12) }), F);
+      expectRwkvError(() => parseRwkvCppBin(src, F), 'FILE_FORMAT', F, 'blocks.0.att.time_first');
+      expect(src.largestRead).toBeLessThanOrEqual(12 + 4 * 3 + 1024);
+      expect(src.bytesRead).toBeLessThanOrEqual(3 * (12 + 4 * 3 + 1024));
+    }
     for (const keyLength of [0, -1, 0x7fffffff, 5000]) expectRwkvError(parse(bad({ keyLength })), 'FILE_FORMAT', F);
     expectRwkvError(parse(bad({ keyLength: 200 })), 'FILE_FORMAT', F); // longer than what is left
   });
@@ -548,7 +547,6 @@ describe('rwkv.cpp .bin: hostile inputs give typed errors naming the file', () =
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       return seed / 2 ** 32;
     };
-    const t0 = performance.now();
     let failures = 0;
     for (let iter = 0; iter < 3000; iter++) {
       const b = base.slice();
@@ -567,34 +565,13 @@ describe('rwkv.cpp .bin: hostile inputs give typed errors naming the file', () =
       }
     }
     expect(failures).toBeGreaterThan(1000); // the damage did reach the parser
-    expect(performance.now() - t0).toBeLessThan(10_000);
+    // no hang: vitest's per-test timeout (vitest.config.ts); no wall-clock assertion
   });
 });
 
 // ---- 4. lazy reading ----
 
 describe('rwkv.cpp .bin: lazy reading from a ByteSource', () => {
-  /** A source that counts what is read from it. */
-  class CountingSource implements ByteSource {
-    readonly inner: MemorySource;
-    bytesRead = 0;
-    reads = 0;
-    constructor(
-      bytes: Uint8Array,
-      readonly name: string,
-    ) {
-      this.inner = new MemorySource(bytes, name);
-    }
-    get size() {
-      return this.inner.size;
-    }
-    read(offset: number, length: number): Uint8Array {
-      this.bytesRead += length;
-      this.reads++;
-      return this.inner.read(offset, length);
-    }
-  }
-
   const p = fixturePath('tiny-rwkv/tiny-rwkv-7v0-834K-FP16.bin');
   it.skipIf(p === undefined)('parsing reads only the headers; a tensor reads only its own bytes, when accessed', () => {
     const src = new CountingSource(new Uint8Array(readFileSync(p!)), p!);

@@ -1,6 +1,6 @@
 // Fuzzing the safetensors reader (and the format sniffing in front of it): random truncations,
-// byte flips and header edits of a real file. Only typed RwkvErrors may come out, each case is
-// fast, and nothing allocates more than the file (sizes are checked before reading).
+// byte flips and header edits of a real file. Only typed RwkvErrors may come out, nothing is read
+// twice and nothing allocates more than the file (sizes are checked before reading).
 // FUZZ_RUNS raises the number of cases (CI default below; scripts/fuzz.mjs runs 10⁵).
 
 import fc from 'fast-check';
@@ -11,8 +11,11 @@ import { fuzzAttempt } from '../helpers/fuzz.ts';
 import { randomCheckpoint } from '../helpers/random-model.ts';
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 1500);
-/** A case must finish well within this (the whole file is 30 KB). */
-const MAX_CASE_MS = 500;
+/**
+ * The sniff and the 8-byte length prefix are read, then the JSON header once and each tensor's
+ * bytes once (measured worst: the file's size + 16 bytes).
+ */
+const MAX_BYTES_READ_PER_BYTE = 1;
 
 const base = (() => {
   const ck = randomCheckpoint({
@@ -34,12 +37,16 @@ const headerEnd = 8 + Number(new DataView(base.buffer).getBigUint64(0, true));
 
 /** Parse and read every tensor (BF16: at most half a value per byte); 'ok' or the error code. */
 function attempt(bytes: Uint8Array): string {
-  return fuzzAttempt(bytes, 'fuzz.safetensors', { maxValuesPerByte: 0.5, maxMs: MAX_CASE_MS });
+  return fuzzAttempt(bytes, 'fuzz.safetensors', { maxValuesPerByte: 0.5, maxBytesReadPerByte: MAX_BYTES_READ_PER_BYTE });
 }
 
 describe('safetensors fuzz', () => {
   it('the unmodified file reads', () => {
     expect(attempt(base)).toBe('ok');
+  });
+
+  it('the read bound can fail: reading the file once exceeds half a byte read per byte', () => {
+    expect(() => fuzzAttempt(base, 'fuzz.safetensors', { maxValuesPerByte: 0.5, maxBytesReadPerByte: 0.5 })).toThrow(/bytes read/);
   });
 
   it('random truncations give typed errors', () => {
