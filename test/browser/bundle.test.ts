@@ -47,6 +47,12 @@ describe('browser build (bundle)', () => {
     expect(text).not.toMatch(/\bfrom\s*["']node:|\brequire\(["']/);
   });
 
+  it('exports the names of src/browser.ts (test/architecture/exports.test.ts lists them)', async () => {
+    const bundle = await import(pathToFileURL(outfile).href);
+    const source = await import('../../src/browser.ts');
+    expect(Object.keys(bundle).sort()).toEqual(Object.keys(source).sort());
+  });
+
   it('runs a fixture model from bytes on its WASM backend and refuses paths with PLATFORM_UNAVAILABLE', async () => {
     const oracle = readOracle('oracle/tiny-rwkv-7v0-834K.json');
     const file = oracle?.weight_sets['fp32']?.files[0];
