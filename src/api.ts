@@ -8,7 +8,8 @@
 // errors (docs/errors.md: every code)
 export { ERROR_CODES, RwkvError, type RwkvErrorCode, type RwkvErrorDetails } from './errors.ts';
 // the model and its state
-export { RwkvModel, type ForwardOptions, type ForwardResult, type LoadOptions } from './model/model.ts';
+export { RwkvModel, type ForwardOptions, type ForwardResult } from './model/model.ts';
+export type { LoadOptions } from './model/load.ts';
 export { RwkvState } from './model/state.ts';
 export type { ModelConfig, RwkvVersion } from './model/config.ts';
 // backends (a name, or an instance for LoadOptions.backend)
