@@ -7,7 +7,7 @@
 //
 //   1. installs node-llama-cpp@3.21.1 (prebuilt llama.cpp CPU binaries, from the npm registry) into
 //      a temporary folder, never a dependency of ours (LLAMA_CPP_CHECK_DIR: reuse an install);
-//   2. generates the random RWKV-7 model of `rwkv bench --shape` (src/cli/bench.ts, seeded) and
+//   2. generates the random RWKV-7 model of `rwkv bench --shape` (src/bench/bench.ts, seeded) and
 //      writes it as GGUF with our own writer (src/convert/gguf-write.ts) with the RWKV World
 //      vocabulary (llama.cpp needs the tokenizer metadata): F32, F16 and Q8_0;
 //   3. per precision, loads llama.cpp (contexts with 1 and 2 threads) and our engine on the same

@@ -6,10 +6,10 @@
 //   2. the conformance suite of test/conformance/core.ts: every op against the TS backend, the
 //      fixture models carried along and a random model of every version, with f32 and compact
 //      (f16/bf16 as stored) weights: max |Δlogits| vs TS, greedy tokens;
-//   3. for the 0.1B and 0.4B shapes (random RWKV-7 weights, src/cli/bench.ts), with "cuda fp16"
+//   3. for the 0.1B and 0.4B shapes (random RWKV-7 weights, src/bench/bench.ts), with "cuda fp16"
 //      and "cuda fp32" weights: max |Δlogits| vs the TS backend holding the same weights
 //      ("ts fp16" / "ts fp32"), greedy tokens, decode and prefill tok/s;
-//   4. `rwkv bench --strategy "cuda fp16"` when the strategy layer knows the cuda device.
+//   4. `rwkv bench --strategy "cuda fp16"` (the strategy layer opens the cuda backend by name).
 // Environment: RWKV_CHECK_SHAPES (space-separated, default "0.1B 0.4B"; L,C,V too), RWKV_CHECK_BUDGET_S (default 480: later
 // steps are skipped, saying so, once it is spent), RWKV_FIXTURES, the RWKV_CUDA_* library
 // overrides of docs/cuda.md.
@@ -183,7 +183,7 @@ async function main(): Promise<number> {
     }
   }
 
-  // 4. `rwkv bench` through the strategy layer (needs select.ts to know 'cuda')
+  // 4. `rwkv bench` through the strategy layer (the registry's 'cuda' entry)
   for (const name of shapes) {
     if (overBudget(`rwkv bench ${name}`)) continue;
     const lines: string[] = [];
