@@ -22,7 +22,7 @@
 
 import { RwkvError, shapeString } from '../errors.ts';
 import { detectConfig, type ModelConfig } from '../model/config.ts';
-import { GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufType, type GgufValueType } from '../io/gguf.ts';
+import { GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufType, type GgufValueType, ggufArchitecture } from '../io/gguf.ts';
 import { type GgmlQuantType, QK, blockBytes, isGgmlQuantType, quantize } from '../io/ggml-quants.ts';
 import { type Checkpoint, type HostTensor, type StoredDType, makeTensor, numel } from '../tensor/tensor.ts';
 import { type ByteSink, type CheckpointWriter, DTYPE_BYTES, type FloatDType, type WriteOptions, encodeTensor } from '../io/write.ts';
@@ -405,7 +405,8 @@ function tokenizerMeta(cfg: ModelConfig, vocab: GgufWriterOptions['vocab']): [st
 }
 
 function modelMeta(cfg: ModelConfig, opts: GgufWriterOptions, fileType: number): [string, MetaValue][] {
-  const arch = cfg.version === '7' ? 'rwkv7' : 'rwkv6';
+  const arch = ggufArchitecture(cfg.version);
+  if (arch === undefined) throw new RwkvError('UNSUPPORTED_FORMAT', `GGUF (llama.cpp) has no RWKV-${cfg.version} architecture`);
   const u32 = (value: number): MetaValue => ({ type: GgufType.UINT32, value });
   const meta: [string, MetaValue][] = [
     ['general.architecture', { type: GgufType.STRING, value: arch }],
@@ -419,7 +420,7 @@ function modelMeta(cfg: ModelConfig, opts: GgufWriterOptions, fileType: number):
     [`${arch}.attention.layer_norm_epsilon`, { type: GgufType.FLOAT32, value: 1e-5 }],
     [`${arch}.wkv.head_size`, u32(cfg.headSize)],
   ];
-  if (arch === 'rwkv7') {
+  if (cfg.version === '7') {
     meta.push(
       ['rwkv7.attention.decay_lora_rank', u32(cfg.lora['w']!)],
       ['rwkv7.attention.iclr_lora_rank', u32(cfg.lora['a']!)],

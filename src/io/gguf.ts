@@ -20,6 +20,7 @@
 // the tensor is mapped, with the converter rule it inverts.
 
 import { existsSync } from '../platform/files.ts';
+import type { RwkvVersion } from '../constants.ts';
 import { RwkvError, shapeString } from '../errors.ts';
 import { decodeToF32 } from '../tensor/float.ts';
 import { type GgmlQuantType, QK, blockBytes, dequantize } from './ggml-quants.ts';
@@ -537,8 +538,19 @@ function metaNumber(h: GgufHeader, key: string, required: boolean): number | und
   return e.value;
 }
 
-/** The architectures we read, and what the others are. */
-export const GGUF_RWKV_ARCHITECTURES: readonly string[] = ['rwkv6', 'rwkv7'];
+/**
+ * llama.cpp's `general.architecture` of each RWKV version it runs, to the model's version name
+ * (src/model/registry.ts names them alike); llama.cpp has no RWKV-4, RWKV-5 or DeepEmbed.
+ */
+export const GGUF_ARCHITECTURE_VERSIONS: Readonly<Record<string, RwkvVersion>> = { rwkv6: '6', rwkv7: '7' };
+
+/** The architectures we read. */
+export const GGUF_RWKV_ARCHITECTURES: readonly string[] = Object.keys(GGUF_ARCHITECTURE_VERSIONS);
+
+/** The GGUF `general.architecture` of `version`, or undefined where llama.cpp has none. */
+export function ggufArchitecture(version: RwkvVersion): string | undefined {
+  return Object.keys(GGUF_ARCHITECTURE_VERSIONS).find((a) => GGUF_ARCHITECTURE_VERSIONS[a] === version);
+}
 
 /**
  * Parse a GGUF RWKV-6 / RWKV-7 model into the original checkpoint layout. Tensor data stays in
@@ -551,7 +563,8 @@ export function parseGguf(src: ByteSource, file: string = src.name): Checkpoint 
     throw new RwkvError('FILE_FORMAT', 'GGUF metadata "general.architecture" is missing', { file });
   }
   const arch = archEntry.value;
-  if (!GGUF_RWKV_ARCHITECTURES.includes(arch)) {
+  const version = Object.hasOwn(GGUF_ARCHITECTURE_VERSIONS, arch) ? GGUF_ARCHITECTURE_VERSIONS[arch] : undefined;
+  if (version === undefined) {
     throw new RwkvError('UNKNOWN_ARCHITECTURE', `GGUF architecture "${arch}" is not an RWKV model this library runs`, {
       file,
       expected: 'general.architecture rwkv6 or rwkv7',
@@ -587,7 +600,7 @@ export function parseGguf(src: ByteSource, file: string = src.name): Checkpoint 
   // converter divides att.output and ffn.value of block b by 2^floor(b / rescale) to match, and
   // llama.cpp halves the stream at run time. The original checkpoint has neither: multiply back
   // (exact: a power of two). LayerNorm makes both forms compute the same model.
-  const rescale = arch === 'rwkv6' ? (metaNumber(h, 'rwkv6.rescale_every_n_layers', false) ?? 0) : 0;
+  const rescale = version === '6' ? (metaNumber(h, 'rwkv6.rescale_every_n_layers', false) ?? 0) : 0;
 
   const ckpt: Checkpoint = new Map();
   const ctx: MapContext = { src, file, ckpt };
@@ -651,7 +664,7 @@ export function parseGguf(src: ByteSource, file: string = src.name): Checkpoint 
       asIs(ctx, `${p}${ffn ? 'ffn' : 'att'}.${linear[2]}.weight`, t, undefined, scaled ? 2 ** Math.floor(b / rescale) : 1);
       continue;
     }
-    if (arch === 'rwkv7') {
+    if (version === '7') {
       // convert_hf_to_gguf Rwkv7Model: x_r..x_g stacked in that order into time_mix_lerp_fused
       // [6, 1, 1, C]; w1/a1/v1/g1 ([C, D]) and w2/a2/v2/g2 ([D, C]) transposed; every other
       // vector squeezed; r_k [H, N] flattened to [C]. Layer 0's v0/v1/v2 are dummies llama.cpp

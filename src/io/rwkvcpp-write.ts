@@ -33,6 +33,7 @@
 // shapes: a `.time_*` tensor with no rule, a squeeze that loses a dim the reader cannot restore,
 // an incomplete set of v7 token-shift mixes, more than 3 dims.
 
+import type { RwkvVersion } from '../constants.ts';
 import { RwkvError, shapeString } from '../errors.ts';
 import {
   RWKV_CPP_DTYPE_ID,
@@ -40,8 +41,7 @@ import {
   RWKV_CPP_MAX_DIMS,
   RWKV_CPP_MAX_KEY_BYTES,
   V7_SHIFT_MIXES,
-  type RwkvCppArch,
-  detectRwkvCppArch,
+  detectRwkvCppVersion,
   rwkvCppOrigin,
   transpose12,
   transpose2d,
@@ -119,14 +119,14 @@ function plan(ckpt: Checkpoint): Plan {
   while (ckpt.has(`blocks.${nLayer}.ln1.weight`)) nLayer++;
   if (nLayer === 0) refuse('it has no blocks.0.ln1.weight (the converter counts layers by blocks.<i>.ln1.weight)');
 
-  let arch: RwkvCppArch;
+  let version: RwkvVersion;
   try {
-    arch = detectRwkvCppArch(ckpt.keys(), '');
+    version = detectRwkvCppVersion(ckpt.keys(), '');
   } catch {
     return refuse('its tensor names match no RWKV version rwkv.cpp writes (v4, v5, v5.2, v6, v7)');
   }
-  const hasGate = [...ckpt.keys()].some((k) => /\.att\.gate\.weight$/.test(k));
-  const nHead = arch === 'v6' ? ckpt.get('blocks.0.att.time_faaaa')?.shape[0] : undefined;
+  const v5PerHead = version === '5.0' || version === '5.1';
+  const nHead = version === '6' ? ckpt.get('blocks.0.att.time_faaaa')?.shape[0] : undefined;
 
   const records: Planned[] = [];
   const emitted = new Set<string>();
@@ -162,7 +162,7 @@ function plan(ckpt: Checkpoint): Plan {
 
   for (const [key, t] of ckpt) {
     const leaf = key.slice(key.lastIndexOf('.') + 1);
-    if (arch === 'v7') {
+    if (version === '7' || version === '7-deepembed') {
       const mix = /^(blocks\.\d+\.att\.)x_[a-z]+$/.exec(key);
       if (mix !== null) {
         const prefix = mix[1]!;
@@ -212,36 +212,36 @@ function plan(ckpt: Checkpoint): Plan {
     const n = numel(t.shape);
     if (/^time_mix_[a-z]$/.test(leaf) || /^time_maa_[a-z]$/.test(leaf)) {
       rule(key, t, sq, [1, 1, n], true, () => t.data);
-    } else if (arch === 'v6' && (leaf === 'time_maa_w1' || leaf === 'time_decay_w1' || leaf === 'time_decay_w2')) {
+    } else if (version === '6' && (leaf === 'time_maa_w1' || leaf === 'time_decay_w1' || leaf === 'time_decay_w2')) {
       if (sq.length !== 2) refuse(`${key} ${shapeString(t.shape)} squeezes to ${shapeString(sq)}, not a matrix to transpose`);
       const [r, c] = sq as [number, number];
       rule(key, t, [c, r], [r, c], false, () => transpose2d(t.data, r, c));
-    } else if (arch === 'v6' && leaf === 'time_maa_w2') {
+    } else if (version === '6' && leaf === 'time_maa_w2') {
       if (sq.length !== 3) refuse(`${key} ${shapeString(t.shape)} squeezes to ${shapeString(sq)}, not (5, D, C)`);
       const [a, b, c] = sq as [number, number, number];
       rule(key, t, [a, c, b], [a, b, c], false, () => transpose12(t.data, a, b, c));
-    } else if (arch === 'v6' && leaf === 'time_decay') {
+    } else if (version === '6' && leaf === 'time_decay') {
       if (nHead === undefined || n % nHead !== 0) refuse(`${key}: reshaping to (H, N, 1) needs H from blocks.0.att.time_faaaa`);
       rule(key, t, [nHead!, n / nHead!, 1], [1, 1, n], true, () => t.data);
-    } else if ((arch === 'v6' || arch === 'v5.2') && leaf === 'time_faaaa') {
+    } else if ((version === '6' || version === '5.2') && leaf === 'time_faaaa') {
       const shape = [...sq, 1];
       rule(key, t, shape, restoredHeadMatrix(shape), true, () => t.data);
-    } else if (arch === 'v5.2' && leaf === 'time_decay') {
+    } else if (version === '5.2' && leaf === 'time_decay') {
       const shape = [...sq, 1];
       rule(key, t, shape, restoredHeadMatrix(shape), false, () => mapped(t, expNegExp));
-    } else if (arch === 'v5-per-head' && leaf === 'time_decay') {
+    } else if (v5PerHead && leaf === 'time_decay') {
       // The converter's 5.2 branch (chosen by `gate.weight`) unsqueezes; its 5.1 branch reshapes.
-      rule(key, t, hasGate ? [...sq, 1] : [n, 1, 1], [n], false, () => mapped(t, expNegExp));
-    } else if (arch === 'v5-per-head' && leaf === 'time_first') {
+      rule(key, t, version === '5.1' ? [...sq, 1] : [n, 1, 1], [n], false, () => mapped(t, expNegExp));
+    } else if (v5PerHead && leaf === 'time_first') {
       rule(key, t, [n, 1, 1], [n], false, () => mapped(t, exp));
-    } else if (arch === 'v4' && leaf === 'time_decay') {
+    } else if (version === '4' && leaf === 'time_decay') {
       rule(key, t, sq, [n], false, () => mapped(t, negExp));
-    } else if (arch === 'v4' && leaf === 'time_first') {
+    } else if (version === '4' && leaf === 'time_first') {
       rule(key, t, sq, sq, true, () => t.data);
     } else if (leaf === 'time_state') {
       rule(key, t, sq, sq.length === 2 ? [1, ...sq] : sq, true, () => t.data);
     } else {
-      refuse(`${key}: no rule restores this ${arch} tensor from rwkv.cpp's squeezed layout, so the file would not read back`);
+      refuse(`${key}: no rule restores this RWKV-${version} tensor from rwkv.cpp's squeezed layout, so the file would not read back`);
     }
   }
   return { nVocab: emb.shape[0]!, nEmbed: emb.shape[1]!, nLayer, records };

@@ -22,6 +22,7 @@
 // Each transform is commented where it is undone, with the converter rule it inverts;
 // rwkvcpp-write.ts applies the same rules forwards.
 
+import type { RwkvVersion } from '../constants.ts';
 import { RwkvError, shapeString } from '../errors.ts';
 import { decodeToF32 } from '../tensor/float.ts';
 import { type GgmlQuantType, QK, blockBytes, dequantize } from './ggml-quants.ts';
@@ -262,24 +263,24 @@ export function readRwkvCppFile(input: ByteSource | Uint8Array, file?: string): 
 
 // ---- undoing the converter ----
 
-/** Which converter branch wrote the file; decided from key names (as the converter itself did). */
-export type RwkvCppArch = 'v4' | 'v5-per-head' | 'v5.2' | 'v6' | 'v7';
-
 /**
- * The converter branch, from key names alone. The converter's own tests look at block 0 only
- * (`blocks.0.att.k_k` → v7, `time_maa_x` → v6, `ln_x` → v5, `gate` → 5.2, else v4); here any
- * block counts, and v5 is split by the bonus tensor's name, which is what decides the shapes:
- * `time_faaaa` (5.2: per-channel (H,N) decay and bonus) or `time_first` (model.py 5.0/5.1:
- * per-head (H,) decay and log-space bonus; rwkv.cpp calls this "v5.1").
+ * The RWKV version of a checkpoint as rwkv.cpp's converter tells it apart, named as the model's
+ * version registry names versions (src/model/registry.ts). The converter's own tests look at
+ * block 0 only (`blocks.0.att.k_k` → v7, `time_maa_x` → v6, `ln_x` → v5, `gate` → 5.2, else v4);
+ * here any block counts, and v5 is split by the bonus tensor's name, which is what decides the
+ * shapes: `time_faaaa` (5.2: per-channel (H,N) decay and bonus) or `time_first` (model.py 5.0/5.1:
+ * per-head (H,) decay and log-space bonus; rwkv.cpp calls this "v5.1"), then 5.1 by its gate.
  * Works on the stored keys and on the original checkpoint keys alike.
  */
-export function detectRwkvCppArch(keys: Iterable<string>, file: string): RwkvCppArch {
+export function detectRwkvCppVersion(keys: Iterable<string>, file: string): RwkvVersion {
   let v7 = false;
   let v6 = false;
   let lnx = false;
   let faaaa = false;
   let timeFirst = false;
   let timeDecay = false;
+  let gate = false;
+  let deepEmbed = false;
   for (const k of keys) {
     if (/\.att\.(k_k|x_rwkvag)$/.test(k)) v7 = true;
     else if (/\.att\.time_maa_x$/.test(k)) v6 = true;
@@ -287,19 +288,21 @@ export function detectRwkvCppArch(keys: Iterable<string>, file: string): RwkvCpp
     else if (/\.att\.time_faaaa$/.test(k)) faaaa = true;
     else if (/\.att\.time_first$/.test(k)) timeFirst = true;
     else if (/\.att\.time_decay$/.test(k)) timeDecay = true;
+    else if (/\.att\.gate\.weight$/.test(k)) gate = true;
+    else if (/\.ffn\.s_emb\.weight$/.test(k)) deepEmbed = true;
   }
-  if (v7) return 'v7';
-  if (v6) return 'v6';
+  if (v7) return deepEmbed ? '7-deepembed' : '7';
+  if (v6) return '6';
   if (lnx) {
-    if (faaaa) return 'v5.2';
-    if (timeFirst) return 'v5-per-head';
+    if (faaaa) return '5.2';
+    if (timeFirst) return gate ? '5.1' : '5.0';
   } else if (timeFirst && timeDecay) {
-    return 'v4';
+    return '4';
   }
   throw new RwkvError('UNKNOWN_ARCHITECTURE', 'the tensor names match no RWKV version rwkv.cpp writes', {
     file,
     expected:
-      'att.k_k (v7), att.time_maa_x (v6), att.ln_x with att.time_faaaa (v5.2) or att.time_first (v5), or att.time_first/time_decay (v4)',
+      'att.k_k (v7), att.time_maa_x (v6), att.ln_x with att.time_faaaa (v5.2) or att.time_first (v5.0, v5.1), or att.time_first/time_decay (v4)',
   });
 }
 
@@ -402,10 +405,12 @@ export function parseRwkvCppBin(input: ByteSource | Uint8Array, file?: string): 
     );
   }
 
-  const arch = detectRwkvCppArch(
+  const version = detectRwkvCppVersion(
     records.map((r) => r.key),
     name,
   );
+  const v7 = version === '7' || version === '7-deepembed';
+  const v5PerHead = version === '5.0' || version === '5.1';
   const out: Checkpoint = new Map();
   const put = (key: string, t: HostTensor) => {
     if (out.has(key)) throw fail('duplicate tensor key after undoing the converter', key);
@@ -456,7 +461,7 @@ export function parseRwkvCppBin(input: ByteSource | Uint8Array, file?: string): 
     const n = numel(r.shape);
     const vec = [1, 1, n];
 
-    if (arch === 'v7') {
+    if (v7) {
       // Converter (v7 branch): every `att.x_*` of a block is concatenated on dim 0 into
       // `att.x_rwkvag` (6,1,C), in checkpoint order x_r, x_w, x_k, x_v, x_a, x_g (the order
       // rwkv.cpp's graph slices it in). Split it back into six (1,1,C).
@@ -505,34 +510,34 @@ export function parseRwkvCppBin(input: ByteSource | Uint8Array, file?: string): 
     if (/^time_mix_[a-z]$/.test(leaf) || /^time_maa_[a-z]$/.test(leaf)) {
       // token-shift mixes: (1,1,C) squeezed to (C)
       asIs(r, vec);
-    } else if (arch === 'v6' && (leaf === 'time_maa_w1' || leaf === 'time_decay_w1' || leaf === 'time_decay_w2')) {
+    } else if (version === '6' && (leaf === 'time_maa_w1' || leaf === 'time_decay_w1' || leaf === 'time_decay_w2')) {
       // v6: `time_maa_w1` (C,5D), `time_decay_w1` (C,Dd), `time_decay_w2` (Dd,C) transposed.
       transposedMatrix(r);
-    } else if (arch === 'v6' && leaf === 'time_maa_w2') {
+    } else if (version === '6' && leaf === 'time_maa_w2') {
       // v6: `time_maa_w2` (5,D,C) written with its last two dims swapped, (5,C,D).
       if (r.shape.length !== 3) throw fail('expected a 3-D tensor', k, '3 dims', shapeString(r.shape));
       const [a, b, c] = r.shape as [number, number, number];
       changed(r, [a, c, b], (v) => transpose12(v, a, b, c));
-    } else if (arch === 'v6' && leaf === 'time_decay') {
+    } else if (version === '6' && leaf === 'time_decay') {
       // v6: raw w (1,1,C), squeezed and reshaped to (H,N,1) (older converters: left at (C)).
       asIs(r, vec);
-    } else if ((arch === 'v6' || arch === 'v5.2') && leaf === 'time_faaaa') {
+    } else if ((version === '6' || version === '5.2') && leaf === 'time_faaaa') {
       // v5.2/v6: bonus u (H,N), raw, squeezed then unsqueezed to (H,N,1).
       asIs(r, headMatrixShape(r));
-    } else if (arch === 'v5.2' && leaf === 'time_decay') {
+    } else if (version === '5.2' && leaf === 'time_decay') {
       // v5.2: (H,N) stored as exp(-exp(w)), unsqueezed to (H,N,1).
       changed(r, headMatrixShape(r), (v) => inverted(v, invExpNegExp, validExpNegExp, 'a value in [0, 1] (exp(-exp(w)))', valueFail(r)));
-    } else if (arch === 'v5-per-head' && leaf === 'time_decay') {
+    } else if (v5PerHead && leaf === 'time_decay') {
       // model.py 5.0/5.1: per-head (H) stored as exp(-exp(w)), reshaped to (H,1,1) (5.1, with a
       // gate: unsqueezed to (H,1)).
       changed(r, [n], (v) => inverted(v, invExpNegExp, validExpNegExp, 'a value in [0, 1] (exp(-exp(w)))', valueFail(r)));
-    } else if (arch === 'v5-per-head' && leaf === 'time_first') {
+    } else if (v5PerHead && leaf === 'time_first') {
       // model.py 5.0/5.1: per-head bonus (H) stored as exp(u), reshaped to (H,1,1).
       changed(r, [n], (v) => inverted(v, invExp, validExp, 'a value >= 0 (exp(u))', valueFail(r)));
-    } else if (arch === 'v4' && leaf === 'time_decay') {
+    } else if (version === '4' && leaf === 'time_decay') {
       // v4: (C) stored as -exp(w).
       changed(r, [n], (v) => inverted(v, invNegExp, validNegExp, 'a value <= 0 (-exp(w))', valueFail(r)));
-    } else if (arch === 'v4' && leaf === 'time_first') {
+    } else if (version === '4' && leaf === 'time_first') {
       // v4: (C), stored as is.
       asIs(r, r.shape);
     } else if (leaf === 'time_state') {
@@ -541,7 +546,7 @@ export function parseRwkvCppBin(input: ByteSource | Uint8Array, file?: string): 
     } else {
       // A `.time_*` tensor this reader has no rule for: its original shape cannot be known
       // (the squeeze lost it), so refuse it rather than hand back a guessed layout.
-      throw new RwkvError('UNSUPPORTED_FORMAT', `no rule to restore this ${arch} tensor from rwkv.cpp's squeezed layout`, {
+      throw new RwkvError('UNSUPPORTED_FORMAT', `no rule to restore this RWKV-${version} tensor from rwkv.cpp's squeezed layout`, {
         file: name,
         tensor: k,
         actual: shapeString(r.shape),
