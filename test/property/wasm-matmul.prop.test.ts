@@ -16,21 +16,13 @@ import * as K from '../../src/backends/ts/kernels.ts';
 import { dequantizeI8, i8Bytes, quantizeI8 } from '../../src/backends/quant-i8.ts';
 import { type WasmVariant, kernelModule, wasmVariantSupported } from '../../src/backends/wasm/module.ts';
 import { i8PrepBytes } from '../../src/backends/wasm/wasm-backend.ts';
+import { type MatmulKernel, type MatrixKernels, matrixKernels } from '../../src/backends/wasm/abi-ops.ts';
 import { floatToHalf, halfToFloat } from '../../src/tensor/float.ts';
-import { xorshift32 } from '../helpers/random-model.ts';
+import { uniform } from '../helpers/random-model.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
 
 /** Relative to Σ|x·w| of the output: f32 accumulation of up to ~100 terms stays well inside. */
 const MATMUL_RTOL = 1e-5;
-
-type MatmulFn = (out: number, x: number, W: number, T: number, K: number, O: number, r0: number, r1: number, scratch: number) => void;
-interface Kernels {
-  matmulF32: MatmulFn;
-  matmulBf16: MatmulFn;
-  matmulF16: MatmulFn;
-  matmulI8: MatmulFn;
-  matmulI8Prep: (xr: number, x: number, W: number, T: number, K: number, O: number) => void;
-}
 
 /** Every build: portable / relaxed SIMD, on shared memory and on plain memory (browser pages that are not cross-origin isolated). */
 interface Build {
@@ -48,7 +40,7 @@ const SENTINEL = -12345.5;
 
 /** Seeded uniform numbers in [−1, 1). */
 function rand(seed: number): () => number {
-  const r = xorshift32(seed);
+  const r = uniform(seed);
   return () => r(-1, 1);
 }
 
@@ -65,13 +57,12 @@ const STORAGES: Storage[] = ['f32', 'bf16', 'f16', 'i8'];
 
 /** Run one wasm matmul on rows [r0, r1) and return out (with the sentinel elsewhere). */
 /** One memory and instance per variant (instantiating per case is slow on Bun), reset per case. */
-const instances = new Map<Build, { arena: WasmArena; k: Kernels }>();
+const instances = new Map<Build, { arena: WasmArena; k: MatrixKernels }>();
 function instance(build: Build) {
   let i = instances.get(build);
   if (i === undefined) {
     const arena = new WasmArena(4, build.shared);
-    const k = new WebAssembly.Instance(kernelModule(build.variant, build.shared), { env: { memory: arena.memory } })
-      .exports as unknown as Kernels;
+    const k = matrixKernels(new WebAssembly.Instance(kernelModule(build.variant, build.shared), { env: { memory: arena.memory } }).exports);
     i = { arena, k };
     instances.set(build, i);
   }
@@ -93,7 +84,7 @@ function runWasm(
   const { arena, k } = instance(variant);
   const px = arena.put(x, 'x');
   let pw: number;
-  let fn: MatmulFn;
+  let fn: MatmulKernel;
   if (storage === 'f32') {
     pw = arena.put(W, 'W');
     fn = k.matmulF32;

@@ -10,11 +10,11 @@ import { test } from '@fast-check/vitest';
 import fc from 'fast-check';
 import { describe, expect } from 'vitest';
 import * as K from '../../src/backends/ts/kernels.ts';
-import { BINARY_EXPORT, OP_KERNEL_NAMES, UNARY_EXPORT, opKernels, type OpKernels } from '../../src/backends/wasm/abi-ops.ts';
+import { BINARY_EXPORT, OP_KERNEL_NAMES, UNARY_EXPORT, matrixKernels, opKernels, type OpKernels } from '../../src/backends/wasm/abi-ops.ts';
 import { instantiateKernels, wasmVariantSupported, type WasmVariant } from '../../src/backends/wasm/module.ts';
 import { RwkvError } from '../../src/errors.ts';
 import type { BinaryOp, UnaryOp } from '../../src/backends/backend.ts';
-import { xorshift32 } from '../helpers/random-model.ts';
+import { uniform } from '../helpers/random-model.ts';
 import { expectClose } from '../helpers/tolerance.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
 import { wkv7AB } from '../helpers/wkv7-operands.ts';
@@ -53,7 +53,7 @@ const WKV_RTOL = 1e-5;
 
 // ---- random inputs ----
 
-const rand = xorshift32;
+const rand = uniform;
 type Rand = ReturnType<typeof rand>;
 function f32(n: number, r: Rand, lo = -1, hi = 1): Float32Array {
   return Float32Array.from({ length: n }, () => r(lo, hi));
@@ -84,19 +84,55 @@ function setup(variant: WasmVariant, shared = true): { arena: WasmArena; ops: Op
   return { arena, ops: opKernels(instantiateKernels(arena.memory, variant)) };
 }
 
-describe('opKernels', () => {
-  test('names the missing exports of a stale binary with a typed error', () => {
-    const fake = { layerNorm: () => undefined } as unknown as WebAssembly.Exports;
-    let err: unknown;
-    try {
-      opKernels(fake);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(RwkvError);
-    expect((err as RwkvError).code).toBe('BACKEND_UNAVAILABLE');
+/** The RwkvError `f` throws (fails the test when it throws nothing or something else). */
+function refusal(f: () => unknown): RwkvError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(RwkvError);
+    return e as RwkvError;
+  }
+  throw new Error('did not throw');
+}
+
+describe('opKernels, matrixKernels', () => {
+  /** The real exports of the embedded portable build. */
+  const real = () => instantiateKernels(new WasmArena(1).memory, 'portable');
+
+  test('accept the embedded binary: every kernel there, each with the parameter count the ABI declares', () => {
+    const exports = real();
+    expect(() => opKernels(exports)).not.toThrow();
+    expect(() => matrixKernels(exports)).not.toThrow();
+    // a WebAssembly function's length is its parameter count (what the arity check reads)
+    expect((exports['wkv7'] as (...a: number[]) => void).length).toBe(13);
+  });
+
+  test('name the missing exports of a stale binary with a typed error', () => {
+    const err = refusal(() => opKernels({ layerNorm: () => undefined } as unknown as WebAssembly.Exports));
+    expect(err.code).toBe('BACKEND_UNAVAILABLE');
     // the present export is not in the missing list; the last one is
-    expect((err as RwkvError).message).toMatch(/lacks the op kernels l2NormalizeGroups, .*, wkv7 \(/);
+    expect(err.message).toMatch(/lacks the op kernels l2NormalizeGroups, .*, wkv7 \(/);
+    const { matmulI8Prep: _, ...noPrep } = real();
+    const m = refusal(() => matrixKernels(noPrep));
+    expect(m.code).toBe('BACKEND_UNAVAILABLE');
+    expect(m.message).toMatch(/lacks the matrix kernels matmulI8Prep \(/);
+  });
+
+  test('name each export whose parameter count differs from the ABI with a typed error', () => {
+    const exports = real();
+    const fake = {
+      ...exports,
+      wkv7: (out: number, S: number) => void [out, S], // 2 parameters, the ABI has 13
+      shift: (...a: number[]) => void a, // 0
+    } as unknown as WebAssembly.Exports;
+    const err = refusal(() => opKernels(fake));
+    expect(err.code).toBe('BACKEND_UNAVAILABLE');
+    expect(err.message).toMatch(/the WASM kernel exports shift, wkv7 take other parameters than the ABI/);
+    expect(err.expected).toMatch(/shift 5, wkv7 13/);
+    expect(err.actual).toMatch(/shift 0, wkv7 2/);
+    const m = refusal(() => matrixKernels({ ...exports, matmulBf16: (out: number) => void out } as unknown as WebAssembly.Exports));
+    expect(m.message).toMatch(/exports matmulBf16 take other parameters/);
+    expect(m.actual).toMatch(/matmulBf16 1/);
   });
 });
 

@@ -1,12 +1,18 @@
-// The non-matmul kernel exports of the WASM module (assembly/kernels/norm.ts, elementwise.ts,
-// wkv.ts), typed. Each one implements one Backend op (src/backends/backend.ts: the doc comments
-// there are the semantics) and is bound to its scalar twin in src/backends/ts/kernels.ts by
-// test/property/wasm-ops.prop.test.ts.
+// The kernel exports of the WASM module, typed: the matrix kernels (assembly/kernels/matmul) and
+// the op kernels (assembly/kernels/norm.ts, elementwise.ts, wkv.ts). Each op kernel implements
+// one Backend op (src/backends/backend.ts: the doc comments there are the semantics) and is bound
+// to its scalar twin in src/backends/ts/kernels.ts by test/property/wasm-ops.prop.test.ts; the
+// matrix kernels by test/property/wasm-matmul.prop.test.ts.
 //
 // ABI: every pointer is a byte offset into the module's shared memory (f32 data, 4-byte aligned
 // suffices; 16 is better), every size counts f32 elements, outputs come first. A kernel does not
 // allocate and touches only the ranges its arguments describe. Unless a line says "out may be x",
 // out must not overlap any input.
+//
+// The backend takes every kernel from the module or none: a module that lacks one, or whose
+// export takes another number of parameters than the types below (a WebAssembly function's
+// `length` is its parameter count), is refused with BACKEND_UNAVAILABLE naming the export
+// (matrixKernels, opKernels), so a stale binary never runs with its arguments misread.
 
 import { RwkvError } from '../../errors.ts';
 import type { UnaryOp, BinaryOp } from '../backend.ts';
@@ -116,34 +122,100 @@ export interface OpKernels {
   ): void;
 }
 
-/** Every export name of OpKernels (checked at run time against the instance). */
-export const OP_KERNEL_NAMES = [
-  'layerNorm',
-  'l2NormalizeGroups',
-  'shift',
-  'unarySigmoid',
-  'unaryTanh',
-  'unarySilu',
-  'unaryRelu2',
-  'unaryNeg',
-  'unaryExpNegExp',
-  'unaryRwkv7Decay',
-  'binaryAdd',
-  'binarySub',
-  'binaryMul',
-  'lerp',
-  'groupSum',
-  'groupScale',
-  'rowVecMat',
-  'wkv4',
-  'wkv5',
-  'wkv7',
-] as const satisfies readonly (keyof OpKernels)[];
+/** The parameter count of each export of `K`: checked against K's types when this compiles. */
+type Arity<K> = { readonly [N in keyof K]: K[N] extends (...args: infer A) => void ? A['length'] : never };
 
-// Compile-time check that the list names every member (an OpKernels key missing from it fails here).
-type Missing = Exclude<keyof OpKernels, (typeof OP_KERNEL_NAMES)[number]>;
-const allNamed: [Missing] extends [never] ? true : Missing = true;
-void allNamed;
+/**
+ * The parameter count of every op kernel, checked against OpKernels at compile time (a member
+ * missing here, or a count that differs from its type, fails to compile) and against the
+ * instance's exports at run time (opKernels).
+ */
+export const OP_KERNEL_ARITY = {
+  layerNorm: 8,
+  l2NormalizeGroups: 5,
+  shift: 5,
+  unarySigmoid: 3,
+  unaryTanh: 3,
+  unarySilu: 3,
+  unaryRelu2: 3,
+  unaryNeg: 3,
+  unaryExpNegExp: 3,
+  unaryRwkv7Decay: 3,
+  binaryAdd: 5,
+  binarySub: 5,
+  binaryMul: 5,
+  lerp: 7,
+  groupSum: 4,
+  groupScale: 5,
+  rowVecMat: 6,
+  wkv4: 12,
+  wkv5: 13,
+  wkv7: 13,
+} as const satisfies Arity<OpKernels>;
+
+/** Every export name of OpKernels. */
+export const OP_KERNEL_NAMES = Object.keys(OP_KERNEL_ARITY) as readonly (keyof OpKernels)[];
+
+/**
+ * A matrix product kernel over output rows [r0, r1) (the thread pool splits the rows):
+ * out [T, O] = x [T, K] · Wᵀ, W [O, K] in the kernel's storage; `scratch` per part for the
+ * 16-bit kernels' prefill (4·K f32), else unused. For matmulI8, x is matmulI8Prep's output.
+ */
+export type MatmulKernel = (
+  out: number,
+  x: number,
+  W: number,
+  T: number,
+  K: number,
+  O: number,
+  r0: number,
+  r1: number,
+  scratch: number,
+) => void;
+
+export interface MatrixKernels {
+  matmulF32: MatmulKernel;
+  matmulBf16: MatmulKernel;
+  matmulF16: MatmulKernel;
+  matmulI8: MatmulKernel;
+  /** The int8 product's per-token sums [T, 4] f32 and int16 activations [T, K] at xr, from x [T, K]. */
+  matmulI8Prep(xr: number, x: number, W: number, T: number, K: number, O: number): void;
+}
+
+/** The parameter count of every matrix kernel (as OP_KERNEL_ARITY). */
+export const MATRIX_KERNEL_ARITY = {
+  matmulF32: 9,
+  matmulBf16: 9,
+  matmulF16: 9,
+  matmulI8: 9,
+  matmulI8Prep: 6,
+} as const satisfies Arity<MatrixKernels>;
+
+/**
+ * The exports `arity` names, typed as K. Throws RwkvError('BACKEND_UNAVAILABLE') naming every
+ * export that is missing or takes another number of parameters than `arity` says.
+ */
+function kernelsOf<K>(exports: WebAssembly.Exports, arity: Readonly<Record<string, number>>, what: string): K {
+  const names = Object.keys(arity);
+  const missing = names.filter((name) => typeof exports[name] !== 'function');
+  if (missing.length > 0) {
+    throw new RwkvError('BACKEND_UNAVAILABLE', `the WASM kernel module lacks the ${what} ${missing.join(', ')}`, {
+      expected: `exports ${names.join(', ')}`,
+      actual: `exports ${Object.keys(exports).join(', ')}`,
+      hint: 'the embedded binary is stale: run `npm run build:wasm`',
+    });
+  }
+  const wrong = names.filter((name) => (exports[name] as (...args: never[]) => unknown).length !== arity[name]);
+  if (wrong.length > 0) {
+    const counts = (f: (name: string) => number) => wrong.map((name) => `${name} ${f(name)}`).join(', ');
+    throw new RwkvError('BACKEND_UNAVAILABLE', `the WASM kernel exports ${wrong.join(', ')} take other parameters than the ABI`, {
+      expected: `parameter counts ${counts((name) => arity[name]!)} (src/backends/wasm/abi-ops.ts)`,
+      actual: `parameter counts ${counts((name) => (exports[name] as (...args: never[]) => unknown).length)}`,
+      hint: 'the embedded binary and abi-ops.ts disagree: run `npm run build:wasm`, or update abi-ops.ts to assembly/',
+    });
+  }
+  return exports as unknown as K;
+}
 
 /** The export implementing Backend.unary(op). */
 export const UNARY_EXPORT = {
@@ -165,16 +237,14 @@ export const BINARY_EXPORT = {
 
 /**
  * The op kernels of an instance's exports. Throws RwkvError('BACKEND_UNAVAILABLE') naming the
- * missing exports when the embedded binary predates them (rebuild with `npm run build:wasm`).
+ * exports that are missing (a binary that predates them) or take another number of parameters
+ * than OpKernels (a binary or an abi-ops.ts out of step with assembly/).
  */
 export function opKernels(exports: WebAssembly.Exports): OpKernels {
-  const missing = OP_KERNEL_NAMES.filter((name) => typeof exports[name] !== 'function');
-  if (missing.length > 0) {
-    throw new RwkvError('BACKEND_UNAVAILABLE', `the WASM kernel module lacks the op kernels ${missing.join(', ')}`, {
-      expected: `exports ${OP_KERNEL_NAMES.join(', ')}`,
-      actual: `exports ${Object.keys(exports).join(', ')}`,
-      hint: 'the embedded binary is stale: run `npm run build:wasm`',
-    });
-  }
-  return exports as unknown as OpKernels;
+  return kernelsOf<OpKernels>(exports, OP_KERNEL_ARITY, 'op kernels');
+}
+
+/** The matrix kernels of an instance's exports, refused as opKernels refuses. */
+export function matrixKernels(exports: WebAssembly.Exports): MatrixKernels {
+  return kernelsOf<MatrixKernels>(exports, MATRIX_KERNEL_ARITY, 'matrix kernels');
 }

@@ -16,7 +16,7 @@ import { floatToHalf } from '../../tensor/float.ts';
 import type { Backend, BackendCaps, BinaryOp, Tensor, UnaryOp, WeightStorage } from '../backend.ts';
 import { type QuantI8, i8Bytes, quantizeI8, quantizeI8Into } from '../quant-i8.ts';
 import * as TS from '../ts/kernels.ts';
-import { BINARY_EXPORT, OP_KERNEL_NAMES, type OpKernels, UNARY_EXPORT } from './abi-ops.ts';
+import { BINARY_EXPORT, type MatrixKernels, type OpKernels, UNARY_EXPORT, matrixKernels, opKernels } from './abi-ops.ts';
 import { Arena } from './arena.ts';
 import { ISOLATION_HEADERS, type WasmVariant, createMemory, kernelModule, sharedMemoryAvailable, wasmVariantSupported } from './module.ts';
 import { CONTROL_BYTES, MAX_PARTS, ThreadPool } from './pool.ts';
@@ -116,29 +116,20 @@ export interface WasmCaps extends BackendCaps {
   readonly variant: WasmVariant;
 }
 
-type MatmulFn = (out: number, x: number, W: number, T: number, K: number, O: number, r0: number, r1: number, scratch: number) => void;
-interface MatrixKernels {
-  matmulF32: MatmulFn;
-  matmulBf16: MatmulFn;
-  matmulF16: MatmulFn;
-  matmulI8: MatmulFn;
-  matmulI8Prep: (xr: number, x: number, W: number, T: number, K: number, O: number) => void;
-}
-
 export class WasmBackend implements Backend {
   readonly caps: WasmCaps;
   private readonly arena: Arena;
   private buf: ArrayBuffer | SharedArrayBuffer;
   private readonly mm: MatrixKernels;
-  /** The op kernels of abi-ops.ts, or null where the binary lacks them (TS kernels on views then). */
-  private readonly ops: OpKernels | null;
+  /** The op kernels of abi-ops.ts. */
+  private readonly ops: OpKernels;
   /** Per-part scratch for 16-bit prefill (4·K f32 each) and the int8 prep buffer: grow-only. */
   private scratch = { ptr: 0, bytes: 0 };
   private prep = { ptr: 0, bytes: 0 };
 
   private constructor(
     readonly memory: WebAssembly.Memory,
-    exports: WebAssembly.Exports,
+    kernels: { mm: MatrixKernels; ops: OpKernels },
     private readonly pool: ThreadPool,
     arena: Arena,
     variant: WasmVariant,
@@ -148,8 +139,8 @@ export class WasmBackend implements Backend {
   ) {
     this.arena = arena;
     this.buf = memory.buffer;
-    this.mm = exports as unknown as MatrixKernels;
-    this.ops = OP_KERNEL_NAMES.every((n) => typeof exports[n] === 'function') ? (exports as unknown as OpKernels) : null;
+    this.mm = kernels.mm;
+    this.ops = kernels.ops;
     this.caps = {
       name: 'wasm',
       simd: true,
@@ -158,7 +149,6 @@ export class WasmBackend implements Backend {
       description:
         `WASM SIMD (${variant} build), ${pool.threads} thread${pool.threads === 1 ? '' : 's'}` +
         (decodeThreads !== pool.threads ? ` (${decodeThreads} for decode)` : '') +
-        (this.ops === null ? '; non-matmul ops on TS kernels (binary without op kernels)' : '') +
         (note ? `; ${note}` : ''),
     };
   }
@@ -220,17 +210,13 @@ export class WasmBackend implements Backend {
     const memory = createMemory(shared, 1);
     const module = kernelModule(variant, shared);
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-    const missing = MATMUL_KERNELS.filter((k) => typeof exports[k] !== 'function');
-    if (missing.length > 0) {
-      throw new RwkvError('BACKEND_UNAVAILABLE', `the WASM kernel module lacks ${missing.join(', ')}`, {
-        hint: 'the embedded binary is stale: run `npm run build:wasm`',
-      });
-    }
+    // every kernel, with the parameters abi-ops.ts declares, or a typed refusal naming the export
+    const kernels = { mm: matrixKernels(exports), ops: opKernels(exports) };
     const ctrl = NULL_GUARD;
     let backend: WasmBackend | undefined;
     const arena = new Arena(memory, ctrl + CONTROL_BYTES, () => backend?.refresh());
     const pool = await ThreadPool.create(module, memory, ctrl, exports, MATMUL_KERNELS, threads);
-    backend = new WasmBackend(memory, exports, pool, arena, variant, note, decodeThreads);
+    backend = new WasmBackend(memory, kernels, pool, arena, variant, note, decodeThreads);
     orphans.register(backend, pool, backend);
     return backend;
   }
@@ -493,18 +479,15 @@ export class WasmBackend implements Backend {
 
   layerNorm(out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, groupSize: number, eps: number): void {
     const [T, C] = layerNormShape('wasm', out, x, weight, bias, groupSize);
-    if (this.ops) this.ops.layerNorm(this.p(out), this.p(x), this.p(weight), this.p(bias), T, C, groupSize, eps);
-    else TS.layerNorm(this.v(out), this.v(x), this.v(weight), this.v(bias), T, C, groupSize, eps);
+    this.ops.layerNorm(this.p(out), this.p(x), this.p(weight), this.p(bias), T, C, groupSize, eps);
   }
   l2NormalizeGroups(out: Tensor, x: Tensor, groupSize: number, eps: number): void {
     const n = l2NormalizeShape('wasm', out, x, groupSize);
-    if (this.ops) this.ops.l2NormalizeGroups(this.p(out), this.p(x), n, groupSize, eps);
-    else TS.l2NormalizeGroups(this.v(out), this.v(x), n, groupSize, eps);
+    this.ops.l2NormalizeGroups(this.p(out), this.p(x), n, groupSize, eps);
   }
   shift(out: Tensor, x: Tensor, prev: Tensor): void {
     const [T, C] = shiftShape('wasm', out, x, prev);
-    if (this.ops) this.ops.shift(this.p(out), this.p(x), this.p(prev), T, C);
-    else TS.shift(this.v(out), this.v(x), this.v(prev), T, C);
+    this.ops.shift(this.p(out), this.p(x), this.p(prev), T, C);
   }
   lastRow(out: Tensor, x: Tensor): void {
     const [T, C] = lastRowShape('wasm', out, x);
@@ -512,49 +495,39 @@ export class WasmBackend implements Backend {
   }
   unary(op: UnaryOp, out: Tensor, x: Tensor): void {
     const n = unaryShape('wasm', op, out, x);
-    if (this.ops) this.ops[UNARY_EXPORT[op]](this.p(out), this.p(x), n);
-    else TS.unary(op, this.v(out), this.v(x), n);
+    this.ops[UNARY_EXPORT[op]](this.p(out), this.p(x), n);
   }
   binary(op: BinaryOp, out: Tensor, a: Tensor, b: Tensor): void {
     const [n, bn] = binaryShape('wasm', op, out, a, b);
-    if (this.ops) this.ops[BINARY_EXPORT[op]](this.p(out), this.p(a), this.p(b), n, bn);
-    else TS.binary(op, this.v(out), this.v(a), this.v(b), n, bn);
+    this.ops[BINARY_EXPORT[op]](this.p(out), this.p(a), this.p(b), n, bn);
   }
   lerp(out: Tensor, a: Tensor, b: Tensor, t: Tensor): void {
     const [n, bn, tn] = lerpShape('wasm', out, a, b, t);
-    if (this.ops) this.ops.lerp(this.p(out), this.p(a), this.p(b), this.p(t), n, bn, tn);
-    else TS.lerp(this.v(out), this.v(a), this.v(b), this.v(t), n, bn, tn);
+    this.ops.lerp(this.p(out), this.p(a), this.p(b), this.p(t), n, bn, tn);
   }
   groupSum(out: Tensor, x: Tensor, groupSize: number): void {
     const n = groupSumShape('wasm', out, x, groupSize);
-    if (this.ops) this.ops.groupSum(this.p(out), this.p(x), n, groupSize);
-    else TS.groupSum(this.v(out), this.v(x), n, groupSize);
+    this.ops.groupSum(this.p(out), this.p(x), n, groupSize);
   }
   groupScale(out: Tensor, x: Tensor, s: Tensor, groupSize: number): void {
     const n = groupScaleShape('wasm', out, x, s, groupSize);
-    if (this.ops) this.ops.groupScale(this.p(out), this.p(x), this.p(s), n, groupSize);
-    else TS.groupScale(this.v(out), this.v(x), this.v(s), n, groupSize);
+    this.ops.groupScale(this.p(out), this.p(x), this.p(s), n, groupSize);
   }
   rowVecMat(out: Tensor, x: Tensor, M: Tensor): void {
     const [T, I, J] = rowVecMatShape('wasm', out, x, M);
-    if (this.ops) this.ops.rowVecMat(this.p(out), this.p(x), this.p(M), T, I, J);
-    else TS.rowVecMat(this.v(out), this.v(x), this.v(M), T, I, J);
+    this.ops.rowVecMat(this.p(out), this.p(x), this.p(M), T, I, J);
   }
   wkv4(out: Tensor, aa: Tensor, bb: Tensor, pp: Tensor, w: Tensor, u: Tensor, k: Tensor, v: Tensor): void {
     const [T, C] = wkv4Shape('wasm', out, aa, bb, pp, w, u, k, v);
-    if (this.ops) this.ops.wkv4(this.p(out), this.p(aa), this.p(bb), this.p(pp), this.p(w), this.p(u), this.p(k), this.p(v), T, C, 0, C);
-    else TS.wkv4(this.v(out), this.v(aa), this.v(bb), this.v(pp), this.v(w), this.v(u), this.v(k), this.v(v), T, C);
+    this.ops.wkv4(this.p(out), this.p(aa), this.p(bb), this.p(pp), this.p(w), this.p(u), this.p(k), this.p(v), T, C, 0, C);
   }
   wkv5(out: Tensor, S: Tensor, r: Tensor, k: Tensor, v: Tensor, w: Tensor, u: Tensor, H: number): void {
     const [T, , N, perToken] = wkv5Shape('wasm', out, S, r, k, v, w, u, H);
-    if (this.ops)
-      this.ops.wkv5(this.p(out), this.p(S), this.p(r), this.p(k), this.p(v), this.p(w), this.p(u), T, H, N, perToken ? 1 : 0, 0, H);
-    else TS.wkv5(this.v(out), this.v(S), this.v(r), this.v(k), this.v(v), this.v(w), this.v(u), T, H, N, perToken);
+    this.ops.wkv5(this.p(out), this.p(S), this.p(r), this.p(k), this.p(v), this.p(w), this.p(u), T, H, N, perToken ? 1 : 0, 0, H);
   }
   wkv7(out: Tensor, S: Tensor, r: Tensor, w: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, H: number): void {
     const [T, , N] = wkv7Shape('wasm', out, S, r, w, k, v, a, b, H);
-    if (this.ops) this.ops.wkv7(this.p(out), this.p(S), this.p(r), this.p(w), this.p(k), this.p(v), this.p(a), this.p(b), T, H, N, 0, H);
-    else TS.wkv7(this.v(out), this.v(S), this.v(r), this.v(w), this.v(k), this.v(v), this.v(a), this.v(b), T, H, N);
+    this.ops.wkv7(this.p(out), this.p(S), this.p(r), this.p(w), this.p(k), this.p(v), this.p(a), this.p(b), T, H, N, 0, H);
   }
 }
 
