@@ -52,16 +52,22 @@ export interface LoadedCheckpoint {
   readonly checkpoint: Checkpoint;
 }
 
+/** The model files FORMATS reads, for messages. */
+const MODEL_FILES = 'a model file: .pth (zip), .safetensors, rwkv.cpp .bin or GGUF';
+
 /** Read a checkpoint from bytes in memory or any ByteSource. */
 export function parseCheckpoint(input: Uint8Array | ByteSource, file?: string): LoadedCheckpoint {
   const src = input instanceof Uint8Array ? new MemorySource(input, file) : input;
   file ??= src.name;
+  if (src.size === 0) {
+    throw new RwkvError('FILE_FORMAT', 'the file is empty (an interrupted download or copy?)', { file, expected: MODEL_FILES });
+  }
   const head = src.read(0, Math.min(16, src.size));
   const format = FORMATS.find((f) => f.sniff(head));
   if (format === undefined) {
     throw new RwkvError('FILE_FORMAT', 'not a model file this library knows', {
       file,
-      expected: 'a .pth (zip), .safetensors, rwkv.cpp .bin or GGUF file',
+      expected: MODEL_FILES,
       actual: `first bytes ${[...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`,
     });
   }

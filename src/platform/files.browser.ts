@@ -11,7 +11,7 @@ function unavailable<F>(name: string): F {
     const file = typeof args[0] === 'string' ? args[0] : undefined;
     throw new RwkvError('PLATFORM_UNAVAILABLE', `${name}: there are no files by path in a browser`, {
       ...(file !== undefined ? { file } : {}),
-      hint: 'fetch the bytes and pass them instead: parseCheckpoint(bytes), RwkvModel.fromBytes(bytes), new WorldTokenizer(vocabText)',
+      hint: 'fetch the bytes and pass them instead: RwkvModel.fromBytes(bytes) for a model, WorldTokenizer.fromFileText(vocabText, name) for the World vocabulary',
     });
   }) as F;
 }

@@ -89,6 +89,8 @@ async function pickTokenizer(o: TokenizerOptions): Promise<Tokenizer> {
   if (o.vocab !== undefined) {
     if (/\.txt$/i.test(o.vocab)) return worldFromFile(o.vocab);
     if (/\.json$/i.test(o.vocab)) return neoxFromFile(o.vocab);
+    // a folder: refused here, whatever the model (checkVocabFile names the file to give)
+    if (existsSync(o.vocab) && statSync(o.vocab).isDirectory()) checkVocabFile(o.vocab, 'vocabulary', WORLD_VOCAB_FILE, WORLD_VOCAB_URLS);
   }
   const embedded = ggufTokenizer(o.modelFile);
   if (embedded !== undefined) return embedded;
