@@ -37,7 +37,7 @@
 // Never compact: the embedding tables (looked up, not multiplied) and every vector.
 // The head follows the segment that holds layer n_layer (so it is int8 iff that segment is i8).
 
-import type { Backend, WeightStorage } from './backends/backend.ts';
+import { type Backend, OPTIONAL_OPS, type WeightStorage, implementsOp } from './backends/backend.ts';
 import { AUTO_SUMMARY, BACKENDS, type RegisteredBackend } from './backends/registry.ts';
 import { createBackend, selectBackend } from './backends/select.ts';
 import { RwkvError } from './errors.ts';
@@ -332,7 +332,10 @@ export function createNamedBackend(name: string, options: OpenOptions = {}): Pro
   return createBackend(name, options);
 }
 
-/** One line per segment: what runs where (for `rwkv info` and the bench header). */
+/**
+ * One line per segment: what runs where (for `rwkv info` and the bench header), naming the
+ * optional ops a segment's backend leaves out (a model that needs one refuses to load).
+ */
 export function describePlacement(opened: OpenedStrategy): string[] {
   const { strategy, placement, backends, nLayer } = opened;
   const lines: string[] = [];
@@ -346,8 +349,11 @@ export function describePlacement(opened: OpenedStrategy): string[] {
     const range = layers.length === 1 ? `${layers[0]}` : `${layers[0]}-${layers.at(-1)}`;
     const head = layers.includes(nLayer) ? ' (incl. head)' : '';
     const streamed = layers.filter((l) => placement[l]!.stream).length;
+    const b = backends[i];
+    const missing = b ? OPTIONAL_OPS.filter((op) => !implementsOp(b, op)) : [];
     lines.push(
-      `${seg.text}: layers ${range}${head}${streamed > 0 ? `, ${streamed} streamed (resident here)` : ''} on ${backends[i]?.caps.name ?? '?'}`,
+      `${seg.text}: layers ${range}${head}${streamed > 0 ? `, ${streamed} streamed (resident here)` : ''} on ${b?.caps.name ?? '?'}` +
+        (missing.length > 0 ? ` (without ${missing.join(', ')})` : ''),
     );
   });
   return lines;

@@ -12,6 +12,7 @@ import {
   STRATEGY_GRAMMAR,
   allocateLayers,
   closeStrategy,
+  describePlacement,
   openDevice,
   openStrategy,
   openStrategySync,
@@ -247,6 +248,16 @@ describe('opening backends', () => {
     const cpu = await openDevice('cpu');
     expect(['ts', 'wasm']).toContain(cpu.caps.name);
     await closeStrategy({ ...o, backends: [cpu] });
+  });
+
+  it('describePlacement: the layers of each segment, its backend, and the optional ops it leaves out', () => {
+    const o = openStrategySync('ts fp32 *2 -> ts bf16 -> ts fp16 *0', 3);
+    Object.defineProperty(o.backends[1]!, 'wkv5', { value: undefined }); // as a v7-only backend would
+    expect(describePlacement(o)).toEqual([
+      'ts fp32 *2: layers 0-1 on ts',
+      'ts bf16: layers 2-3 (incl. head) on ts (without wkv5)',
+      'ts fp16 *0: no layers',
+    ]);
   });
 
   // (on a machine without a GPU, as CI: the optional CUDA backend says what is missing)
