@@ -1,6 +1,6 @@
 // RWKV-6 channel mixing (the feed-forward block): token shift → r, k → r∘(relu(k)²·Wv).
 // Mirrors rwkv/model.py `ffn_one_v6` (channelMixToken) and `ffn_seq_v6` (channelMixSequence),
-// model.py L1007-1033. Same as RWKV-4/5 except the token shift is written with time_maa:
+// model.py L1007-1029. Same as RWKV-4/5 except the token shift is written with time_maa:
 //   kx = xx + (sx − xx)∘maa_k      (time_maa = 1 − time_mix of the older versions)
 // The block in model.ts applies ln2 and adds the residual; these take xx = LN(x; ln2).
 //
