@@ -11,7 +11,8 @@
 //
 // State (docs/fixtures.md "The official state layout"; model.py L1448-1471, state list
 // 5i+0 .. 5i+4), per layer, each [C]:
-//   att_x_prev, att_aa, att_bb, att_pp, ffn_x_prev.
+//   att_x_prev, att_aa, att_bb, att_pp, ffn_x_prev (the fields attXPrev, attAa, attBb, attPp,
+//   ffnXPrev of LayerState, the names src/model's blocks read them by).
 
 import { V4_PP_INIT, LN_EPS } from '../common/constants.ts';
 import { layerNorm, linear } from '../common/linalg.ts';
@@ -94,10 +95,10 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
     for (let i = 0; i < L; i++) {
       state.push({
         attXPrev: new Float64Array(C),
-        aa: new Float64Array(C),
-        bb: new Float64Array(C),
+        attAa: new Float64Array(C),
+        attBb: new Float64Array(C),
         // pp starts at "minus infinity" so that the first token sets the scale
-        pp: new Float64Array(C).fill(V4_PP_INIT),
+        attPp: new Float64Array(C).fill(V4_PP_INIT),
         ffnXPrev: new Float64Array(C),
       });
     }
@@ -107,9 +108,9 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
   function cloneState(state: State): State {
     return state.map((s) => ({
       attXPrev: s.attXPrev.slice(),
-      aa: s.aa.slice(),
-      bb: s.bb.slice(),
-      pp: s.pp.slice(),
+      attAa: s.attAa.slice(),
+      attBb: s.attBb.slice(),
+      attPp: s.attPp.slice(),
       ffnXPrev: s.ffnXPrev.slice(),
     }));
   }
@@ -152,7 +153,7 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
     const flat = new Float64Array(L * 5 * C);
     state.forEach((s, i) => {
       // per layer: att_x_prev, att_aa, att_bb, att_pp, ffn_x_prev
-      [s.attXPrev, s.aa, s.bb, s.pp, s.ffnXPrev].forEach((part, j) => flat.set(part, (i * 5 + j) * C));
+      [s.attXPrev, s.attAa, s.attBb, s.attPp, s.ffnXPrev].forEach((part, j) => flat.set(part, (i * 5 + j) * C));
     });
     return flat;
   }

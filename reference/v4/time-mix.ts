@@ -25,9 +25,17 @@ export interface TimeMixWeights {
   'output.weight': Mat; // [C, C]
 }
 
-/** The time-mix part of a layer's state: the previous token's xx and the WKV state. */
-export interface TimeMixState extends WkvState {
+/** The time-mix part of a layer's state: the previous token's xx and the WKV state (aa, bb, pp). */
+export interface TimeMixState {
   attXPrev: Float64Array; // [C] LN(x; ln1) of the previous token ("sx")
+  attAa: Float64Array; // [C] WKV numerator   · e^{−pp}
+  attBb: Float64Array; // [C] WKV denominator · e^{−pp}
+  attPp: Float64Array; // [C] running max exponent
+}
+
+/** The WKV state inside a layer's state (the same arrays: the WKV advances them in place). */
+function wkvState(s: TimeMixState): WkvState {
+  return { aa: s.attAa, bb: s.attBb, pp: s.attPp };
 }
 
 /** w = −exp(time_decay): the per-channel log-decay (negative), applied at run time. */
@@ -57,7 +65,7 @@ export function timeMixToken(att: TimeMixWeights, xx: Float64Array, s: TimeMixSt
   const v = linear(att['value.weight'], vx);
 
   // wkv = WKV(w, u, k, v), state (aa, bb, pp) advanced
-  const wkv = wkvStep(s, logDecay(att), att.time_first, k, v);
+  const wkv = wkvStep(wkvState(s), logDecay(att), att.time_first, k, v);
 
   // out = (r∘wkv)·Wo
   const rwkv = new Float64Array(C);
@@ -97,7 +105,7 @@ export function timeMixSequence(att: TimeMixWeights, xx: Float64Array[], s: Time
   }
 
   // the recurrence over t
-  const wkv = wkvSequence(s, logDecay(att), att.time_first, k, v);
+  const wkv = wkvSequence(wkvState(s), logDecay(att), att.time_first, k, v);
 
   // out[t] = (r[t]∘wkv[t])·Wo
   const out: Float64Array[] = [];

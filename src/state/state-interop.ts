@@ -9,7 +9,7 @@
 //
 //   official  the pip package's state list (rwkv/model.py L1448-1471, v7 L284-290), flattened entry
 //             by entry (docs/fixtures.md "The official state layout")
-//     v4      att_x_prev [C] · aa [C] · bb [C] · pp [C] · ffn_x_prev [C]            (5 entries/layer)
+//     v4      att_x_prev [C] · att_aa [C] · att_bb [C] · att_pp [C] · ffn_x_prev [C]  (5 entries/layer)
 //     v5, v6  att_x_prev [C] · att_kv [H, N, N] as [h][key][value] · ffn_x_prev [C]  (3 entries/layer)
 //     v7      att_x_prev [C] · att_kv [H, N, N] as [h][value][key] · ffn_x_prev [C]
 //
