@@ -4,6 +4,7 @@
 
 import * as os from 'node:os';
 import type { Task } from 'tinybench';
+import { createRng } from '../src/generate/rng.ts';
 
 // ---------- environment ----------
 
@@ -150,14 +151,11 @@ export function dotLoop(x: Float32Array, y: Float32Array, n: number, reps: numbe
   return total;
 }
 
-/** mulberry32, uniform in [0, 1): the benches' inputs are seeded so every run does the same work. */
+/**
+ * Uniform in [0, 1), 32 random bits each: the benches' inputs are seeded so every run does the same
+ * work. The generator is the library's PCG32 (src/generate/rng.ts), as in the tests.
+ */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = createRng(seed);
+  return () => r.nextUint32() / 4294967296;
 }

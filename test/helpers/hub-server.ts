@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRng } from '../../src/generate/rng.ts';
 
 export interface FakeFile {
   readonly bytes: Uint8Array;
@@ -88,18 +89,11 @@ export function gitBlobSha1(bytes: Uint8Array): string {
   return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
 }
 
-/** Deterministic pseudo-random bytes (xorshift32). */
+/** Deterministic pseudo-random bytes (the tests' seeded generator, src/generate/rng.ts). */
 export function testBytes(n: number, seed = 1): Uint8Array {
+  const r = createRng(seed);
   const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
+  for (let i = 0; i < n; i++) out[i] = r.nextUint32() & 0xff;
   return out;
 }
 

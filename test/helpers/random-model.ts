@@ -4,6 +4,7 @@
 
 import type { Checkpoint, HostTensor } from '../../src/tensor/tensor.ts';
 import type { RwkvVersion } from '../../src/model/config.ts';
+import { createRng } from '../../src/generate/rng.ts';
 
 export interface RandomModelSpec {
   version: RwkvVersion;
@@ -19,27 +20,21 @@ export interface RandomModelSpec {
   seed: number;
 }
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
+/**
+ * Seeded uniform numbers in [0, 1), 32 random bits each, from the library's PCG32
+ * (src/generate/rng.ts): the one seeded generator of the tests, the benches and the sampler, exact
+ * in every runtime. Any integer seed (fast-check's fc.integer() gives negative ones: those count
+ * mod 2^32).
+ */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = createRng(Number.isSafeInteger(seed) && seed >= 0 ? seed : seed >>> 0);
+  return () => r.nextUint32() / 4294967296;
 }
 
-/** xorshift32: a seeded PRNG giving uniform numbers in [lo, hi) (seed 0 counts as 1). */
-export function xorshift32(seed: number): (lo: number, hi: number) => number {
-  let s = seed >>> 0 || 1;
-  return (lo, hi) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return lo + (hi - lo) * ((s >>> 0) / 4294967296);
-  };
+/** rng(seed) scaled: uniform numbers in [lo, hi). */
+export function uniform(seed: number): (lo: number, hi: number) => number {
+  const next = rng(seed);
+  return (lo, hi) => lo + (hi - lo) * next();
 }
 
 export function randomCheckpoint(spec: RandomModelSpec): Checkpoint {

@@ -6,6 +6,7 @@ import { floatToBf16 } from '../../src/tensor/float.ts';
 import { type Checkpoint, lazyTensor, numel } from '../../src/tensor/tensor.ts';
 import { writeFileAtomic } from '../../src/io/write.ts';
 import { writerFor } from '../../src/convert/writers.ts';
+import { uniform } from '../helpers/random-model.ts';
 
 export interface LargeSpec {
   nLayer: number;
@@ -16,17 +17,12 @@ export interface LargeSpec {
   ranks: { w: number; a: number; v: number; g: number };
 }
 
-/** Deterministic bf16 values in [-a, a) from a seed (xorshift32). */
+/** Deterministic bf16 values in [lo, hi) from a seed (the tests' seeded generator). */
 function bf16Bytes(n: number, seed: number, lo: number, hi: number): Uint8Array {
   const out = new Uint8Array(n * 2);
   const view = new DataView(out.buffer);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    view.setUint16(i * 2, floatToBf16(lo + (hi - lo) * ((s >>> 0) / 4294967296)), true);
-  }
+  const next = uniform(seed);
+  for (let i = 0; i < n; i++) view.setUint16(i * 2, floatToBf16(next(lo, hi)), true);
   return out;
 }
 
