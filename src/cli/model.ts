@@ -2,7 +2,7 @@
 //
 //   rwkv info     --model FILE [--initial-state F] [--json]
 //       The configuration, from the file's headers: tensor names, shapes and dtypes. No weight is
-//       read or decoded (a 382 MB model is described in milliseconds and a few MB of memory).
+//       read or decoded.
 //   rwkv forward  --model FILE --tokens 34,105,110 [--mode gpt|rnn] [--chunk N] [--all]
 //                 [--state-in F] [--state-out F] [--initial-state F] [--json]
 //       One JSON object on stdout: {"logits": [...]} for the last token, or with --all one row

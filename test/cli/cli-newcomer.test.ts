@@ -94,6 +94,13 @@ describe('help and version', () => {
     await expectUsageError(['info', '--model', 'm.pth', '--temperature', '0'], 'info takes no --temperature');
   });
 
+  it("README's CLI block lists every command of the table", () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const block = /^## CLI\n+```\n([^]*?)\n```/m.exec(readme)?.[1] ?? '';
+    const listed = [...block.matchAll(/^rwkv ([a-z]+)/gm)].map((m) => m[1]);
+    expect(listed).toEqual(COMMANDS.map((c) => c.name));
+  });
+
   it("rwkv --version prints package.json's version", async () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     const r = await run(['--version']);
