@@ -3,49 +3,18 @@
 // createBackend and selectBackend (./select.ts), the devices a strategy string accepts
 // (src/strategy.ts), `--backend`'s help (backendHelpLines) and `--strategy`'s
 // (src/cli/strategy-option.ts). A new backend is a folder beside ts/, wasm/ and cuda/ with an
-// entry.ts, and one line in BACKENDS.
+// entry.ts exporting its BackendEntry (./backend-entry.ts), and one line in BACKENDS.
 //
 // An entry loads its implementation on first use (a dynamic import in `create`) unless it must
 // start synchronously, so importing the registry starts no worker and loads no native code; the
 // browser bundle (scripts/build-browser.mjs) takes a folder's `.browser.ts` twins as usual.
 
-import type { Backend } from './backend.ts';
+import type { BackendEntry } from './backend-entry.ts';
 import { cudaEntry } from './cuda/entry.ts';
 import { tsEntry } from './ts/entry.ts';
-import type { WasmBackendOptions } from './wasm/wasm-backend.ts';
 import { wasmEntry } from './wasm/entry.ts';
 
-/** Options for making a backend; each backend reads the ones it knows and ignores the others. */
-export interface CreateBackendOptions {
-  /** Worker threads (wasm; default os.availableParallelism()). */
-  threads?: number;
-  /** Which WASM build (default 'auto': relaxed SIMD where supported and verified). */
-  variant?: WasmBackendOptions['variant'];
-  /** Device ordinal (cuda; default 0). */
-  device?: number;
-}
-
-/** One backend, as the registry knows it. */
-export interface BackendEntry {
-  /** Its name in `--backend`, createBackend(name) and strategy strings: lower case, not "auto" or "cpu". */
-  readonly name: string;
-  /** One line for the help texts: what it is and where it runs. */
-  readonly summary: string;
-  /**
-   * Make one. A backend that cannot run here throws BACKEND_UNAVAILABLE (or its own typed code,
-   * e.g. CUDA_UNAVAILABLE) saying what is missing.
-   */
-  create(options: CreateBackendOptions): Promise<Backend>;
-  /** Make one synchronously, for a backend that needs no async start (RwkvModel.fromCheckpoint). */
-  createSync?(options: CreateBackendOptions): Backend;
-  /**
-   * Its rank when 'auto' (and the strategy device "cpu") picks a backend: higher is tried first,
-   * and the next is tried when it throws BACKEND_UNAVAILABLE. Absent: never picked by 'auto'.
-   */
-  readonly auto?: number;
-  /** It takes a device ordinal: `NAME:K` in a strategy string, `device` in the options. */
-  readonly ordinal?: boolean;
-}
+export type { BackendEntry, CreateBackendOptions } from './backend-entry.ts';
 
 /** Every backend, in the order the help texts list them. */
 export const BACKENDS = [tsEntry, wasmEntry, cudaEntry] as const;

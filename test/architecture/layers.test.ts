@@ -124,6 +124,20 @@ describe('layers', () => {
     expect(bad).toEqual([]);
   });
 
+  it("only src/backends/ reaches into a backend's own folder; the rest of src/ goes through the registry", () => {
+    // src/backends/registry.ts and select.ts make backends by name, so a new backend is its folder
+    // and one registry line. The exceptions are public entry points that export a backend class
+    // for users who construct one with its own options.
+    const exceptions = ['src/browser.ts', 'src/entries/backends.ts'];
+    const bad = edges
+      .filter((e) => e.from !== 'backends' && !exceptions.includes(e.file))
+      .filter((e) =>
+        /^src\/backends\/[^/]+\//.test(relative(ROOT, normalize(join(dirname(join(ROOT, e.file)), e.spec))).replaceAll('\\', '/')),
+      )
+      .map((e) => `${e.file} imports ${e.spec}`);
+    expect(bad).toEqual([]);
+  });
+
   it('reference/ stands alone: it imports nothing from src/', () => {
     const bad = walk(join(ROOT, 'reference')).flatMap((file) =>
       importsOf(readFileSync(file, 'utf8'))

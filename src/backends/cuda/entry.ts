@@ -3,7 +3,7 @@
 // which refuses with CUDA_UNAVAILABLE. 'auto' never picks it: the backend has been checked
 // against an emulated driver (docs/cuda.md), so a GPU is used only when asked for.
 
-import type { BackendEntry } from '../registry.ts';
+import type { BackendEntry } from '../backend-entry.ts';
 
 export const cudaEntry = {
   name: 'cuda',

@@ -1,6 +1,6 @@
 // The ts backend's entry in the backend registry (../registry.ts).
 
-import type { BackendEntry } from '../registry.ts';
+import type { BackendEntry } from '../backend-entry.ts';
 import { TsBackend } from './ts-backend.ts';
 
 export const tsEntry = {

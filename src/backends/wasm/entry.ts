@@ -1,7 +1,7 @@
 // The wasm backend's entry in the backend registry (../registry.ts). The backend is imported on
 // first use: it pulls in node:worker_threads (Web Workers in the browser build).
 
-import type { BackendEntry } from '../registry.ts';
+import type { BackendEntry } from '../backend-entry.ts';
 import type { WasmBackendOptions } from './wasm-backend.ts';
 
 export const wasmEntry = {
