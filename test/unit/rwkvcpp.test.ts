@@ -14,6 +14,7 @@ import { FileSource, MemorySource } from '../../src/io/source.ts';
 import type { Checkpoint } from '../../src/tensor/tensor.ts';
 import { CountingSource } from '../helpers/counting-source.ts';
 import { fixturePath, TINY_MODELS } from '../helpers/fixtures.ts';
+import { rng } from '../helpers/random-model.ts';
 
 // ---- helpers ----
 
@@ -542,11 +543,7 @@ describe('rwkv.cpp .bin: hostile inputs give typed errors naming the file', () =
 
   it('random byte damage: parses or throws RwkvError, never anything else, never hangs', () => {
     const base = build(good);
-    let seed = 12345;
-    const rand = () => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed / 2 ** 32;
-    };
+    const rand = rng(12345);
     let failures = 0;
     for (let iter = 0; iter < 3000; iter++) {
       const b = base.slice();
