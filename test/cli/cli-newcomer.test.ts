@@ -96,7 +96,7 @@ describe('help and version', () => {
 
   it("README's CLI block lists every command of the table", () => {
     const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-    const block = /^## CLI\n+```\n([^]*?)\n```/m.exec(readme)?.[1] ?? '';
+    const block = /^## CLI\n+```\n([\s\S]*?)\n```/m.exec(readme)?.[1] ?? '';
     const listed = [...block.matchAll(/^rwkv ([a-z]+)/gm)].map((m) => m[1]);
     expect(listed).toEqual(COMMANDS.map((c) => c.name));
   });
