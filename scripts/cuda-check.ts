@@ -17,16 +17,8 @@
 import type { Backend } from '../src/backends/backend.ts';
 import { CudaBackend, cudaAvailable } from '../src/backends/cuda/index.ts';
 import { TsBackend } from '../src/backends/ts/ts-backend.ts';
-import {
-  type BenchShape,
-  benchTokens,
-  cmdBench,
-  median,
-  parseShape,
-  randomRwkv7Checkpoint,
-  timeDecode,
-  timePrefill,
-} from '../src/cli/bench.ts';
+import { type BenchShape, benchTokens, median, parseShape, randomRwkv7Checkpoint, timeDecode, timePrefill } from '../src/bench/bench.ts';
+import { main as rwkv } from '../src/cli/main.ts';
 import type { Checkpoint } from '../src/tensor/tensor.ts';
 import { RwkvModel } from '../src/model/model.ts';
 import { parseStrategy, placeLayers } from '../src/strategy.ts';
@@ -188,8 +180,10 @@ async function main(): Promise<number> {
     if (overBudget(`rwkv bench ${name}`)) continue;
     const lines: string[] = [];
     try {
-      const rc = await cmdBench(['--shape', name, '--strategy', 'cuda fp16', '--prefill', '512', '--decode', '64', '--runs', '3'], (s) =>
-        lines.push(s),
+      const rc = await rwkv(
+        ['bench', '--shape', name, '--strategy', 'cuda fp16', '--prefill', '512', '--decode', '64', '--runs', '3'],
+        (s) => lines.push(s),
+        (s) => lines.push(s),
       );
       record(`rwkv bench --shape ${name} --strategy "cuda fp16"`, rc === 0, `exit ${rc}\n  ${lines.join('\n  ')}`);
     } catch (e) {
