@@ -4,6 +4,7 @@
 
 import { describe, it } from 'vitest';
 import { type CudaBackend, cudaAvailable } from '../../src/backends/cuda/index.ts';
+import { createBackend } from '../../src/backends/select.ts';
 import { describeBackendConformance } from './suite.ts';
 import { CUDA_MODEL_WEIGHTS, CUDA_OPS } from './tolerances.ts';
 
@@ -15,11 +16,11 @@ if (!avail.ok) {
     it('needs a GPU', () => {});
   });
 } else {
-  const { CudaBackend: Cuda } = await import('../../src/backends/cuda/index.ts');
   describeBackendConformance({
     name: 'cuda',
+    // through the backend registry, as `--backend cuda` and strategies make it
     create: async () => {
-      const b = await Cuda.create({ device: Number(process.env['RWKV_CUDA_DEVICE'] ?? 0) });
+      const b = await createBackend('cuda', { device: Number(process.env['RWKV_CUDA_DEVICE'] ?? 0) });
       console.log(`[conformance:cuda] ${b.caps.description}`);
       return b;
     },
