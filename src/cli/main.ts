@@ -16,6 +16,7 @@ import { cmdForward, cmdInfo } from './model.ts';
 import {
   type CliIo,
   MODEL_OPTIONS,
+  type OptionHelp,
   type OptionName,
   SAMPLING_OPTIONS,
   STATE_OPTIONS,
@@ -46,7 +47,7 @@ export interface Command {
   /** The options it takes (others are refused); `--help` lists them in this order. */
   readonly options: readonly OptionName[];
   /** Its own wording of an option's help, where the shared one does not fit. */
-  readonly optionHelp?: Partial<Record<OptionName, string>>;
+  readonly optionHelp?: Partial<Record<OptionName, OptionHelp>>;
   /** Extra lines for its help. */
   readonly notes?: string;
   /** Index in the arguments of a model file to resolve from the Hub (convert's IN). */
@@ -70,7 +71,7 @@ export const COMMANDS: readonly Command[] = [
     usage: `forward --model FILE --tokens 34,105,110 [--mode gpt|rnn] [--chunk N] [--all]
         [--state-in FILE] [--state-out FILE] [--initial-state FILE] [--strategy S] [--json]`,
     options: ['tokens', 'mode', 'chunk', 'all', ...MODEL_OPTIONS, ...STATE_OPTIONS, 'json'],
-    optionHelp: { tokens: 'comma-separated token ids' },
+    optionHelp: { tokens: { arg: 'LIST', help: 'the input: comma-separated token ids' } },
     run: (v, a, c) => cmdForward(v, a, c.out),
   },
   {
@@ -79,7 +80,8 @@ export const COMMANDS: readonly Command[] = [
     usage: `generate --model FILE [--tokenizer world|20b|bytes|PATH] [--vocab PATH] [--tokens N]
         [--temperature T] [--top-p P] [--top-k K] [--alpha-frequency A] [--alpha-presence A]
         [--alpha-decay D] [--ban ID,...] [--stop ID,...] [--stop-text S]... [--seed N]
-        [--chunk-len N] [--state-in FILE] [--state-out FILE] [--json] (PROMPT | --prompt-tokens LIST)`,
+        [--chunk-len N] [--state-in FILE] [--state-out FILE] [--json]
+        (PROMPT | --prompt-tokens LIST)`,
     options: ['tokens', 'count', 'prompt-tokens', ...SAMPLING_OPTIONS, ...TOKENIZER_OPTIONS, ...MODEL_OPTIONS, ...STATE_OPTIONS, 'json'],
     optionHelp: { tokens: 'tokens to generate (default 100, at most 1000000)' },
     notes: `PROMPT is the text to continue; - reads it from stdin (any text, control characters
@@ -168,8 +170,10 @@ IN, or $RWKV_VOCAB; none for a 256-token byte-level model)`,
 
 const byName = new Map(COMMANDS.map((c) => [c.name, c]));
 
+/** `usage: rwkv NAME …`, continuation lines aligned after the command name. */
 function synopsis(c: Command): string {
-  return `rwkv ${c.usage}`.replace(/\n\s*/g, `\n${' '.repeat(6 + c.name.length)}`);
+  const head = `usage: rwkv ${c.name} `;
+  return `usage: rwkv ${c.usage}`.replace(/\n\s*/g, `\n${' '.repeat(head.length)}`);
 }
 
 /** `rwkv --help`: the commands, then what every model-loading command takes. */
@@ -191,7 +195,7 @@ export function usage(): string {
 /** `rwkv <command> --help`. */
 export function commandHelp(c: Command): string {
   return [
-    `usage: ${synopsis(c)}`,
+    synopsis(c),
     '',
     `${c.summary}.${c.notes !== undefined ? `\n${c.notes}` : ''}`,
     '',
@@ -226,6 +230,7 @@ export async function main(
   err = (s: string) => console.error(s),
   io: CliIo = {},
 ): Promise<number> {
+  let seeHelp = 'rwkv --help';
   try {
     const { values, positionals } = parse(argv);
     const [name, ...rest] = positionals;
@@ -250,16 +255,17 @@ export async function main(
       out(commandHelp(command));
       return 0;
     }
+    seeHelp = `rwkv ${name} --help`;
     const foreign = Object.keys(values).filter((k) => !(command.options as readonly string[]).includes(k));
     if (foreign.length > 0) {
-      throw new UsageError(`${name} takes no ${foreign.map((k) => `--${k}`).join(', ')} (rwkv ${name} --help lists its options)`);
+      throw new UsageError(`${name} takes no ${foreign.map((k) => `--${k}`).join(', ')}`);
     }
     await resolveHubFiles(values, rest, command.modelArgument);
     await command.run(values, rest, { out, err, io });
     return 0;
   } catch (e) {
     if (e instanceof UsageError || e instanceof StrategyOptionError) {
-      err(`rwkv: error: ${e.message} (see rwkv --help)`);
+      err(`rwkv: error: ${e.message} (see ${seeHelp})`);
       return 2;
     }
     if (e instanceof RwkvError) {

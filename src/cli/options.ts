@@ -132,9 +132,10 @@ the Hugging Face cache, shared with Python)`,
   'state-out': { arg: 'FILE', help: 'save the state after the last token (rwkv-js-state v1, see README)' },
   'state-in-format': {
     arg: 'F',
-    help: `${STATE_FILE_FORMATS.join(' | ')}; default: read from the file, which works for
-rwkv-js, official and web-rwkv-time-state files; a raw float32 state (rwkv.cpp,
-web-rwkv) has no header and needs this option`,
+    help: `${STATE_FILE_FORMATS.join(' | ')}
+(default: read from the file's header, which rwkv-js, official and
+web-rwkv-time-state files have; a raw float32 state of rwkv.cpp or web-rwkv has
+none and needs this option)`,
   },
   'state-out-format': { arg: 'F', help: `${STATE_FILE_FORMATS.join(' | ')} (default rwkv-js)` },
   from: { arg: 'FORMAT', help: 'the input state format (default: read from the file, as --state-in-format)' },
@@ -207,12 +208,15 @@ export const SAMPLING_OPTIONS: readonly OptionName[] = [
 ];
 export const STATE_OPTIONS: readonly OptionName[] = ['state-in', 'state-out', 'state-in-format', 'state-out-format'];
 
+/** A command's own wording of an option: the help text, or the argument's name and the text. */
+export type OptionHelp = string | { readonly arg: string; readonly help: string };
+
 /** `--name ARG   help`, continuation lines indented under the help column. */
-export function optionLines(name: OptionName, help?: string): string {
-  const o = OPTION_HELP[name];
+export function optionLines(name: OptionName, own?: OptionHelp): string {
+  const o = typeof own === 'object' ? own : { arg: OPTION_HELP[name].arg, help: own ?? OPTION_HELP[name].help };
   const short = 'short' in OPTIONS[name] ? `-${(OPTIONS[name] as { short: string }).short}, ` : '';
   const head = `  ${short}--${name}${o.arg !== undefined ? ` ${o.arg}` : ''}`;
-  const [first, ...rest] = (help ?? o.help).split('\n');
+  const [first, ...rest] = o.help.split('\n');
   const pad = ' '.repeat(24);
   return [`${head.padEnd(23)} ${first}`, ...rest.map((l) => pad + l)].join('\n');
 }

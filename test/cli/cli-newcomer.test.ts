@@ -91,7 +91,8 @@ describe('help and version', () => {
   });
 
   it('an option the command does not take is refused, naming the command', async () => {
-    await expectUsageError(['info', '--model', 'm.pth', '--temperature', '0'], 'info takes no --temperature');
+    await expectUsageError(['info', '--model', 'm.pth', '--temperature', '0'], 'info takes no --temperature (see rwkv info --help)');
+    await expectUsageError(['frobnicate'], /unknown command "frobnicate" \(commands: info, .*, bench\) \(see rwkv --help\)/);
   });
 
   it("README's CLI block lists every command of the table", () => {
