@@ -205,7 +205,13 @@ export function buildModel(ckpt: Checkpoint, options: BuildOptions = {}, owned: 
   const file = options.file;
   const config = detectConfig(ckpt, file);
   const { slots, strategy, opened } = layerSlots(ckpt, config, options);
-  checkOps(config, slots);
+  try {
+    checkOps(config, slots);
+  } catch (e) {
+    // backends of a strategy string opened here are this call's to release
+    if (opened !== null && !isOpened(options.strategy)) void closeStrategy(opened);
+    throw e;
+  }
   const weights = new Map<string, Tensor>();
   const bytes: Record<WeightStorage, number> = { f32: 0, bf16: 0, f16: 0, i8: 0 };
   // stream: each source tensor is read, transformed and uploaded to its layer's backend, then

@@ -120,17 +120,16 @@ export class RwkvModel {
    */
   createState(): RwkvState {
     const cfg = this.config;
-    const spec = versionSpec(cfg.version);
-    const layers: Tensor[][] = [];
-    for (let i = 0; i < cfg.nLayer; i++) {
-      const backend = this.layerBackends[i]!;
-      const entries = stateLayout(cfg).map((e) => backend.zeros(e.shape, `blocks.${i}.${e.name}`));
-      layers.push(entries);
-      if (spec.initState === undefined) continue;
-      const state = Object.fromEntries(stateLayout(cfg).map((e, j) => [e.key, entries[j]!]));
-      spec.initState({ cfg, layer: i, backend, state, W: (name) => this.w(`blocks.${i}.${name}`) });
+    const layout = stateLayout(cfg);
+    const layers = Array.from({ length: cfg.nLayer }, (_, i) =>
+      layout.map((e) => this.layerBackends[i]!.zeros(e.shape, `blocks.${i}.${e.name}`)),
+    );
+    const st = new RwkvState(this.layerBackends.slice(0, cfg.nLayer), cfg, layers);
+    const init = versionSpec(cfg.version).initState;
+    for (let i = 0; init !== undefined && i < cfg.nLayer; i++) {
+      init({ cfg, layer: i, backend: this.layerBackends[i]!, state: st.named(i), W: (name) => this.w(`blocks.${i}.${name}`) });
     }
-    return new RwkvState(this.layerBackends.slice(0, cfg.nLayer), cfg, layers);
+    return st;
   }
 
   /**

@@ -38,6 +38,7 @@ export class RwkvState {
   /** The backend that holds layer i's entries. */
   readonly backends: readonly Backend[];
   private disposed = false;
+  private readonly layout: readonly StateEntry[];
 
   /** `backends`: one for every layer, or one per layer. */
   constructor(
@@ -46,6 +47,7 @@ export class RwkvState {
     layers: Tensor[][],
   ) {
     this.layers = layers;
+    this.layout = stateLayout(config);
     this.backends = Array.isArray(backends) ? [...(backends as readonly Backend[])] : layers.map(() => backends as Backend);
     if (this.backends.length !== layers.length) {
       throw new RwkvError('INVALID_ARGUMENT', 'a state needs one backend per layer', {
@@ -60,7 +62,7 @@ export class RwkvState {
     this.assertLive();
     const entries = this.layers[i]!;
     const out: Record<string, Tensor> = {};
-    for (const [e, { key }] of stateLayout(this.config).entries()) out[key] = entries[e]!;
+    for (const [e, { key }] of this.layout.entries()) out[key] = entries[e]!;
     return out;
   }
 
