@@ -11,7 +11,7 @@ import { type Backend, OPTIONAL_OPS, type OptionalOp, implementsOp } from '../..
 import { AUTO_ORDER, BACKENDS, backendEntry, backendHelpLines } from '../../src/backends/registry.ts';
 import { BACKEND_NAMES, createBackend, selectBackend } from '../../src/backends/select.ts';
 import { TsBackend } from '../../src/backends/ts/ts-backend.ts';
-import { checkErrors, checkOps, opCases } from './core.ts';
+import { checkErrors, checkModel, checkOps, modelSources, opCases } from './core.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -83,5 +83,26 @@ describe('a backend without some optional ops', () => {
     expect(r.cases).toBeLessThan(all.length);
     expect(all.some((c) => c.op === 'wkv7')).toBe(true);
     expect(checkErrors(b)).toEqual([]);
+  });
+
+  it('conformance skips the models that need those ops, the model naming the op; the others run and pass', async () => {
+    const b = without(new TsBackend(), ['wkv4', 'wkv5']);
+    const m = { against: 'ts', weights: [], greedyTokens: 2, randomModels: true, fixtures: () => false } as const;
+    const w = { weights: 'f32', logits: { atol: 0, rtol: 0 }, exactGreedy: true } as const;
+    const outcome: string[] = [];
+    for (const src of modelSources(m)) {
+      const r = await checkModel(b, src, w, m);
+      expect(r.failures).toEqual([]);
+      outcome.push(`${src.label.split(' ')[1]} ${r.skipped === undefined ? 'ran' : `skipped: ${/\b(wkv\d)\b/.exec(r.skipped)?.[1]}`}`);
+    }
+    expect(outcome).toEqual([
+      'RWKV-4 skipped: wkv4',
+      'RWKV-5.0 skipped: wkv5',
+      'RWKV-5.1 skipped: wkv5',
+      'RWKV-5.2 skipped: wkv5',
+      'RWKV-6 skipped: wkv5',
+      'RWKV-7 ran',
+      'RWKV-7-deepembed ran',
+    ]);
   });
 });
