@@ -1,5 +1,7 @@
 // The version registry: every RWKV version family the model runs, one entry each, declared in
-// its folder (src/model/<family>/version.ts). A new version is one folder and one line here.
+// its folder (src/model/<family>/version.ts). A new version is a folder beside those (and its
+// plain-loop twin under reference/), its entry in REGISTRY below, and its name in
+// reference/common/model.ts RefVersion, the one list of version names.
 // detectVersion asks the entries in this order and takes the first that claims the checkpoint:
 // newest first, since later versions keep earlier ones' keys (v6 and v7 have v5's att.ln_x).
 
