@@ -96,7 +96,18 @@ async function readTextFile(file: string, what: string): Promise<string> {
 }
 
 /** The tokenizer: --tokenizer / --vocab, else chosen from the model (vocab size, files next to it). */
+/** --tokenizer: a name or a *.txt / *.json path (checked before any model is loaded). */
+function checkTokenizerOption(v: Values): void {
+  const t = v.tokenizer;
+  if (t !== undefined && !['world', '20b', 'bytes'].includes(t) && !/\.(txt|json)$/i.test(t)) {
+    throw new UsageError(
+      `--tokenizer must be world, 20b, bytes or the path of a *.txt World vocabulary or *.json tokenizer.json, got "${t}"`,
+    );
+  }
+}
+
 function tokenizerFor(v: Values, model?: { file?: string; vocabSize?: number }): Promise<Tokenizer> {
+  checkTokenizerOption(v);
   return loadTokenizer({
     ...(v.tokenizer !== undefined ? { tokenizer: v.tokenizer } : {}),
     ...(v.vocab !== undefined ? { vocab: v.vocab } : {}),
@@ -139,6 +150,7 @@ export async function cmdGenerate(v: Values, args: string[], out: (s: string) =>
   if (v['prompt-tokens'] !== undefined) promptIds = parseTokens(v['prompt-tokens'], 'prompt-tokens');
   else promptText = promptArg === '-' ? await readStdin(io) : promptArg;
   const options = samplingOptions(v);
+  checkTokenizerOption(v);
   const model = await loadModel(v);
   let tokenizer: Tokenizer;
   try {
@@ -179,6 +191,7 @@ const CHAT_HELP = 'commands: /save FILE, /load FILE, /reset, /exit (Ctrl-C stops
 export async function cmdChat(v: Values, args: string[], out: (s: string) => void, err: (s: string) => void, io: CliIo): Promise<void> {
   if (args.length > 0) throw new UsageError(`chat takes no arguments (messages come from stdin), got "${args[0]}"`);
   const options = samplingOptions(v);
+  checkTokenizerOption(v);
   const maxTokens =
     v.tokens !== undefined || v.count !== undefined
       ? tokenCount(v.tokens !== undefined ? 'tokens' : 'count', v.tokens ?? v.count, CHAT_DEFAULTS.maxTokens)
@@ -337,6 +350,7 @@ export async function cmdPerplexity(v: Values, args: string[], out: (s: string) 
   const content =
     v.text === '-' ? await readStdin(io) : await readTextFile((v.text ?? v.lambada)!, v.text !== undefined ? 'text file' : 'LAMBADA file');
   const docs = v.lambada !== undefined ? parseLambadaJsonl(content, v.lambada) : undefined;
+  checkTokenizerOption(v);
   const model = await loadModel(v);
   const tokenizer = await tokenizerFor(v, { file: model.source.file, vocabSize: model.config.nVocab });
   const bar = progressBar(docs ? 'lambada' : 'perplexity');

@@ -131,6 +131,11 @@ describe('argument values: exit 2, in CLI words', () => {
     expect(ok.err).toMatch(/absent\.pth/);
   });
 
+  it('an unknown --tokenizer is a usage error, before any model is loaded', async () => {
+    await expectUsageError([...gen, '--tokenizer', 'gpt2', 'x'], '--tokenizer must be world, 20b, bytes or the path');
+    await expectUsageError(['tokenize', '--tokenizer', 'gpt2', 'x'], '--tokenizer must be world, 20b, bytes or the path');
+  });
+
   it('an absurd token count is refused before any model is loaded', async () => {
     await expectUsageError(
       [...gen, '--tokens', '1000000000000', 'x'],
