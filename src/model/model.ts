@@ -23,7 +23,7 @@ import {
 import { versionSpec } from './registry.ts';
 import { RwkvState, stateLayout } from './state.ts';
 
-export { COMPACT_AUTO_BYTES, exactStorage, type LoadOptions, storageBytes } from './load.ts';
+export type { LoadOptions } from './load.ts';
 
 /**
  * Most tokens one forward call runs at once; longer inputs run in pieces of this size. 128 keeps

@@ -1,7 +1,7 @@
 // weights: 'compact' keeps 16-bit-exact matrices in bf16/f16 and must not change any result.
 import { describe, expect, it } from 'vitest';
 import { RwkvModel } from '../../src/index.ts';
-import { exactStorage } from '../../src/model/model.ts';
+import { exactStorage } from '../../src/model/load.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
 
 const FILES = [
