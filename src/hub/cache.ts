@@ -8,7 +8,9 @@
 //                                   in path); a plain file where symlinks cannot be made
 //     refs/{revision}               the commit a branch or tag pointed to, no newline
 //
-// cache = HF_HUB_CACHE ?? $HF_HOME/hub ?? $XDG_CACHE_HOME/huggingface/hub ?? ~/.cache/huggingface/hub
+// cache = HF_HUB_CACHE ?? HUGGINGFACE_HUB_CACHE (the legacy name) ?? $HF_HOME/hub
+//         ?? $XDG_CACHE_HOME/huggingface/hub ?? ~/.cache/huggingface/hub
+// (huggingface_hub's constants.py; @huggingface/hub's getHFHubCachePath reads the same variables)
 
 import { copyFile, mkdir, readFile, rename, rm, stat, symlink, writeFile, realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -31,7 +33,7 @@ function envPath(env: Env, name: string): string | undefined {
 
 /** The Hub cache folder, resolved from the environment as Python's huggingface_hub does. */
 export function hubCacheDir(env: Env = process.env): string {
-  const hubCache = envPath(env, 'HF_HUB_CACHE');
+  const hubCache = envPath(env, 'HF_HUB_CACHE') ?? envPath(env, 'HUGGINGFACE_HUB_CACHE');
   if (hubCache !== undefined) return hubCache;
   return join(hfHome(env), 'hub');
 }

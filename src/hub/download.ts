@@ -16,6 +16,33 @@
 //      .incomplete to blobs/{etag}, link snapshots/{commit}/{path} to it and write refs/{revision}.
 //      Until this step nothing but the .incomplete exists, so a broken connection, an abort or
 //      bad bytes never leave a cache entry that looks complete.
+//
+// Why not @huggingface/hub's downloadFileToCacheDir (Hugging Face's own JS client, which writes
+// the same cache layout)? Read in its 2.17.5 source (src/lib/download-file-to-cache-dir.ts,
+// download-file.ts, file-download-info.ts, snapshot-download.ts, utils/WebBlob.ts), it covers
+// the cache path (HF_HUB_CACHE, HF_HOME, XDG_CACHE_HOME), the `models--org--name` folder and a
+// relative symlink with a copy fallback: the ~40 lines of cache.ts. What this file exists for,
+// it lacks:
+//   - resume: it streams the whole body into blobs/{etag}.incomplete with createWriteStream, which
+//     truncates, so every retry starts again at byte 0 (step 6 resumes with Range: bytes=N-);
+//   - progress and cancel: no progress callback, no AbortSignal (only a `fetch` override), and an
+//     abort's partial file would be truncated by the next call anyway;
+//   - offline: it never writes refs/{revision} (only snapshotDownload, which fetches the whole
+//     repo, does), and for a branch or tag it always asks the Hub first (POST .../paths-info/{rev}),
+//     so `org/repo` at `main` cannot be found offline; it has no HF_HUB_OFFLINE, and a Hub that
+//     cannot be reached is an error, not a fall-back to the cached file (step 4);
+//   - checks: the blob is renamed into place without comparing its size or, for LFS files, its
+//     sha256 with what the Hub announced (step 7);
+//   - errors and time limits: plain Error / HubApiError, no timeout; we need HubError (code, URL,
+//     status, transient) and the metadata/read timeouts Python has (HF_HUB_ETAG_TIMEOUT,
+//     HF_HUB_DOWNLOAD_TIMEOUT);
+//   - token: only an explicit accessToken (no HF_TOKEN, no Python's token file);
+//   - output: console.debug on every download, console.info when symlinks fail.
+// Its metadata call (fileDownloadInfo) does not return X-Repo-Commit, which snapshots/{commit}
+// needs, so even that piece would need a request of our own. Taking the library for the cache
+// path alone would add 10 packages (@huggingface/tasks, the Xet chunker, cli-progress and theirs;
+// 12 MB in node_modules) for what cache.ts does in a few lines, so this client stays
+// hand-written; cache.ts reads the same variables as the library and Python.
 
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -40,7 +67,7 @@ export interface DownloadProgress {
 }
 
 export interface ResolveModelOptions extends RefOptions {
-  /** The cache folder (default: HF_HUB_CACHE, HF_HOME, XDG_CACHE_HOME, ~/.cache/huggingface/hub). */
+  /** The cache folder (default: HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME, XDG_CACHE_HOME, ~/.cache/huggingface/hub). */
   cacheDir?: string | undefined;
   /** The Hub's address (default HF_ENDPOINT, then https://huggingface.co). */
   endpoint?: string | undefined;

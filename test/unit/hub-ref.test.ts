@@ -138,10 +138,11 @@ describe('locateModel: local file or Hub?', () => {
 });
 
 describe('cache paths', () => {
-  it('picks HF_HUB_CACHE, then $HF_HOME/hub, then $XDG_CACHE_HOME/huggingface/hub, then ~/.cache/huggingface/hub', () => {
-    const all = { HF_HUB_CACHE: '/h/c', HF_HOME: '/h/home', XDG_CACHE_HOME: '/x' };
+  it('picks HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, then $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub', () => {
+    const all = { HF_HUB_CACHE: '/h/c', HUGGINGFACE_HUB_CACHE: '/h/legacy', HF_HOME: '/h/home', XDG_CACHE_HOME: '/x' };
     expect(hubCacheDir(all)).toBe('/h/c');
-    expect(hubCacheDir({ ...all, HF_HUB_CACHE: '' })).toBe(join('/h/home', 'hub'));
+    expect(hubCacheDir({ ...all, HF_HUB_CACHE: '' })).toBe('/h/legacy');
+    expect(hubCacheDir({ ...all, HF_HUB_CACHE: '', HUGGINGFACE_HUB_CACHE: undefined })).toBe(join('/h/home', 'hub'));
     expect(hubCacheDir({ XDG_CACHE_HOME: '/x' })).toBe(join('/x', 'huggingface', 'hub'));
     expect(hubCacheDir({})).toBe(join(homedir(), '.cache', 'huggingface', 'hub'));
     expect(hubCacheDir({ HF_HOME: '~/hf' })).toBe(join(homedir(), 'hf', 'hub'));
