@@ -11,7 +11,8 @@
 //     renamed repo → 307 to the new name (relative Location)
 //   GET /cdn/{sha256}: the bytes, honouring `Range: bytes=N-` (206 + Content-Range, 416 past the end);
 //     HEAD on it is refused (403), like a URL signed for GET only.
-// Every request is logged; `faults` breaks data responses on purpose.
+// Every request is logged (with whether it was answered or abandoned by the client); `faults`
+// breaks data responses on purpose.
 
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -66,6 +67,9 @@ export interface LoggedRequest {
   readonly range: string | undefined;
   readonly authorization: string | undefined;
   readonly status: number;
+  /** 'answered' once the response is sent in full; 'abandoned' when the connection closes first
+   * (the client gave up: a timeout or an abort). */
+  readonly settled: Promise<'answered' | 'abandoned'>;
 }
 
 export interface HubServer {
@@ -277,9 +281,21 @@ export async function startHubServer(repos: Record<string, FakeRepo>, options: {
   function listener(host: 'hub' | 'cdn') {
     return (req: IncomingMessage, res: ServerResponse) => {
       const path = req.url ?? '/';
+      const settled = new Promise<'answered' | 'abandoned'>((resolve) => {
+        res.once('finish', () => resolve('answered'));
+        res.once('close', () => resolve(res.writableFinished ? 'answered' : 'abandoned'));
+      });
       // the CDN paths answer on the hub listener too (relative redirects)
       const status = path.startsWith('/cdn/') ? handleCdn(req, res) : host === 'hub' ? handleHub(req, res) : (send(req, res, 404, {}), 404);
-      requests.push({ method: req.method ?? '?', host, path, range: req.headers.range, authorization: req.headers.authorization, status });
+      requests.push({
+        method: req.method ?? '?',
+        host,
+        path,
+        range: req.headers.range,
+        authorization: req.headers.authorization,
+        status,
+        settled,
+      });
     };
   }
 
