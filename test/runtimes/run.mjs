@@ -5,9 +5,13 @@
 //   node test/runtimes/run.mjs [options] [node] [deno] [bun] [-- extra vitest args]
 //
 //   (no runtime named)  all three: node, deno, bun
+//   --lint              first run `biome check .` (npm run lint; a failure is reported, the
+//                       test runs still happen, the exit status is 1)
 //   --typecheck         first run `tsc -p tsconfig.json --noEmit` (a failure is reported, the
 //                       test runs still happen, the exit status is 1)
 //   --full              the whole suite; the default is the core suite (CORE_EXCLUDE below)
+//   --pack              last, run scripts/test-pack.mjs (npm run test:pack: the packed tarball,
+//                       installed in an empty folder, in Node, Deno and Bun; needs dist/ built)
 //   --no-smoke          skip the native import smoke test (test/runtimes/smoke.mjs)
 //   -- <args>           passed to every vitest run, e.g. `-- test/unit` or `-- -t safetensors`;
 //                       other arguments that are not runtimes or the options above go there too
@@ -46,12 +50,16 @@ const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
 const own = dd < 0 ? argv : argv.slice(0, dd);
 const vitestExtra = dd < 0 ? [] : argv.slice(dd + 1);
+let lint = false;
 let typecheck = false;
+let pack = false;
 let full = false;
 let smoke = true;
 const wanted = [];
 for (const a of own) {
   if (a === '--typecheck') typecheck = true;
+  else if (a === '--lint') lint = true;
+  else if (a === '--pack') pack = true;
   else if (a === '--full') full = true;
   else if (a === '--no-smoke') smoke = false;
   else if (RUNTIMES.includes(a)) wanted.push(a);
@@ -204,12 +212,26 @@ try {
     process.exit(1);
   }
 
+  if (lint) {
+    banner('lint: biome check .');
+    const biome = join(BIN, process.platform === 'win32' ? 'biome.cmd' : 'biome');
+    const step = await runStep(biome, ['check', '.'], {});
+    results.push({
+      name: 'lint',
+      step: true,
+      version: '',
+      seconds: step.seconds,
+      problems: step.code === 0 ? [] : [`biome exited with ${step.code}`],
+    });
+  }
+
   if (typecheck) {
     banner('typecheck: tsc -p tsconfig.json --noEmit');
     const tsc = join(BIN, process.platform === 'win32' ? 'tsc.cmd' : 'tsc');
     const step = await runStep(tsc, ['-p', 'tsconfig.json', '--noEmit'], {});
     results.push({
       name: 'typecheck',
+      step: true,
       version: '',
       seconds: step.seconds,
       problems: step.code === 0 ? [] : [`tsc exited with ${step.code}`],
@@ -255,6 +277,18 @@ try {
     problems.push(...vitestProblems);
     results.push({ name: runtime, version: rt.version, seconds, problems, ...counts });
   }
+
+  if (pack) {
+    banner('pack: scripts/test-pack.mjs (the installed tarball in node, deno, bun)');
+    const step = await runStep(process.execPath, [join(ROOT, 'scripts', 'test-pack.mjs')], {});
+    results.push({
+      name: 'pack',
+      step: true,
+      version: '',
+      seconds: step.seconds,
+      problems: step.code === 0 ? [] : [`test-pack exited with ${step.code}`],
+    });
+  }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
@@ -271,8 +305,8 @@ for (const r of results) {
   const ok = r.problems.length === 0;
   if (!ok) bad++;
   const status = ok ? 'ok  ' : 'FAIL';
-  if (r.name === 'typecheck') {
-    console.log(`${status} ${pad('typecheck', 10)} ${lpad(r.seconds.toFixed(1), 6)}s${ok ? '' : `  <- ${r.problems.join('; ')}`}`);
+  if (r.step) {
+    console.log(`${status} ${pad(r.name, 10)} ${lpad(r.seconds.toFixed(1), 6)}s${ok ? '' : `  <- ${r.problems.join('; ')}`}`);
     continue;
   }
   passed += r.passed ?? 0;
