@@ -10,7 +10,8 @@
 //
 // Published check: seed 42, stream 54 gives 0xa15c02b7 0x7b47f409 0xba1d3330 0x83d2f293 ...
 // (pcg-c-basic's pcg32-demo; pinned in test/unit/sampler.test.ts). Unseeded generators take their
-// seed and stream from crypto.getRandomValues.
+// seed and stream from crypto.getRandomValues. It is also the one seeded generator of the tests
+// (test/helpers/random-model.ts) and the benchmarks (bench/common.ts, src/bench/bench.ts).
 
 import { RwkvError } from '../errors.ts';
 
