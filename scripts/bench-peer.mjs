@@ -134,7 +134,7 @@ async function llamaPrefill(ctx, tokens) {
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 async function main() {
-  const bench = await import(pathToFileURL(join(root, 'src/cli/bench.ts')).href);
+  const bench = await import(pathToFileURL(join(root, 'src/bench/bench.ts')).href);
   const { createGgufWriter, parseRwkvVocab } = await import(pathToFileURL(join(root, 'src/convert/gguf-write.ts')).href);
   const { writeFileAtomic } = await import(pathToFileURL(join(root, 'src/io/write.ts')).href);
   const { openDevice, describePlacement } = await import(pathToFileURL(join(root, 'src/strategy.ts')).href);

@@ -13,9 +13,6 @@ import { parseStrategy } from '../strategy.ts';
 import { formatBytes } from '../util/progress.ts';
 import { UsageError, type Values } from './options.ts';
 
-// The engine, for the scripts and tests that import it from here.
-export * from '../bench/bench.ts';
-
 function count(name: string, s: string | undefined, fallback: number, min: number): number {
   if (s === undefined) return fallback;
   if (!/^\d+$/.test(s) || Number(s) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${s}"`);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dequantizeI8, i8Bytes, quantizeI8 } from '../../src/backends/quant-i8.ts';
 import { decode16, encodeBf16 } from '../../src/backends/ts/kernels.ts';
 import { WasmBackend } from '../../src/backends/wasm/wasm-backend.ts';
-import { parseShape, randomRwkv7Checkpoint } from '../../src/cli/bench.ts';
+import { parseShape, randomRwkv7Checkpoint } from '../../src/bench/bench.ts';
 import { type Checkpoint, lazyTensor } from '../../src/tensor/tensor.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { type OpenedStrategy, closeStrategy, openStrategy, parseStrategy } from '../../src/strategy.ts';
