@@ -23,7 +23,7 @@ import type { Checkpoint } from '../src/tensor/tensor.ts';
 import { RwkvModel } from '../src/model/model.ts';
 import { parseStrategy, placeLayers } from '../src/strategy.ts';
 import { checkErrors, checkModel, checkOps, modelSources } from '../test/conformance/core.ts';
-import { CUDA_FP16_LOGITS, CUDA_FP32_LOGITS, CUDA_OPS } from '../test/conformance/tolerances.ts';
+import { DEVICE_FP16_LOGITS, DEVICE_FP32_LOGITS, DEVICE_OPS } from '../test/helpers/tolerance.ts';
 import { argmax, compareClose } from '../test/helpers/tolerance.ts';
 
 const started = performance.now();
@@ -76,7 +76,7 @@ async function main(): Promise<number> {
   if (cuda === undefined) return 1;
 
   // 2. conformance
-  const ops = await checkOps(cuda, new TsBackend(), CUDA_OPS);
+  const ops = await checkOps(cuda, new TsBackend(), DEVICE_OPS);
   record(
     'ops vs ts',
     ops.failures.length === 0,
@@ -87,8 +87,8 @@ async function main(): Promise<number> {
   const models = {
     against: 'ts' as const,
     weights: [
-      { weights: 'f32' as const, logits: CUDA_FP32_LOGITS, exactGreedy: true },
-      { weights: 'compact' as const, logits: CUDA_FP16_LOGITS, exactGreedy: false },
+      { weights: 'f32' as const, logits: DEVICE_FP32_LOGITS, exactGreedy: true },
+      { weights: 'compact' as const, logits: DEVICE_FP16_LOGITS, exactGreedy: false },
     ],
     greedyTokens: 16,
     randomModels: true,
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
     for (const dtype of ['fp16', 'fp32'] as const) {
       const step = `${name} cuda ${dtype}`;
       if (overBudget(step)) continue;
-      const tol = dtype === 'fp16' ? CUDA_FP16_LOGITS : CUDA_FP32_LOGITS;
+      const tol = dtype === 'fp16' ? DEVICE_FP16_LOGITS : DEVICE_FP32_LOGITS;
       const t0 = performance.now();
       const model = await modelOn(ckpt, cuda, `cuda ${dtype}`);
       const loadS = (performance.now() - t0) / 1000;

@@ -11,7 +11,7 @@ import { type CudaBackend, cudaAvailable } from '../../src/backends/cuda/index.t
 import { loadKoffi } from '../../src/backends/cuda/driver.ts';
 import { buildFakeCuda } from './fake-cuda/build.ts';
 import { describeBackendConformance } from './suite.ts';
-import { CUDA_MODEL_WEIGHTS, CUDA_OPS } from './tolerances.ts';
+import { DEVICE_MODEL_WEIGHTS, DEVICE_OPS } from '../helpers/tolerance.ts';
 
 let reason: string | undefined;
 try {
@@ -107,10 +107,10 @@ if ('reason' in fake) {
     name: 'cuda-emulated',
     create: () => Cuda.create({ env, kernels: 'nvrtc' }),
     dispose: (b) => (b as CudaBackend).dispose(),
-    opTolerance: CUDA_OPS,
+    opTolerance: DEVICE_OPS,
     models: {
       against: 'ts',
-      weights: CUDA_MODEL_WEIGHTS,
+      weights: DEVICE_MODEL_WEIGHTS,
       greedyTokens: 4,
       randomModels: true,
       // the emulation runs a CUDA thread per fiber: fixture-sized vocabularies take minutes per

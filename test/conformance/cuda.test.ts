@@ -6,7 +6,7 @@ import { describe, it } from 'vitest';
 import { type CudaBackend, cudaAvailable } from '../../src/backends/cuda/index.ts';
 import { createBackend } from '../../src/backends/select.ts';
 import { describeBackendConformance } from './suite.ts';
-import { CUDA_MODEL_WEIGHTS, CUDA_OPS } from './tolerances.ts';
+import { DEVICE_MODEL_WEIGHTS, DEVICE_OPS } from '../helpers/tolerance.ts';
 
 const avail = await cudaAvailable();
 
@@ -25,10 +25,10 @@ if (!avail.ok) {
       return b;
     },
     dispose: (b) => (b as CudaBackend).dispose(),
-    opTolerance: CUDA_OPS,
+    opTolerance: DEVICE_OPS,
     models: {
       against: 'ts',
-      weights: CUDA_MODEL_WEIGHTS,
+      weights: DEVICE_MODEL_WEIGHTS,
       greedyTokens: 16,
       randomModels: true,
     },

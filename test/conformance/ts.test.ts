@@ -3,7 +3,7 @@
 // its models by the official implementation's numbers in the fixtures, so this can fail.
 
 import { TsBackend } from '../../src/backends/ts/ts-backend.ts';
-import { LOGITS_ORACLE_ATOL } from '../helpers/tolerance.ts';
+import { LOGITS_ORACLE_ATOL, TS_OPS } from '../helpers/tolerance.ts';
 import { SpecBackend } from './spec-backend.ts';
 import { describeBackendConformance } from './suite.ts';
 
@@ -13,7 +13,7 @@ describeBackendConformance({
   opOracle: () => new SpecBackend(),
   // TS accumulates in f64 and rounds once to f32 (the spec keeps f64): a few f32 ulps, except
   // the WKV states which the TS kernels round to f32 each step (wkv4, wkv7)
-  opTolerance: { atol: 1e-5, rtol: 1e-5 },
+  opTolerance: TS_OPS,
   models: {
     against: 'oracle',
     weights: [{ weights: 'f32', logits: { atol: LOGITS_ORACLE_ATOL, rtol: 0 }, exactGreedy: true }],

@@ -4,6 +4,7 @@
 
 import type { Backend } from '../../src/backends/backend.ts';
 import { createBackend } from '../../src/backends/select.ts';
+import { DEVICE_MODEL_WEIGHTS, DEVICE_OPS } from '../helpers/tolerance.ts';
 import { describeBackendConformance } from './suite.ts';
 
 describeBackendConformance({
@@ -12,13 +13,10 @@ describeBackendConformance({
   // the WASM backend holds worker threads: close them
   dispose: (b) => (b as Backend & { dispose?: () => Promise<void> }).dispose?.(),
   // f32 SIMD sums in another order than TS's f64 sums; same budget as a device backend
-  opTolerance: { atol: 3e-5, rtol: 3e-5 },
+  opTolerance: DEVICE_OPS,
   models: {
     against: 'ts',
-    weights: [
-      { weights: 'f32', logits: { atol: 1e-4, rtol: 1e-4 }, exactGreedy: true },
-      { weights: 'compact', logits: { atol: 1e-3, rtol: 0 }, exactGreedy: false },
-    ],
+    weights: DEVICE_MODEL_WEIGHTS,
     greedyTokens: 8,
     randomModels: true,
     // one file per model (the 16-bit .safetensors) keeps the default run short

@@ -2,7 +2,8 @@
 //  - gguf/tiny-rwkv7-834K-f32.gguf holds exactly the fp32 weight set of 7v0-834K, so it must
 //    reproduce the fp32 oracle at the project's 1e-4: sequence logits, per-token RNN logits,
 //    chunk-7 logits, final state, 32 greedy tokens;
-//  - the f16 and q8_0 files are lossy copies of the same weights; their bounds below are measured
+//  - the f16 and q8_0 files are lossy copies of the same weights; their bounds (GGUF_F16_ATOL and
+//    GGUF_Q8_0_ATOL in test/helpers/tolerance.ts) are measured
 //    against the same fp32 oracle (not guessed) and asserted, with the greedy tokens;
 //  - every v6/v7 oracle model, written by our GGUF writer and read back, reproduces its own
 //    oracle numbers at 1e-4.
@@ -13,21 +14,16 @@ import { loadCheckpoint, parseCheckpoint } from '../../src/io/load.ts';
 import { MemorySink } from '../../src/io/write.ts';
 import { RwkvModel } from '../../src/index.ts';
 import { type OracleResults, fixturePath, oracleCases, readOracle } from '../helpers/fixtures.ts';
-import { LOGITS_ORACLE_ATOL, STATE_ORACLE_ATOL, STATE_ORACLE_RTOL, compareClose, expectClose } from '../helpers/tolerance.ts';
+import {
+  GGUF_F16_ATOL,
+  GGUF_Q8_0_ATOL,
+  LOGITS_ORACLE_ATOL,
+  STATE_ORACLE_ATOL,
+  STATE_ORACLE_RTOL,
+  compareClose,
+  expectClose,
+} from '../helpers/tolerance.ts';
 import { greedyTokens } from '../helpers/greedy.ts';
-
-/**
- * F16 file vs the fp32 oracle. Measured max abs 1.8e-6 over both prompts (RNN mode): every 2-D
- * weight is rounded to f16, but this model's FP32 weights are nearly f16-exact already (docs/fixtures.md:
- * its fp16 set's logits are within 4.8e-7 of rwkv.cpp's, as the fp32 set's are). Bound: the project's 1e-4.
- */
-const GGUF_F16_ATOL = 1e-4;
-/**
- * Q8_0 file vs the fp32 oracle. Measured max abs 1.19e-2 (seq 1.11e-2) over both prompts: every
- * matrix but the decay LoRA is in 8-bit blocks (a relative step of up to 1/127 of each block's
- * largest weight). Bound 2.5e-2, about twice the measurement. Greedy tokens still match exactly.
- */
-const GGUF_Q8_0_ATOL = 2.5e-2;
 
 interface Measured {
   maxAbs: number;

@@ -1,21 +1,13 @@
 // The lossy storages of the strategy strings ("wasm bf16", "wasm fp16", "wasm fp32i8") against
 // the fp32 model on every fixture model: the error of the last-token logits, as max|Δ| / std(ref)
-// (the metric of RWKV-LM's RWKV-v7/rwkv_v7_numpy.py self-check), stays within the bounds docs/strategy.md states.
-//
-// Bounds, from measurements on these fixtures with a margin of about 2× (measured worst in
-// brackets): models whose weights are not already exact in 16 bits (the v4 / v5 tiny models) show
-// the rounding, the others are exact up to summation order.
-//   bf16   2e-2 [9.3e-3]: 8 mantissa bits per weight
-//   fp16   5e-3 [1.8e-3]: 11 mantissa bits per weight
-//   int8   1.2e-1 [6.1e-2]: uint8 weights with per-row/column offset and scale (model.py L818-847),
-//          and int16 activations in the WASM int8 kernel (decode and prefill)
+// (the metric of RWKV-LM's RWKV-v7/rwkv_v7_numpy.py self-check), stays within the bounds docs/strategy.md states
+// (STRATEGY_REL_ERROR_BOUNDS in test/helpers/tolerance.ts, with the measurements behind them).
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { RwkvModel } from '../../src/index.ts';
 import { type OracleCase, fixturePath, oracleCases } from '../helpers/fixtures.ts';
 import { skipIfNoCases } from '../helpers/skip.ts';
-
-const BOUNDS = { 'wasm bf16': 2e-2, 'wasm fp16': 5e-3, 'wasm fp32i8': 1.2e-1 } as const;
+import { STRATEGY_REL_ERROR_BOUNDS } from '../helpers/tolerance.ts';
 
 function fileOf(c: OracleCase): { file: string; extra: string[] } | undefined {
   const s = c.sets[0];
@@ -52,7 +44,7 @@ describe('oracle: lossy weight storages stay within their documented error', () 
       const extra = f.extra.map((e) => fixturePath(e));
       if (path === undefined || extra.includes(undefined)) return;
       const ref = await RwkvModel.load(path, { backend: 'ts', weights: 'f32', extraFiles: extra as string[] });
-      for (const [strategy, bound] of Object.entries(BOUNDS)) {
+      for (const [strategy, bound] of Object.entries(STRATEGY_REL_ERROR_BOUNDS)) {
         const m = await RwkvModel.load(path, { strategy, threads: 1, extraFiles: extra as string[] });
         try {
           for (const p of c.oracle.prompts) {

@@ -7,16 +7,8 @@ import { RwkvModel } from '../../src/index.ts';
 import { WasmBackend } from '../../src/backends/wasm/wasm-backend.ts';
 import { type OracleCase, fixturePath, oracleCases } from '../helpers/fixtures.ts';
 import { skipIfNoCases } from '../helpers/skip.ts';
-import { expectClose } from '../helpers/tolerance.ts';
+import { WASM_VS_TS_ATOL, WASM_VS_TS_STATE_RTOL, expectClose } from '../helpers/tolerance.ts';
 import { greedyTokens } from '../helpers/greedy.ts';
-
-/**
- * WASM fp32 vs TS fp32 on the same weights: both f32, different summation orders (SIMD lanes
- * vs sequential f64), so logits differ by f32 roundings only.
- */
-const WASM_VS_TS_ATOL = 1e-5;
-/** States grow to |s| ≈ 50, where one f32 ulp is 3.8e-6: a few ulps relative on top of the atol. */
-const WASM_VS_TS_STATE_RTOL = 2e-6;
 
 const READABLE = /\.(safetensors|bin|pth)$/;
 

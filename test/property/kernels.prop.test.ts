@@ -13,11 +13,7 @@ import * as ref7 from '../../reference/v7/wkv.ts';
 import * as K from '../../src/backends/ts/kernels.ts';
 import { V4_PP_INIT } from '../../src/constants.ts';
 import { uniform } from '../helpers/random-model.ts';
-import { SELF_ATOL, SELF_RTOL, expectClose } from '../helpers/tolerance.ts';
-
-/** Kernel vs reference on the same f32 inputs: f32 storage of outputs/state vs f64 throughout. */
-const KERNEL_ATOL = 1e-5;
-const KERNEL_RTOL = 1e-5;
+import { KERNEL_ATOL, KERNEL_RTOL, SELF_ATOL, SELF_RTOL, expectClose } from '../helpers/tolerance.ts';
 
 const dims = fc.record({
   T: fc.integer({ min: 1, max: 9 }),

@@ -7,7 +7,7 @@
 //
 // Tolerance: the kernels accumulate in f32 (four lanes, relaxed: maybe fused), the twins in f64,
 // so an output may differ by a few f32 roundings of its terms:
-//   |wasm − twin| ≤ MATMUL_RTOL · Σ_k |x_k·w_k|  (+ the same for int8's epilogue terms).
+//   |wasm − twin| ≤ WASM_MATMUL_RTOL · Σ_k |x_k·w_k|  (+ the same for int8's epilogue terms).
 
 import { test } from '@fast-check/vitest';
 import fc from 'fast-check';
@@ -19,10 +19,8 @@ import { i8PrepBytes } from '../../src/backends/wasm/wasm-backend.ts';
 import { type MatmulKernel, type MatrixKernels, matrixKernels } from '../../src/backends/wasm/abi-ops.ts';
 import { floatToHalf, halfToFloat } from '../../src/tensor/float.ts';
 import { uniform } from '../helpers/random-model.ts';
+import { WASM_MATMUL_RTOL } from '../helpers/tolerance.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
-
-/** Relative to Σ|x·w| of the output: f32 accumulation of up to ~100 terms stays well inside. */
-const MATMUL_RTOL = 1e-5;
 
 /** Every build: portable / relaxed SIMD, on shared memory and on plain memory (browser pages that are not cross-origin isolated). */
 interface Build {
@@ -178,7 +176,7 @@ describe('wasm matmul kernels ≡ TS twins', () => {
               expect(got[i], `out[${t}, ${o}] outside rows [${r0}, ${r1}) must stay untouched`).toBe(SENTINEL);
               continue;
             }
-            const tol = MATMUL_RTOL * want.mag[i]! + 1e-30;
+            const tol = WASM_MATMUL_RTOL * want.mag[i]! + 1e-30;
             if (!(Math.abs(got[i]! - want.out[i]!) <= tol)) {
               expect.fail(`${variant.name} ${storage} T${T} K${Kd} O${O} out[${t}, ${o}] = ${got[i]}, twin ${want.out[i]} (tol ${tol})`);
             }
@@ -201,7 +199,7 @@ describe('wasm matmul kernels ≡ TS twins', () => {
           if (i % O === 0) expect(got[i]).toBe(SENTINEL);
           else
             expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} ${storage} out[${i}]`).toBeLessThanOrEqual(
-              MATMUL_RTOL * want.mag[i]!,
+              WASM_MATMUL_RTOL * want.mag[i]!,
             );
         }
       }
@@ -229,7 +227,7 @@ describe('wasm matmul kernels ≡ TS twins', () => {
         const got = runWasm(variant, 'i8', x, W, T, Kd, O, 0, O);
         const want = twin('i8', x, W, T, Kd, O);
         for (let i = 0; i < T * O; i++)
-          expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} T${T} out[${i}]`).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[i]!);
+          expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} T${T} out[${i}]`).toBeLessThanOrEqual(WASM_MATMUL_RTOL * want.mag[i]!);
         // and the plain value: Σ_k of row 1's dequantised weights, for every token
         for (let t = 0; t < T; t++) expect(got[t * O + 1]).toBeCloseTo(exact, 0);
       }
@@ -247,8 +245,8 @@ describe('wasm matmul kernels ≡ TS twins', () => {
       const got3 = runWasm(VARIANTS[0]!, storage, x, W, 3, Kd, O, 0, O);
       const got1 = runWasm(VARIANTS[0]!, storage, x.subarray(0, Kd), W, 1, Kd, O, 0, O);
       for (let o = 0; o < O; o++) {
-        expect(Math.abs(got3[o]! - want.out[o]!)).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[o]!);
-        expect(Math.abs(got1[o]! - want.out[o]!)).toBeLessThanOrEqual(MATMUL_RTOL * want.mag[o]!);
+        expect(Math.abs(got3[o]! - want.out[o]!)).toBeLessThanOrEqual(WASM_MATMUL_RTOL * want.mag[o]!);
+        expect(Math.abs(got1[o]! - want.out[o]!)).toBeLessThanOrEqual(WASM_MATMUL_RTOL * want.mag[o]!);
       }
     }
   });
@@ -337,7 +335,7 @@ describe('int8 scheme (model.py L818-847, L91-97) and its TS twin', () => {
 
 describe('bf16 / f16 encoding', () => {
   it('bf16 rounds to nearest, ties to even', () => {
-    const bits = (v: number) => K.encodeBf16(Float32Array.of(v))[0];
+    const bits = (v: number) => K.encodeBf16(Float32Array.of(v))[0]!;
     expect(bits(1)).toBe(0x3f80);
     expect(bits(1 + 2 ** -8)).toBe(0x3f80); // tie, 0x3f80 is even
     expect(bits(1 + 3 * 2 ** -8)).toBe(0x3f82); // tie between 0x3f81 and 0x3f82 → even

@@ -15,41 +15,24 @@ import { instantiateKernels, wasmVariantSupported, type WasmVariant } from '../.
 import { RwkvError } from '../../src/errors.ts';
 import type { BinaryOp, UnaryOp } from '../../src/backends/backend.ts';
 import { uniform } from '../helpers/random-model.ts';
-import { expectClose } from '../helpers/tolerance.ts';
+import {
+  EXACT,
+  WASM_EXP_ATOL,
+  WASM_EXP_RTOL,
+  WASM_LERP_ATOL,
+  WASM_NORM_ATOL,
+  WASM_NORM_RTOL,
+  WASM_SUM_ATOL,
+  WASM_SUM_RTOL,
+  WASM_WKV_ATOL,
+  WASM_WKV_RTOL,
+  expectClose,
+} from '../helpers/tolerance.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
 import { wkv7AB } from '../helpers/wkv7-operands.ts';
 import { DECAY_SCALE } from '../../src/constants.ts';
 
-// ---- tolerances (|wasm − twin| ≤ atol + rtol·|twin|, element-wise) ----
-
-/** Copies, negation, relu², add/sub/mul, groupScale: one f32 rounding in both (the twin's f64
- * result of one +, −, × of two f32 rounds to the same f32), so bit-identical. */
-const EXACT = 0;
-/** lerp: the twin rounds once, the kernel three times (b − a, ·t, + a; or two with FMA) on
- * values ≤ 8 in magnitude here: 3 · ½ ulp(8) ≈ 1.4e-6. */
-const LERP_ATOL = 2e-6;
-/** Sums in f32 with 4–8 partial sums (groupSum, rowVecMat) vs the twins' f64: each add rounds by
- * ≤ ½ ulp of a partial sum; ≤ 21 terms of |x| ≤ 3 here, so ≲ 21 · ½ ulp(64) ≈ 4e-5 in the worst
- * ordering and ≈ √21 · ½ ulp(8) ≈ 2e-6 for random signs. 1e-5 + 1e-5·|ref| sits between the two;
- * sweeps of 1000 runs with random seeds (FC_SEED=random FC_RUNS=1000) have not reached it. */
-const SUM_ATOL = 1e-5;
-const SUM_RTOL = 1e-5;
-/** Normalised outputs (|out| ≲ √G here): the mean by the corrected two-pass method
- * (assembly/kernels/norm.ts), the variance from f32 sums (see SUM_*), then one 1/√. */
-const NORM_ATOL = 1e-5;
-const NORM_RTOL = 1e-5;
-/** exp-based unary ops: the kernels' exp is ≈ 1.3 ulp (1.6e-7 relative, measured over
- * x ∈ [−87, −17]; assembly/kernels/simd.ts), composed with one or two roundings; tanh has its
- * worst relative error 5.8e-7 near |x| = 1/4. exp(−exp(x)) amplifies the inner exp's relative
- * error by e^x (4.6e-6 relative at x = 4.2, where the value is ~1e-30): atol covers that. */
-const EXP_ATOL = 1e-6;
-const EXP_RTOL = 2e-6;
-/** WKV kernels, short sequences and T = 64: f32 state and sums vs the twins' f64 sums (their state
- * is f32 too). Worst seen at C = 768, T = 64: 0.42 of this bound (wkv5 with w up to 0.998, |out| up to
- * 28). At T = 512 that case reaches 2.5e-5 at |out| ≈ 50: f32 sums of large outputs, so longer
- * sequences with slowly decaying state would need a looser bound. */
-const WKV_ATOL = 1e-5;
-const WKV_RTOL = 1e-5;
+// ---- tolerances: test/helpers/tolerance.ts (WASM_*: the kernels vs their TS twins) ----
 
 // ---- random inputs ----
 
@@ -172,7 +155,7 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
       guardsIntact();
       const want = new Float32Array(T * C);
       K.layerNorm(want, x, w, b, T, C, G, eps);
-      expectClose('layerNorm', arena.get(pout, T * C), want, NORM_ATOL, NORM_RTOL);
+      expectClose('layerNorm', arena.get(pout, T * C), want, WASM_NORM_ATOL, WASM_NORM_RTOL);
     },
   );
 
@@ -190,7 +173,7 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
       guardsIntact();
       const want = new Float32Array(T * C);
       K.layerNorm(want, x, w, b, T, C, N, 1e-5);
-      expectClose('layerNorm (clustered)', arena.get(pout, T * C), want, NORM_ATOL, NORM_RTOL);
+      expectClose('layerNorm (clustered)', arena.get(pout, T * C), want, WASM_NORM_ATOL, WASM_NORM_RTOL);
     },
   );
 
@@ -208,7 +191,7 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
       guardsIntact();
       const want = new Float32Array(n);
       K.l2NormalizeGroups(want, x, n, N, 1e-12);
-      expectClose('l2NormalizeGroups', arena.get(pout, n), want, NORM_ATOL, NORM_RTOL);
+      expectClose('l2NormalizeGroups', arena.get(pout, n), want, WASM_NORM_ATOL, WASM_NORM_RTOL);
     },
   );
 
@@ -242,7 +225,7 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
       const want = new Float32Array(n);
       K.unary(op, want, x, n);
       if (exactUnary.has(op)) expectClose(op, arena.get(pout, n), want, EXACT);
-      else expectClose(op, arena.get(pout, n), want, EXP_ATOL, EXP_RTOL);
+      else expectClose(op, arena.get(pout, n), want, WASM_EXP_ATOL, WASM_EXP_RTOL);
     },
   );
 
@@ -256,7 +239,7 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
       guardsIntact();
       const want = new Float32Array(x.length);
       K.unary(op, want, x, x.length);
-      expectClose(op, arena.get(pout, x.length), want, EXP_ATOL, EXP_RTOL);
+      expectClose(op, arena.get(pout, x.length), want, WASM_EXP_ATOL, WASM_EXP_RTOL);
     }
   });
 
@@ -318,7 +301,7 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
       guardsIntact();
       const want = new Float32Array(n);
       K.lerp(want, a, b, t, n, bn, tn);
-      expectClose('lerp', arena.get(pout, n), want, LERP_ATOL);
+      expectClose('lerp', arena.get(pout, n), want, WASM_LERP_ATOL);
     },
   );
 
@@ -332,7 +315,7 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
     guardsIntact();
     const want = new Float32Array(T * H);
     K.groupSum(want, x, n, N);
-    expectClose('groupSum', arena.get(pout, T * H), want, SUM_ATOL, SUM_RTOL);
+    expectClose('groupSum', arena.get(pout, T * H), want, WASM_SUM_ATOL, WASM_SUM_RTOL);
   });
 
   test.prop([dims, fc.boolean()])('groupScale (in place or not)', ({ T, H, N, seed }, inPlace) => {
@@ -367,7 +350,7 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
     guardsIntact();
     const want = new Float32Array(T * J);
     K.rowVecMat(want, x, M, T, I, J);
-    expectClose('rowVecMat', arena.get(pout, T * J), want, SUM_ATOL, SUM_RTOL);
+    expectClose('rowVecMat', arena.get(pout, T * J), want, WASM_SUM_ATOL, WASM_SUM_RTOL);
   });
 
   test('degenerate sizes (0 groups, group size 0, T = 0) return without writing or looping', () => {
@@ -409,10 +392,10 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
     guardsIntact();
     const out = new Float32Array(T * C);
     K.wkv4(out, aa, bb, pp, w, u, k, v, T, C);
-    expectClose('wkv4 out', arena.get(pout, T * C), out, WKV_ATOL, WKV_RTOL);
-    expectClose('wkv4 aa', arena.get(pa, C), aa, WKV_ATOL, WKV_RTOL);
-    expectClose('wkv4 bb', arena.get(pb, C), bb, WKV_ATOL, WKV_RTOL);
-    expectClose('wkv4 pp', arena.get(pp2, C), pp, WKV_ATOL, WKV_RTOL);
+    expectClose('wkv4 out', arena.get(pout, T * C), out, WASM_WKV_ATOL, WASM_WKV_RTOL);
+    expectClose('wkv4 aa', arena.get(pa, C), aa, WASM_WKV_ATOL, WASM_WKV_RTOL);
+    expectClose('wkv4 bb', arena.get(pb, C), bb, WASM_WKV_ATOL, WASM_WKV_RTOL);
+    expectClose('wkv4 pp', arena.get(pp2, C), pp, WASM_WKV_ATOL, WASM_WKV_RTOL);
   }
 
   /** wkv5 with realistic decays w = exp(−exp(x)), x ∈ [−6, 0] (w ∈ (0.37, 0.998)). */
@@ -433,8 +416,8 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
     guardsIntact();
     const out = new Float32Array(T * C);
     K.wkv5(out, S, rr, k, v, w, u, T, H, N, perToken);
-    expectClose(`wkv5 (${perToken ? 'v6' : 'v5'}) out`, arena.get(pout, T * C), out, WKV_ATOL, WKV_RTOL);
-    expectClose(`wkv5 (${perToken ? 'v6' : 'v5'}) S`, arena.get(pS, H * N * N), S, WKV_ATOL, WKV_RTOL);
+    expectClose(`wkv5 (${perToken ? 'v6' : 'v5'}) out`, arena.get(pout, T * C), out, WASM_WKV_ATOL, WASM_WKV_RTOL);
+    expectClose(`wkv5 (${perToken ? 'v6' : 'v5'}) S`, arena.get(pS, H * N * N), S, WASM_WKV_ATOL, WASM_WKV_RTOL);
   }
 
   /**
@@ -465,8 +448,8 @@ describe.each(BUILDS)('%s WASM op kernels (%s memory) ≡ TS twins', (variant, m
     guardsIntact();
     const out = new Float32Array(T * C);
     K.wkv7(out, S, rr, w, k, v, a, b, T, H, N);
-    expectClose('wkv7 out', arena.get(pout, T * C), out, WKV_ATOL, WKV_RTOL);
-    expectClose('wkv7 S', arena.get(pS, H * N * N), S, WKV_ATOL, WKV_RTOL);
+    expectClose('wkv7 out', arena.get(pout, T * C), out, WASM_WKV_ATOL, WASM_WKV_RTOL);
+    expectClose('wkv7 S', arena.get(pS, H * N * N), S, WASM_WKV_ATOL, WASM_WKV_RTOL);
   }
 
   const split = fc.nat();

@@ -4,11 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { FORWARD_CHUNK } from '../../src/model/model.ts';
 import { RwkvModel } from '../../src/index.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
-import { expectClose } from '../helpers/tolerance.ts';
+import { GPT_VS_RNN_ATOL, GPT_VS_RNN_RTOL, expectClose } from '../helpers/tolerance.ts';
 
 const file = fixturePath('tiny-rwkv/tiny-rwkv-7v0-834K-FP32.bin');
-/** GPT vs RNN on the ts backend: f32 roundings in a different order only. */
-const ATOL = 1e-5;
 
 describe.skipIf(file === undefined)('forward on a long input', () => {
   it(`runs in pieces of ${FORWARD_CHUNK} tokens with the same results as RNN mode`, async () => {
@@ -24,9 +22,10 @@ describe.skipIf(file === undefined)('forward on a long input', () => {
     for (let t = 0; t < T; t++) {
       const l = (await model.forward([tokens[t]!], rnn)).logits as Float32Array;
       // across each piece boundary and at the ends
-      if ([0, FORWARD_CHUNK - 1, FORWARD_CHUNK, 2 * FORWARD_CHUNK, T - 1].includes(t)) expectClose(`logits[${t}]`, all[t]!, l, ATOL);
+      if ([0, FORWARD_CHUNK - 1, FORWARD_CHUNK, 2 * FORWARD_CHUNK, T - 1].includes(t))
+        expectClose(`logits[${t}]`, all[t]!, l, GPT_VS_RNN_ATOL);
     }
-    expectClose('state', await gpt.toArray(), await rnn.toArray(), ATOL, 1e-5);
+    expectClose('state', await gpt.toArray(), await rnn.toArray(), GPT_VS_RNN_ATOL, GPT_VS_RNN_RTOL);
     await model.dispose();
   });
 });

@@ -14,6 +14,12 @@ import { FileSource, MemorySource } from '../../src/io/source.ts';
 import type { Checkpoint } from '../../src/tensor/tensor.ts';
 import { CountingSource } from '../helpers/counting-source.ts';
 import { fixturePath, TINY_MODELS } from '../helpers/fixtures.ts';
+import {
+  RWKVCPP_INVERTED_ATOL,
+  RWKVCPP_INVERTED_LOGLOG_ATOL,
+  RWKVCPP_RECONSTRUCTED_MAX_ULPS,
+  RWKVCPP_ROUNDTRIP_ATOL,
+} from '../helpers/tolerance.ts';
 import { rng } from '../helpers/random-model.ts';
 
 // ---- helpers ----
@@ -139,19 +145,9 @@ function converterForward(model: string, key: string): ((w: number) => number) |
   return undefined;
 }
 
-/**
- * Tolerances for the reconstructed tensors (docs/fixtures.md "rwkv.cpp .bin files"). The fixture makers
- * inverted the converter's exp in float64 and rounded to float32; so does the reader.
- *  - Re-applying the converter's transform to our values must give back the stored value to
- *    within 1.2e-7 absolute: the bound the README states for the .safetensors values. The stored
- *    values are at most ~1 in magnitude for the decays (float32 ulp <= 1.2e-7) and the bonuses here.
- *  - Our values and the .safetensors values may differ by at most 1 float32 ulp: both are the
- *    float64 inverse rounded once to float32, and the only room for a difference is a last-bit
- *    difference between two libm `log`s in float64, which can move the float32 rounding by 1 ulp.
- *    (Today they are bit-identical; 1 ulp is allowed so the test does not depend on libm.)
- */
-const ROUNDTRIP_ATOL = 1.2e-7;
-const RECONSTRUCTED_MAX_ULPS = 1;
+// Tolerances for the reconstructed tensors: RWKVCPP_ROUNDTRIP_ATOL and RWKVCPP_RECONSTRUCTED_MAX_ULPS
+// (test/helpers/tolerance.ts, with their reasons). The fixture makers inverted the converter's exp
+// in float64 and rounded to float32; so does the reader.
 
 describe('rwkv.cpp .bin: tiny models match their .safetensors twins', () => {
   for (const model of TINY_MODELS) {
@@ -183,8 +179,8 @@ describe('rwkv.cpp .bin: tiny models match their .safetensors twins', () => {
           reconstructed++;
           const stored = raw.get(key)!.values();
           for (let i = 0; i < wd.length; i++) {
-            expect(Math.abs(forward(gd[i]!) - stored[i]!), `${key}[${i}] round trip`).toBeLessThanOrEqual(ROUNDTRIP_ATOL);
-            expect(ulpDistance(gd[i]!, wd[i]!), `${key}[${i}] vs .safetensors`).toBeLessThanOrEqual(RECONSTRUCTED_MAX_ULPS);
+            expect(Math.abs(forward(gd[i]!) - stored[i]!), `${key}[${i}] round trip`).toBeLessThanOrEqual(RWKVCPP_ROUNDTRIP_ATOL);
+            expect(ulpDistance(gd[i]!, wd[i]!), `${key}[${i}] vs .safetensors`).toBeLessThanOrEqual(RWKVCPP_RECONSTRUCTED_MAX_ULPS);
           }
         }
       }
@@ -258,7 +254,7 @@ describe('rwkv.cpp .bin: converter rules undone', () => {
     expect([...tensor(ck, 'emb.weight').data]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     const td = tensor(ck, 'blocks.0.att.time_decay');
     expect(td.shape).toEqual([C]);
-    td.data.forEach((x, i) => expect(Math.abs(x - w[i]!)).toBeLessThan(1e-6));
+    td.data.forEach((x, i) => expect(Math.abs(x - w[i]!)).toBeLessThan(RWKVCPP_INVERTED_ATOL));
     expect([...tensor(ck, 'blocks.0.att.time_first').data]).toEqual([0.5, -0.5, 3]);
     expect(tensor(ck, 'blocks.0.att.time_mix_k').shape).toEqual([1, 1, C]);
     expect([...tensor(ck, 'blocks.0.att.time_mix_k').data]).toEqual([0.1, 0.2, 0.3].map(fround));
@@ -284,8 +280,8 @@ describe('rwkv.cpp .bin: converter rules undone', () => {
     const tf = tensor(ck, 'blocks.0.att.time_first');
     expect(td.shape).toEqual([H]);
     expect(tf.shape).toEqual([H]);
-    td.data.forEach((x, i) => expect(Math.abs(x - w[i]!)).toBeLessThan(1e-5));
-    tf.data.forEach((x, i) => expect(Math.abs(x - u[i]!)).toBeLessThan(1e-6));
+    td.data.forEach((x, i) => expect(Math.abs(x - w[i]!)).toBeLessThan(RWKVCPP_INVERTED_LOGLOG_ATOL));
+    tf.data.forEach((x, i) => expect(Math.abs(x - u[i]!)).toBeLessThan(RWKVCPP_INVERTED_ATOL));
     expect(tensor(ck, 'blocks.0.att.time_mix_g').shape).toEqual([1, 1, C]);
   });
 
@@ -306,7 +302,7 @@ describe('rwkv.cpp .bin: converter rules undone', () => {
     const ck = parseRwkvCppBin(bytes, 'v52.bin');
     const td = tensor(ck, 'blocks.0.att.time_decay');
     expect(td.shape).toEqual([2, 3]);
-    td.data.forEach((x, i) => expect(Math.abs(x - w[i]!)).toBeLessThan(1e-5));
+    td.data.forEach((x, i) => expect(Math.abs(x - w[i]!)).toBeLessThan(RWKVCPP_INVERTED_LOGLOG_ATOL));
     expect(tensor(ck, 'blocks.0.att.time_faaaa').shape).toEqual([2, 3]);
     expect([...tensor(ck, 'blocks.0.att.time_faaaa').data]).toEqual([1, 2, 3, 4, 5, 6]);
     expect(tensor(ck, 'blocks.1.att.time_decay').shape).toEqual([1, 6]);
