@@ -187,7 +187,7 @@ function refWkv7(
       const at = (i: number) => t * C + h * N + i;
       const Sh = (i: number, j: number) => h * N * N + i * N + j;
       const sa = new Float64Array(N);
-      for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) sa[i] += S[Sh(i, j)]! * a[at(j)]!;
+      for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) sa[i]! += S[Sh(i, j)]! * a[at(j)]!;
       for (let i = 0; i < N; i++) {
         for (let j = 0; j < N; j++) S[Sh(i, j)] = S[Sh(i, j)]! * w[at(j)]! + sa[i]! * b[at(j)]! + v[at(i)]! * k[at(j)]!;
       }

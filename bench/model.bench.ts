@@ -243,7 +243,7 @@ async function benchModel(c: Case, rows: Row[], models: ModelRow[]): Promise<voi
     const W = await backend.download(f.W);
     const [O, K] = [f.W.shape[0]!, f.W.shape[1]!];
     const ref = new Float64Array(O);
-    for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) ref[o] += W[o * K + k]! * f.xHost[k]!;
+    for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) ref[o]! += W[o * K + k]! * f.xHost[k]!;
     expectClose(`${c.name}: matmul floor ${f.W.label}`, await backend.download(f.out), ref, TOL);
   }
 

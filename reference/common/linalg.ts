@@ -19,7 +19,7 @@ export function vecMat(x: Float64Array, M: Mat): Float64Array {
   const y = new Float64Array(M.cols);
   for (let i = 0; i < M.rows; i++) {
     const xi = x[i]!;
-    for (let o = 0; o < M.cols; o++) y[o] += xi * M.data[i * M.cols + o]!;
+    for (let o = 0; o < M.cols; o++) y[o]! += xi * M.data[i * M.cols + o]!;
   }
   return y;
 }

@@ -30,7 +30,7 @@ function feedForward(ffn: ChannelMixWeights, kx: Float64Array, rx: Float64Array)
   const k = linear(ffn['key.weight'], kx).map((z) => relu(z) ** 2);
   // out = r∘(k·Wv)
   const kv = linear(ffn['value.weight'], k);
-  return kv.map((y, c) => r[c] * y);
+  return kv.map((y, c) => r[c]! * y);
 }
 
 /** One token. xx [C] = LN(x; ln2). Returns the output [C]; updates s in place. */
@@ -41,8 +41,8 @@ export function channelMixToken(ffn: ChannelMixWeights, xx: Float64Array, s: Cha
   const kx = new Float64Array(C);
   const rx = new Float64Array(C);
   for (let c = 0; c < C; c++) {
-    kx[c] = xx[c] * ffn.time_mix_k[c] + sx[c] * (1 - ffn.time_mix_k[c]);
-    rx[c] = xx[c] * ffn.time_mix_r[c] + sx[c] * (1 - ffn.time_mix_r[c]);
+    kx[c] = xx[c]! * ffn.time_mix_k[c]! + sx[c]! * (1 - ffn.time_mix_k[c]!);
+    rx[c] = xx[c]! * ffn.time_mix_r[c]! + sx[c]! * (1 - ffn.time_mix_r[c]!);
   }
   // sx ← xx
   s.ffnXPrev = xx;
@@ -52,18 +52,18 @@ export function channelMixToken(ffn: ChannelMixWeights, xx: Float64Array, s: Cha
 /** T tokens. xx [T][C] = LN(x; ln2) of every token. Returns the outputs [T][C]. */
 export function channelMixSequence(ffn: ChannelMixWeights, xx: Float64Array[], s: ChannelMixState): Float64Array[] {
   const T = xx.length;
-  const C = xx[0].length;
+  const C = xx[0]!.length;
   // sx = [sx_prev; xx[0 .. T−2]]
   const sx = [s.ffnXPrev, ...xx.slice(0, T - 1)];
-  s.ffnXPrev = xx[T - 1];
+  s.ffnXPrev = xx[T - 1]!;
   const out: Float64Array[] = [];
   for (let t = 0; t < T; t++) {
     // kx = xx∘μk + sx∘(1−μk) ; rx = xx∘μr + sx∘(1−μr)
     const kx = new Float64Array(C);
     const rx = new Float64Array(C);
     for (let c = 0; c < C; c++) {
-      kx[c] = xx[t][c] * ffn.time_mix_k[c] + sx[t][c] * (1 - ffn.time_mix_k[c]);
-      rx[c] = xx[t][c] * ffn.time_mix_r[c] + sx[t][c] * (1 - ffn.time_mix_r[c]);
+      kx[c] = xx[t]![c]! * ffn.time_mix_k[c]! + sx[t]![c]! * (1 - ffn.time_mix_k[c]!);
+      rx[c] = xx[t]![c]! * ffn.time_mix_r[c]! + sx[t]![c]! * (1 - ffn.time_mix_r[c]!);
     }
     out.push(feedForward(ffn, kx, rx));
   }

@@ -118,15 +118,15 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
   function forwardToken(state: State, token: number): Float64Array {
     let x = embed(token);
     for (let i = 0; i < L; i++) {
-      const b = blocks[i];
+      const b = blocks[i]!;
       // x = x + TimeMix(LN(x; ln1))
-      const xa = layerNorm(x, b['ln1.weight'], b['ln1.bias'], LN_EPS);
-      const att = timeMixToken(b.att, xa, state[i]);
-      x = x.map((xc, c) => xc + att[c]);
+      const xa = layerNorm(x, b['ln1.weight']!, b['ln1.bias']!, LN_EPS);
+      const att = timeMixToken(b.att, xa, state[i]!);
+      x = x.map((xc, c) => xc + att[c]!);
       // x = x + ChannelMix(LN(x; ln2))
-      const xf = layerNorm(x, b['ln2.weight'], b['ln2.bias'], LN_EPS);
-      const ffn = channelMixToken(b.ffn, xf, state[i]);
-      x = x.map((xc, c) => xc + ffn[c]);
+      const xf = layerNorm(x, b['ln2.weight']!, b['ln2.bias']!, LN_EPS);
+      const ffn = channelMixToken(b.ffn, xf, state[i]!);
+      x = x.map((xc, c) => xc + ffn[c]!);
     }
     return logits(x);
   }
@@ -136,15 +136,15 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
     // X = LN(emb[tokens]; ln0)   [T][C]
     let X = tokens.map(embed);
     for (let i = 0; i < L; i++) {
-      const b = blocks[i];
+      const b = blocks[i]!;
       // X = X + TimeMix(LN(X; ln1)), all T rows at once
-      const XA = X.map((x) => layerNorm(x, b['ln1.weight'], b['ln1.bias'], LN_EPS));
-      const att = timeMixSequence(b.att, XA, state[i]);
-      X = X.map((x, t) => x.map((xc, c) => xc + att[t][c]));
+      const XA = X.map((x) => layerNorm(x, b['ln1.weight']!, b['ln1.bias']!, LN_EPS));
+      const att = timeMixSequence(b.att, XA, state[i]!);
+      X = X.map((x, t) => x.map((xc, c) => xc + att[t]![c]!));
       // X = X + ChannelMix(LN(X; ln2))
-      const XF = X.map((x) => layerNorm(x, b['ln2.weight'], b['ln2.bias'], LN_EPS));
-      const ffn = channelMixSequence(b.ffn, XF, state[i]);
-      X = X.map((x, t) => x.map((xc, c) => xc + ffn[t][c]));
+      const XF = X.map((x) => layerNorm(x, b['ln2.weight']!, b['ln2.bias']!, LN_EPS));
+      const ffn = channelMixSequence(b.ffn, XF, state[i]!);
+      X = X.map((x, t) => x.map((xc, c) => xc + ffn[t]![c]!));
     }
     return X.map(logits);
   }

@@ -52,9 +52,9 @@ export function timeMixToken(att: TimeMixWeights, xx: Float64Array, s: TimeMixSt
   const vx = new Float64Array(C);
   const rx = new Float64Array(C);
   for (let c = 0; c < C; c++) {
-    kx[c] = xx[c] * att.time_mix_k[c] + sx[c] * (1 - att.time_mix_k[c]);
-    vx[c] = xx[c] * att.time_mix_v[c] + sx[c] * (1 - att.time_mix_v[c]);
-    rx[c] = xx[c] * att.time_mix_r[c] + sx[c] * (1 - att.time_mix_r[c]);
+    kx[c] = xx[c]! * att.time_mix_k[c]! + sx[c]! * (1 - att.time_mix_k[c]!);
+    vx[c] = xx[c]! * att.time_mix_v[c]! + sx[c]! * (1 - att.time_mix_v[c]!);
+    rx[c] = xx[c]! * att.time_mix_r[c]! + sx[c]! * (1 - att.time_mix_r[c]!);
   }
   // sx ← xx (the next token shifts against this one)
   s.attXPrev = xx;
@@ -69,7 +69,7 @@ export function timeMixToken(att: TimeMixWeights, xx: Float64Array, s: TimeMixSt
 
   // out = (r∘wkv)·Wo
   const rwkv = new Float64Array(C);
-  for (let c = 0; c < C; c++) rwkv[c] = r[c] * wkv[c];
+  for (let c = 0; c < C; c++) rwkv[c] = r[c]! * wkv[c]!;
   return linear(att['output.weight'], rwkv);
 }
 
@@ -79,10 +79,10 @@ export function timeMixToken(att: TimeMixWeights, xx: Float64Array, s: TimeMixSt
  */
 export function timeMixSequence(att: TimeMixWeights, xx: Float64Array[], s: TimeMixState): Float64Array[] {
   const T = xx.length;
-  const C = xx[0].length;
+  const C = xx[0]!.length;
   // sx = [sx_prev; xx[0 .. T−2]]: each token's shift partner is the token before it
   const sx = [s.attXPrev, ...xx.slice(0, T - 1)];
-  s.attXPrev = xx[T - 1];
+  s.attXPrev = xx[T - 1]!;
 
   // all projections first, [T][C] each
   const r: Float64Array[] = [];
@@ -94,9 +94,9 @@ export function timeMixSequence(att: TimeMixWeights, xx: Float64Array[], s: Time
     const rx = new Float64Array(C);
     for (let c = 0; c < C; c++) {
       // kx = xx∘μk + sx∘(1−μk) ; vx, rx likewise
-      kx[c] = xx[t][c] * att.time_mix_k[c] + sx[t][c] * (1 - att.time_mix_k[c]);
-      vx[c] = xx[t][c] * att.time_mix_v[c] + sx[t][c] * (1 - att.time_mix_v[c]);
-      rx[c] = xx[t][c] * att.time_mix_r[c] + sx[t][c] * (1 - att.time_mix_r[c]);
+      kx[c] = xx[t]![c]! * att.time_mix_k[c]! + sx[t]![c]! * (1 - att.time_mix_k[c]!);
+      vx[c] = xx[t]![c]! * att.time_mix_v[c]! + sx[t]![c]! * (1 - att.time_mix_v[c]!);
+      rx[c] = xx[t]![c]! * att.time_mix_r[c]! + sx[t]![c]! * (1 - att.time_mix_r[c]!);
     }
     // r = σ(rx·Wr) ; k = kx·Wk ; v = vx·Wv
     r.push(linear(att['receptance.weight'], rx).map(sigmoid));
@@ -111,7 +111,7 @@ export function timeMixSequence(att: TimeMixWeights, xx: Float64Array[], s: Time
   const out: Float64Array[] = [];
   for (let t = 0; t < T; t++) {
     const rwkv = new Float64Array(C);
-    for (let c = 0; c < C; c++) rwkv[c] = r[t][c] * wkv[t][c];
+    for (let c = 0; c < C; c++) rwkv[c] = r[t]![c]! * wkv[t]![c]!;
     out.push(linear(att['output.weight'], rwkv));
   }
   return out;

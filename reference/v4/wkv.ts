@@ -31,26 +31,26 @@ export function wkvStep(s: WkvState, w: Float64Array, u: Float64Array, k: Float6
   for (let c = 0; c < C; c++) {
     // --- output: the past (aa, bb at scale e^pp) plus the current token with its bonus u ---
     // ww = u + k
-    let ww = u[c] + k[c];
+    let ww = u[c]! + k[c]!;
     // p = max(pp, ww): the common scale of the two terms
-    let p = Math.max(s.pp[c], ww);
+    let p = Math.max(s.pp[c]!, ww);
     // e1 = exp(pp − p) ; e2 = exp(ww − p)
-    let e1 = Math.exp(s.pp[c] - p);
+    let e1 = Math.exp(s.pp[c]! - p);
     let e2 = Math.exp(ww - p);
     // wkv = (e1·aa + e2·v) / (e1·bb + e2)
-    wkv[c] = (e1 * s.aa[c] + e2 * v[c]) / (e1 * s.bb[c] + e2);
+    wkv[c] = (e1 * s.aa[c]! + e2 * v[c]!) / (e1 * s.bb[c]! + e2);
 
     // --- update: decay the past by e^w, add the current token (no bonus) ---
     // ww = w + pp
-    ww = w[c] + s.pp[c];
+    ww = w[c]! + s.pp[c]!;
     // p = max(ww, k)
-    p = Math.max(ww, k[c]);
+    p = Math.max(ww, k[c]!);
     // e1 = exp(ww − p) ; e2 = exp(k − p)
     e1 = Math.exp(ww - p);
-    e2 = Math.exp(k[c] - p);
+    e2 = Math.exp(k[c]! - p);
     // aa = e1·aa + e2·v ; bb = e1·bb + e2 ; pp = p
-    s.aa[c] = e1 * s.aa[c] + e2 * v[c];
-    s.bb[c] = e1 * s.bb[c] + e2;
+    s.aa[c] = e1 * s.aa[c]! + e2 * v[c]!;
+    s.bb[c] = e1 * s.bb[c]! + e2;
     s.pp[c] = p;
   }
   return wkv;
@@ -62,6 +62,6 @@ export function wkvStep(s: WkvState, w: Float64Array, u: Float64Array, k: Float6
  */
 export function wkvSequence(s: WkvState, w: Float64Array, u: Float64Array, k: Float64Array[], v: Float64Array[]): Float64Array[] {
   const out: Float64Array[] = [];
-  for (let t = 0; t < k.length; t++) out.push(wkvStep(s, w, u, k[t], v[t]));
+  for (let t = 0; t < k.length; t++) out.push(wkvStep(s, w, u, k[t]!, v[t]!));
   return out;
 }

@@ -72,8 +72,8 @@ function decayAndBonus(att: TimeMixWeights): { w: Float64Array; u: Float64Array 
   const u = new Float64Array(H * N);
   for (let h = 0; h < H; h++) {
     for (let i = 0; i < N; i++) {
-      w[h * N + i] = wHead[h];
-      u[h * N + i] = uHead[h];
+      w[h * N + i]! = wHead[h]!;
+      u[h * N + i]! = uHead[h]!;
     }
   }
   return { w, u };
@@ -86,7 +86,7 @@ function outputProjection(att: TimeMixWeights, y: Float64Array, gx: Float64Array
   if (att.version !== '5.0') {
     // g = silu(gx·Wg) ; out = out∘g
     const g = linear(need(att['gate.weight'], 'att.gate.weight'), need(gx, 'gx')).map(silu);
-    out = out.map((o, c) => o * g[c]);
+    out = out.map((o, c) => o * g[c]!);
   }
   // out·Wo
   return linear(att['output.weight'], out);
@@ -104,10 +104,10 @@ export function timeMixToken(att: TimeMixWeights, xx: Float64Array, s: TimeMixSt
   const gx = gated ? new Float64Array(C) : undefined;
   const mixG = gated ? need(att.time_mix_g, 'att.time_mix_g') : undefined;
   for (let c = 0; c < C; c++) {
-    kx[c] = xx[c] * att.time_mix_k[c] + sx[c] * (1 - att.time_mix_k[c]);
-    vx[c] = xx[c] * att.time_mix_v[c] + sx[c] * (1 - att.time_mix_v[c]);
-    rx[c] = xx[c] * att.time_mix_r[c] + sx[c] * (1 - att.time_mix_r[c]);
-    if (gx && mixG) gx[c] = xx[c] * mixG[c] + sx[c] * (1 - mixG[c]);
+    kx[c] = xx[c]! * att.time_mix_k[c]! + sx[c]! * (1 - att.time_mix_k[c]!);
+    vx[c] = xx[c]! * att.time_mix_v[c]! + sx[c]! * (1 - att.time_mix_v[c]!);
+    rx[c] = xx[c]! * att.time_mix_r[c]! + sx[c]! * (1 - att.time_mix_r[c]!);
+    if (gx && mixG) gx[c] = xx[c]! * mixG[c]! + sx[c]! * (1 - mixG[c]!);
   }
   // sx ← xx
   s.attXPrev = xx;
@@ -129,12 +129,12 @@ export function timeMixToken(att: TimeMixWeights, xx: Float64Array, s: TimeMixSt
  */
 export function timeMixSequence(att: TimeMixWeights, xx: Float64Array[], s: TimeMixState): Float64Array[] {
   const T = xx.length;
-  const C = xx[0].length;
+  const C = xx[0]!.length;
   const gated = att.version !== '5.0';
   const mixG = gated ? need(att.time_mix_g, 'att.time_mix_g') : undefined;
   // sx = [sx_prev; xx[0 .. T−2]]
   const sx = [s.attXPrev, ...xx.slice(0, T - 1)];
-  s.attXPrev = xx[T - 1];
+  s.attXPrev = xx[T - 1]!;
 
   // projections of all T tokens: r, k, v [T][C]; gx kept for the gate
   const r: Float64Array[] = [];
@@ -148,10 +148,10 @@ export function timeMixSequence(att: TimeMixWeights, xx: Float64Array[], s: Time
     const g = mixG ? new Float64Array(C) : undefined;
     for (let c = 0; c < C; c++) {
       // kx = xx∘μk + sx∘(1−μk) ; vx, rx, gx likewise
-      kx[c] = xx[t][c] * att.time_mix_k[c] + sx[t][c] * (1 - att.time_mix_k[c]);
-      vx[c] = xx[t][c] * att.time_mix_v[c] + sx[t][c] * (1 - att.time_mix_v[c]);
-      rx[c] = xx[t][c] * att.time_mix_r[c] + sx[t][c] * (1 - att.time_mix_r[c]);
-      if (g && mixG) g[c] = xx[t][c] * mixG[c] + sx[t][c] * (1 - mixG[c]);
+      kx[c] = xx[t]![c]! * att.time_mix_k[c]! + sx[t]![c]! * (1 - att.time_mix_k[c]!);
+      vx[c] = xx[t]![c]! * att.time_mix_v[c]! + sx[t]![c]! * (1 - att.time_mix_v[c]!);
+      rx[c] = xx[t]![c]! * att.time_mix_r[c]! + sx[t]![c]! * (1 - att.time_mix_r[c]!);
+      if (g && mixG) g[c] = xx[t]![c]! * mixG[c]! + sx[t]![c]! * (1 - mixG[c]!);
     }
     // r = rx·Wr ; k = kx·Wk ; v = vx·Wv
     r.push(linear(att['receptance.weight'], rx));

@@ -21,19 +21,19 @@ export type WkvState = Float64Array[][]; // [H][N][N]
  */
 export function wkvStep(S: WkvState, r: Float64Array, k: Float64Array, v: Float64Array, w: Float64Array, u: Float64Array): Float64Array {
   const H = S.length;
-  const N = S[0].length;
+  const N = S[0]!.length;
   const out = new Float64Array(H * N);
   for (let h = 0; h < H; h++) {
     for (let i = 0; i < N; i++) {
       const c = h * N + i; // key channel i of head h
-      const Si = S[h][i];
+      const Si = S[h]![i]!;
       for (let j = 0; j < N; j++) {
         // a = k_i · v_j
-        const a = k[c] * v[h * N + j];
+        const a = k[c]! * v[h * N + j]!;
         // out_j += r_i · (u_i·a + S_ij)
-        out[h * N + j] += r[c] * (u[c] * a + Si[j]);
+        out[h * N + j]! += r[c]! * (u[c]! * a + Si[j]!);
         // S_ij = a + w_i · S_ij
-        Si[j] = a + w[c] * Si[j];
+        Si[j]! = a + w[c]! * Si[j]!;
       }
     }
   }
@@ -50,7 +50,7 @@ export function wkvSequence(
   u: Float64Array,
 ): Float64Array[] {
   const out: Float64Array[] = [];
-  for (let t = 0; t < r.length; t++) out.push(wkvStep(S, r[t], k[t], v[t], w, u));
+  for (let t = 0; t < r.length; t++) out.push(wkvStep(S, r[t]!, k[t]!, v[t]!, w, u));
   return out;
 }
 
@@ -74,13 +74,13 @@ export function wkvSequenceParallel(
 ): Float64Array[] {
   const T = r.length;
   const H = S.length;
-  const N = S[0].length;
+  const N = S[0]!.length;
   const out: Float64Array[] = [];
   for (let t = 0; t < T; t++) out.push(new Float64Array(H * N));
 
   for (let h = 0; h < H; h++) {
-    const w = wHead[h];
-    const u = uHead[h];
+    const w = wHead[h]!;
+    const u = uHead[h]!;
     const base = h * N; // first channel of head h
 
     // A = (r kᵀ)∘W, with W[t][τ] = w^(t−τ−1) (τ < t), u (τ = t), 0 (τ > t)   [T][T]
@@ -89,8 +89,8 @@ export function wkvSequenceParallel(
       A.push(new Array<number>(T).fill(0));
       for (let tau = 0; tau <= t; tau++) {
         let rk = 0; // r_t·k_τ within head h
-        for (let i = 0; i < N; i++) rk += r[t][base + i] * k[tau][base + i];
-        A[t][tau] = rk * (tau < t ? w ** (t - tau - 1) : u);
+        for (let i = 0; i < N; i++) rk += r[t]![base + i]! * k[tau]![base + i]!;
+        A[t]![tau] = rk * (tau < t ? w ** (t - tau - 1) : u);
       }
     }
 
@@ -100,12 +100,12 @@ export function wkvSequenceParallel(
       for (let j = 0; j < N; j++) {
         // (A v)[t][j] = Σ_τ A[t][τ]·v_τ[j]
         let y = 0;
-        for (let tau = 0; tau <= t; tau++) y += A[t][tau] * v[tau][base + j];
+        for (let tau = 0; tau <= t; tau++) y += A[t]![tau]! * v[tau]![base + j]!;
         // (r S)[t][j] = Σ_i r_t[i]·S[i][j]
         let rS = 0;
-        for (let i = 0; i < N; i++) rS += r[t][base + i] * S[h][i][j];
+        for (let i = 0; i < N; i++) rS += r[t]![base + i]! * S[h]![i]![j]!;
         // out = A v + (r S)∘wb
-        out[t][base + j] = y + rS * wb;
+        out[t]![base + j]! = y + rS * wb;
       }
     }
 
@@ -114,8 +114,8 @@ export function wkvSequenceParallel(
     for (let i = 0; i < N; i++) {
       for (let j = 0; j < N; j++) {
         let kv = 0;
-        for (let tau = 0; tau < T; tau++) kv += k[tau][base + i] * w ** (T - 1 - tau) * v[tau][base + j];
-        S[h][i][j] = ws * S[h][i][j] + kv;
+        for (let tau = 0; tau < T; tau++) kv += k[tau]![base + i]! * w ** (T - 1 - tau) * v[tau]![base + j]!;
+        S[h]![i]![j]! = ws * S[h]![i]![j]! + kv;
       }
     }
   }

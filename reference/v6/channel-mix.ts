@@ -31,7 +31,7 @@ function feedForward(ffn: ChannelMixWeights, kx: Float64Array, rx: Float64Array)
   const k = linear(ffn['key.weight'], kx).map((z) => relu(z) ** 2);
   // out = r∘(k·Wv)
   const kv = linear(ffn['value.weight'], k);
-  return kv.map((y, c) => r[c] * y);
+  return kv.map((y, c) => r[c]! * y);
 }
 
 /** One token. xx [C] = LN(x; ln2). Returns the output [C]; updates s in place. */
@@ -41,10 +41,10 @@ export function channelMixToken(ffn: ChannelMixWeights, xx: Float64Array, s: Cha
   const rx = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     // d = sx − xx
-    const d = s.ffnXPrev[c] - xx[c];
+    const d = s.ffnXPrev[c]! - xx[c]!;
     // kx = xx + d∘maa_k ; rx = xx + d∘maa_r
-    kx[c] = xx[c] + d * ffn.time_maa_k[c];
-    rx[c] = xx[c] + d * ffn.time_maa_r[c];
+    kx[c] = xx[c]! + d * ffn.time_maa_k[c]!;
+    rx[c] = xx[c]! + d * ffn.time_maa_r[c]!;
   }
   // sx ← xx
   s.ffnXPrev = xx;
@@ -54,19 +54,19 @@ export function channelMixToken(ffn: ChannelMixWeights, xx: Float64Array, s: Cha
 /** T tokens. xx [T][C] = LN(x; ln2) of every token. Returns the outputs [T][C]. */
 export function channelMixSequence(ffn: ChannelMixWeights, xx: Float64Array[], s: ChannelMixState): Float64Array[] {
   const T = xx.length;
-  const C = xx[0].length;
+  const C = xx[0]!.length;
   // sx = [sx_prev; xx[0 .. T−2]]
   const sx = [s.ffnXPrev, ...xx.slice(0, T - 1)];
-  s.ffnXPrev = xx[T - 1];
+  s.ffnXPrev = xx[T - 1]!;
   const out: Float64Array[] = [];
   for (let t = 0; t < T; t++) {
     const kx = new Float64Array(C);
     const rx = new Float64Array(C);
     for (let c = 0; c < C; c++) {
       // d = sx − xx ; kx = xx + d∘maa_k ; rx = xx + d∘maa_r
-      const d = sx[t][c] - xx[t][c];
-      kx[c] = xx[t][c] + d * ffn.time_maa_k[c];
-      rx[c] = xx[t][c] + d * ffn.time_maa_r[c];
+      const d = sx[t]![c]! - xx[t]![c]!;
+      kx[c] = xx[t]![c]! + d * ffn.time_maa_k[c]!;
+      rx[c] = xx[t]![c]! + d * ffn.time_maa_r[c]!;
     }
     out.push(feedForward(ffn, kx, rx));
   }

@@ -45,7 +45,7 @@ function shapeOf(w: RefWeights, key: string): readonly number[] {
 function matStack(w: RefWeights, key: string): Mat[] {
   const shape = shapeOf(w, key);
   if (shape.length !== 3) throw new Error(`reference v6: ${key} should be 3-D, got [${shape.join(', ')}]`);
-  const [n, rows, cols] = shape;
+  const [n, rows, cols] = shape as [number, number, number];
   const data = vec(w, key);
   return Array.from({ length: n }, (_, i) => ({ rows, cols, data: data.subarray(i * rows * cols, (i + 1) * rows * cols) }));
 }
@@ -104,8 +104,8 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
   const L = countLayers(weights);
   // H, N from time_faaaa [H, N]
   const faaaa = shapeOf(weights, 'blocks.0.att.time_faaaa');
-  const H = faaaa[faaaa.length - 2];
-  const N = faaaa[faaaa.length - 1];
+  const H = faaaa[faaaa.length - 2]!;
+  const N = faaaa[faaaa.length - 1]!;
   if (faaaa.length < 2 || H * N !== C)
     throw new Error(`reference v6: time_faaaa [${faaaa.join(', ')}] does not split ${C} channels into heads`);
   const ln0w = vec(weights, 'blocks.0.ln0.weight'); // [C]
@@ -135,7 +135,7 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
     return Array.from({ length: H }, (_, h) =>
       Array.from({ length: N }, (_, i) => {
         const row = new Float64Array(N);
-        if (ts) for (let j = 0; j < N; j++) row[j] = ts[(h * N + j) * N + i];
+        if (ts) for (let j = 0; j < N; j++) row[j]! = ts[(h * N + j) * N + i]!;
         return row;
       }),
     );
@@ -160,15 +160,15 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
   function forwardToken(state: State, token: number): Float64Array {
     let x = embed(token);
     for (let i = 0; i < L; i++) {
-      const b = blocks[i];
+      const b = blocks[i]!;
       // x = x + TimeMix(LN(x; ln1))
-      const xa = layerNorm(x, b['ln1.weight'], b['ln1.bias'], LN_EPS);
-      const att = timeMixToken(b.att, xa, state[i]);
-      x = x.map((xc, c) => xc + att[c]);
+      const xa = layerNorm(x, b['ln1.weight']!, b['ln1.bias']!, LN_EPS);
+      const att = timeMixToken(b.att, xa, state[i]!);
+      x = x.map((xc, c) => xc + att[c]!);
       // x = x + ChannelMix(LN(x; ln2))
-      const xf = layerNorm(x, b['ln2.weight'], b['ln2.bias'], LN_EPS);
-      const ffn = channelMixToken(b.ffn, xf, state[i]);
-      x = x.map((xc, c) => xc + ffn[c]);
+      const xf = layerNorm(x, b['ln2.weight']!, b['ln2.bias']!, LN_EPS);
+      const ffn = channelMixToken(b.ffn, xf, state[i]!);
+      x = x.map((xc, c) => xc + ffn[c]!);
     }
     return logits(x);
   }
@@ -178,15 +178,15 @@ export function createModel(weights: RefWeights): ReferenceModel<State> {
     // X = LN(emb[tokens]; ln0)   [T][C]
     let X = tokens.map(embed);
     for (let i = 0; i < L; i++) {
-      const b = blocks[i];
+      const b = blocks[i]!;
       // X = X + TimeMix(LN(X; ln1))
-      const XA = X.map((x) => layerNorm(x, b['ln1.weight'], b['ln1.bias'], LN_EPS));
-      const att = timeMixSequence(b.att, XA, state[i]);
-      X = X.map((x, t) => x.map((xc, c) => xc + att[t][c]));
+      const XA = X.map((x) => layerNorm(x, b['ln1.weight']!, b['ln1.bias']!, LN_EPS));
+      const att = timeMixSequence(b.att, XA, state[i]!);
+      X = X.map((x, t) => x.map((xc, c) => xc + att[t]![c]!));
       // X = X + ChannelMix(LN(X; ln2))
-      const XF = X.map((x) => layerNorm(x, b['ln2.weight'], b['ln2.bias'], LN_EPS));
-      const ffn = channelMixSequence(b.ffn, XF, state[i]);
-      X = X.map((x, t) => x.map((xc, c) => xc + ffn[t][c]));
+      const XF = X.map((x) => layerNorm(x, b['ln2.weight']!, b['ln2.bias']!, LN_EPS));
+      const ffn = channelMixSequence(b.ffn, XF, state[i]!);
+      X = X.map((x, t) => x.map((xc, c) => xc + ffn[t]![c]!));
     }
     return X.map(logits);
   }

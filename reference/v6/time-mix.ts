@@ -63,9 +63,9 @@ interface Mixed {
 function tokenShift(att: TimeMixWeights, xx: Float64Array, sx: Float64Array): Mixed {
   const C = xx.length;
   // d = sx − xx
-  const d = sx.map((s, c) => s - xx[c]);
+  const d = sx.map((s, c) => s - xx[c]!);
   // xxx = xx + d∘maa_x
-  const xxx = xx.map((x, c) => x + d[c] * att.time_maa_x[c]);
+  const xxx = xx.map((x, c) => x + d[c]! * att.time_maa_x[c]!);
   // z = tanh(xxx @ time_maa_w1)   [5·D]
   const z = vecMat(xxx, att.time_maa_w1).map(Math.tanh);
   const D = z.length / 5;
@@ -73,11 +73,11 @@ function tokenShift(att: TimeMixWeights, xx: Float64Array, sx: Float64Array): Mi
   const m = att.time_maa_w2.map((W2, n) => vecMat(z.subarray(n * D, (n + 1) * D), W2));
   const maa = [att.time_maa_w, att.time_maa_k, att.time_maa_v, att.time_maa_r, att.time_maa_g];
   // ?x = xx + d∘(maa_? + m_?)
-  const [wx, kx, vx, rx, gx] = maa.map((mu, n) => {
+  const [wx, kx, vx, rx, gx] = maa.map((mu, n): Float64Array => {
     const y = new Float64Array(C);
-    for (let c = 0; c < C; c++) y[c] = xx[c] + d[c] * (mu[c] + m[n][c]);
+    for (let c = 0; c < C; c++) y[c] = xx[c]! + d[c]! * (mu[c]! + m[n]![c]!);
     return y;
-  });
+  }) as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   return { wx, kx, vx, rx, gx };
 }
 
@@ -86,7 +86,7 @@ function decay(att: TimeMixWeights, wx: Float64Array): Float64Array {
   // lora = tanh(wx @ Wd1) @ Wd2
   const lora = vecMat(vecMat(wx, att.time_decay_w1).map(Math.tanh), att.time_decay_w2);
   // w = exp(−exp(time_decay + lora))
-  return lora.map((l, c) => Math.exp(-Math.exp(att.time_decay[c] + l)));
+  return lora.map((l, c) => Math.exp(-Math.exp(att.time_decay[c]! + l)));
 }
 
 /** out = (GN(y; ln_x, H groups, eps 64e-5) ∘ g)·Wo. */
@@ -96,7 +96,7 @@ function outputProjection(att: TimeMixWeights, y: Float64Array, g: Float64Array)
   // (yn∘g)·Wo
   return linear(
     att['output.weight'],
-    yn.map((o, c) => o * g[c]),
+    yn.map((o, c) => o * g[c]!),
   );
 }
 
@@ -124,7 +124,7 @@ export function timeMixSequence(att: TimeMixWeights, xx: Float64Array[], s: Time
   const T = xx.length;
   // sx = [sx_prev; xx[0 .. T−2]]
   const sx = [s.attXPrev, ...xx.slice(0, T - 1)];
-  s.attXPrev = xx[T - 1];
+  s.attXPrev = xx[T - 1]!;
 
   // every token's inputs first: r, k, v, g, w [T][C]
   const r: Float64Array[] = [];
@@ -133,7 +133,7 @@ export function timeMixSequence(att: TimeMixWeights, xx: Float64Array[], s: Time
   const g: Float64Array[] = [];
   const w: Float64Array[] = [];
   for (let t = 0; t < T; t++) {
-    const mixed = tokenShift(att, xx[t], sx[t]);
+    const mixed = tokenShift(att, xx[t]!, sx[t]!);
     r.push(linear(att['receptance.weight'], mixed.rx));
     k.push(linear(att['key.weight'], mixed.kx));
     v.push(linear(att['value.weight'], mixed.vx));
@@ -143,5 +143,5 @@ export function timeMixSequence(att: TimeMixWeights, xx: Float64Array[], s: Time
 
   // then the recurrence over t
   const y = wkvSequence(s.attKv, r, k, v, w, att.time_faaaa);
-  return y.map((yt, t) => outputProjection(att, yt, g[t]));
+  return y.map((yt, t) => outputProjection(att, yt, g[t]!));
 }

@@ -26,6 +26,6 @@ export function wkvSequence(
   u: Float64Array,
 ): Float64Array[] {
   const out: Float64Array[] = [];
-  for (let t = 0; t < r.length; t++) out.push(wkvStep(S, r[t], k[t], v[t], w[t], u));
+  for (let t = 0; t < r.length; t++) out.push(wkvStep(S, r[t]!, k[t]!, v[t]!, w[t]!, u));
   return out;
 }

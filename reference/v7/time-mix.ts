@@ -330,7 +330,7 @@ export function timeMixSequence(
 /** Σ over each head's N channels: [C] → [H]. */
 function headSums(x: Float64Array, N: number): Float64Array {
   const s = new Float64Array(x.length / N);
-  for (let c = 0; c < x.length; c++) s[Math.floor(c / N)] += x[c]!;
+  for (let c = 0; c < x.length; c++) s[Math.floor(c / N)]! += x[c]!;
   return s;
 }
 

@@ -182,9 +182,9 @@ function mergedTensor(W: HostTensor, A: HostTensor, B: HostTensor, scale: number
         const bk = b[o * r + k]!;
         if (bk === 0) continue;
         const ak = k * cols;
-        for (let i = 0; i < cols; i++) acc[i] += bk * a[ak + i]!;
+        for (let i = 0; i < cols; i++) acc[i]! += bk * a[ak + i]!;
       }
-      for (let i = 0; i < cols; i++) out[row + i] = w[row + i]! + scale * acc[i];
+      for (let i = 0; i < cols; i++) out[row + i] = w[row + i]! + scale * acc[i]!;
     }
     return out;
   });

@@ -258,7 +258,7 @@ export function rowVecMat(out: Float32Array, x: Float32Array, M: Float32Array, T
     for (let i = 0; i < I; i++) {
       const xi = x[t * I + i]!;
       const row = t * I * J + i * J;
-      for (let j = 0; j < J; j++) acc[j] += xi * M[row + j]!;
+      for (let j = 0; j < J; j++) acc[j]! += xi * M[row + j]!;
     }
     for (let j = 0; j < J; j++) out[t * J + j] = acc[j]!;
   }
@@ -340,7 +340,7 @@ export function wkv5(
         for (let j = 0; j < N; j++) {
           const kv = ki * v[row + base + j]!;
           const s = S[si + j]!;
-          y[j] += ri * (ui * kv + s);
+          y[j]! += ri * (ui * kv + s);
           S[si + j] = kv + wi * s;
         }
       }

@@ -581,7 +581,7 @@ export function checkRelaxed(relaxed?: (memory: WebAssembly.Memory) => WebAssemb
       f.set(q.ry, 2 * O + K);
       new Uint8Array(buf, WP + 8 * O + 8 * K, O * K).set(q.q);
     }
-    const name = MATMUL_KERNELS[KERNEL_ID[enc]];
+    const name = MATMUL_KERNELS[KERNEL_ID[enc]!]!;
     for (const T of [1, 3, 1]) {
       for (const [k, out] of [
         [a, OUT_A],
