@@ -14,7 +14,14 @@ import { decodeStateFile } from '../../src/state/state-interop.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { fixturePath, readOracle } from '../helpers/fixtures.ts';
 import { describeWithFixtures } from '../helpers/skip.ts';
-import { STATE_ORACLE_ATOL, STATE_ORACLE_RTOL, expectClose } from '../helpers/tolerance.ts';
+import {
+  F64_DIGITS,
+  PERPLEXITY_DIGITS,
+  PERPLEXITY_LOSS_DIGITS,
+  STATE_ORACLE_ATOL,
+  STATE_ORACLE_RTOL,
+  expectClose,
+} from '../helpers/tolerance.ts';
 
 interface Run {
   code: number;
@@ -280,9 +287,9 @@ describe.skipIf(v7 === undefined)('rwkv perplexity', () => {
     const n = seq.length - 1;
     expect(j.tokens).toBe(n);
     expect(j.bytes).toBe(n);
-    expect(j.loss).toBeCloseTo(nll / n, 4);
-    expect(j.perplexity).toBeCloseTo(Math.exp(nll / n), 3);
-    expect(j.bits_per_byte).toBeCloseTo(nll / n / Math.LN2, 4);
+    expect(j.loss).toBeCloseTo(nll / n, PERPLEXITY_LOSS_DIGITS);
+    expect(j.perplexity).toBeCloseTo(Math.exp(nll / n), PERPLEXITY_DIGITS);
+    expect(j.bits_per_byte).toBeCloseTo(nll / n / Math.LN2, PERPLEXITY_LOSS_DIGITS);
     const plain = await run(['perplexity', '--model', v7!, '--text', file]);
     expect(plain.out).toMatch(/perplexity [\d.]+, [\d.]+ bits\/byte/);
   });
@@ -315,8 +322,8 @@ describe.skipIf(v7 === undefined)('rwkv perplexity', () => {
     }
     expect(j.documents).toBe(3);
     expect(j.correct).toBe(correct);
-    expect(j.accuracy).toBeCloseTo(correct / 3, 12);
-    expect(Math.log(j.perplexity)).toBeCloseTo(-sum / 3, 4);
+    expect(j.accuracy).toBeCloseTo(correct / 3, F64_DIGITS);
+    expect(Math.log(j.perplexity)).toBeCloseTo(-sum / 3, PERPLEXITY_LOSS_DIGITS);
   });
 
   it('bad input: no file, a line without text, a text without a space', async () => {

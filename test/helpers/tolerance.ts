@@ -173,6 +173,29 @@ export const RWKVCPP_RECONSTRUCTED_MAX_ULPS = 1;
 export const RWKVCPP_INVERTED_ATOL = 1e-6;
 export const RWKVCPP_INVERTED_LOGLOG_ATOL = 1e-5;
 
+// ---- decimal digits for toBeCloseTo (|a − b| < 10^−d / 2) ----
+
+/**
+ * f64 values computed along two routes (the sampler's softmax of log p vs p; a ratio of counts):
+ * roundings of ~1e-16 relative, through an exp, a log and sums of a few terms: 12 digits.
+ */
+export const F64_DIGITS = 12;
+/** A sum of 65536 f64 probabilities vs 1: 65536 roundings of ~1e-16 each, ≤ 1e-11: 9 digits. */
+export const F64_SUM_DIGITS = 9;
+/**
+ * `rwkv perplexity`'s mean loss (chunks of 7 tokens, or one call per document) vs the same
+ * computed here from one GPT-mode call: f32 logits from another grouping of the tokens differ by
+ * f32 roundings (see GPT_VS_RNN_ATOL), so 4 digits (5e-5); the perplexity, exp of the loss and of
+ * O(1–10), scales that difference by its own size: 3 digits.
+ */
+export const PERPLEXITY_LOSS_DIGITS = 4;
+export const PERPLEXITY_DIGITS = 3;
+/**
+ * Only that an int8 product is this row's sum of dequantised weights (within 0.5), not another
+ * row's or a rescaled one; the precise bound is the twin comparison beside it (WASM_MATMUL_RTOL).
+ */
+export const INT8_ROW_SUM_DIGITS = 0;
+
 export interface CloseReport {
   ok: boolean;
   maxAbs: number;

@@ -19,7 +19,7 @@ import { i8PrepBytes } from '../../src/backends/wasm/wasm-backend.ts';
 import { type MatmulKernel, type MatrixKernels, matrixKernels } from '../../src/backends/wasm/abi-ops.ts';
 import { floatToHalf, halfToFloat } from '../../src/tensor/float.ts';
 import { uniform } from '../helpers/random-model.ts';
-import { WASM_MATMUL_RTOL } from '../helpers/tolerance.ts';
+import { INT8_ROW_SUM_DIGITS, WASM_MATMUL_RTOL } from '../helpers/tolerance.ts';
 import { WasmArena } from '../helpers/wasm-memory.ts';
 
 /** Every build: portable / relaxed SIMD, on shared memory and on plain memory (browser pages that are not cross-origin isolated). */
@@ -229,7 +229,7 @@ describe('wasm matmul kernels ≡ TS twins', () => {
         for (let i = 0; i < T * O; i++)
           expect(Math.abs(got[i]! - want.out[i]!), `${variant.name} T${T} out[${i}]`).toBeLessThanOrEqual(WASM_MATMUL_RTOL * want.mag[i]!);
         // and the plain value: Σ_k of row 1's dequantised weights, for every token
-        for (let t = 0; t < T; t++) expect(got[t * O + 1]).toBeCloseTo(exact, 0);
+        for (let t = 0; t < T; t++) expect(got[t * O + 1]).toBeCloseTo(exact, INT8_ROW_SUM_DIGITS);
       }
     }
   });

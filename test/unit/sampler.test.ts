@@ -17,13 +17,14 @@ import {
 } from '../../src/generate/sampler.ts';
 import { penaltiesFor } from '../../src/generate/generate.ts';
 import { BytesTokenizer } from '../../src/tokenizer/bytes.ts';
+import { F64_DIGITS, F64_SUM_DIGITS } from '../helpers/tolerance.ts';
 
 /** Logits whose softmax is `p` (up to rounding). */
 const logitsOf = (p: number[]) => p.map(Math.log);
 
 function expectProbs(actual: ArrayLike<number>, expected: number[]): void {
   expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) expect(actual[i], `p[${i}]`).toBeCloseTo(expected[i]!, 12);
+  for (let i = 0; i < expected.length; i++) expect(actual[i], `p[${i}]`).toBeCloseTo(expected[i]!, F64_DIGITS);
 }
 
 /** An RNG that returns the given uniforms in turn (and fails when asked for more). */
@@ -140,7 +141,7 @@ describe('samplingProbs: top-p, top-k, temperature (hand-computed)', () => {
     // a tiny temperature does not underflow to all zeros (65536 flat-ish logits)
     const flat = new Float32Array(65536).map((_, i) => (i % 7) * 1e-3);
     const q = samplingProbs(flat, { topP: 1, temperature: 0.001 });
-    expect(q.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(q.reduce((a, b) => a + b, 0)).toBeCloseTo(1, F64_SUM_DIGITS);
     expect(Math.max(...q)).toBeGreaterThan(0);
   });
 
