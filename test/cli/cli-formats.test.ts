@@ -13,7 +13,7 @@ import { MemorySink } from '../../src/io/write.ts';
 import { mergeLora } from '../../src/model/lora.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
 import { rng } from '../helpers/random-model.ts';
-import { expectClose } from '../helpers/tolerance.ts';
+import { CONVERT_BF16_LOGITS_ATOL, CONVERT_F16_LOGITS_ATOL, GGUF_Q8_0_ATOL, expectClose } from '../helpers/tolerance.ts';
 
 async function run(args: string[]) {
   const out: string[] = [];
@@ -35,8 +35,8 @@ describe.skipIf(v7 === undefined)('rwkv convert', () => {
     const ref = logitsOf((await run(['forward', '--model', v7!, '--tokens', TOKENS])).out);
     for (const [dtype, tol] of [
       ['f32', 0],
-      ['f16', 5e-2],
-      ['bf16', 2e-1],
+      ['f16', CONVERT_F16_LOGITS_ATOL],
+      ['bf16', CONVERT_BF16_LOGITS_ATOL],
     ] as const) {
       const out = join(tmp, `v7-${dtype}.safetensors`);
       const r = await run(['convert', v7!, out, '--dtype', dtype, '--json']);
@@ -55,7 +55,7 @@ describe.skipIf(v7 === undefined)('rwkv convert', () => {
     expect(r.code, r.err).toBe(0);
     const { checkpoint } = await loadCheckpoint(out);
     expect([...checkpoint.values()].some((t) => t.storedAs === 'Q8_0')).toBe(true);
-    expectClose('q8_0 gguf', logitsOf((await run(['forward', '--model', out, '--tokens', TOKENS])).out), ref, 2.5e-2);
+    expectClose('q8_0 gguf', logitsOf((await run(['forward', '--model', out, '--tokens', TOKENS])).out), ref, GGUF_Q8_0_ATOL);
     expect((await run(['convert', v7!, join(tmp, 'x.safetensors'), '--quantize', 'Q8_0'])).err).toMatch(/GGUF output only/);
     expect((await run(['convert', v7!, join(tmp, 'x.gguf'), '--quantize', 'Q3_K'])).code).toBe(2);
     const v4 = fixturePath('tiny-rwkv/tiny-rwkv-4v0-660K-FP32.bin');

@@ -173,6 +173,22 @@ export const RWKVCPP_RECONSTRUCTED_MAX_ULPS = 1;
 export const RWKVCPP_INVERTED_ATOL = 1e-6;
 export const RWKVCPP_INVERTED_LOGLOG_ATOL = 1e-5;
 
+/**
+ * A model converted to 16-bit .safetensors (`rwkv convert --dtype`), logits vs the fp32 file's,
+ * absolute: every weight rounded to f16 (11 mantissa bits) or bf16 (8). Loose bounds, not
+ * measured: their job is to catch a wrong conversion (a transposed or mis-scaled tensor), which
+ * moves the logits by O(1); the oracle tests bound the 16-bit sets tightly.
+ */
+export const CONVERT_F16_LOGITS_ATOL = 5e-2;
+export const CONVERT_BF16_LOGITS_ATOL = 2e-1;
+
+/**
+ * A state stored as f16 (web-rwkv time_state files): rounding ≤ 2^−11 ≈ 4.9e-4 relative (bound
+ * 1e-3), and for values below f16's normal range (6.1e-5) steps of 6e-8 absolute (bound 1e-6).
+ */
+export const F16_STATE_ATOL = 1e-6;
+export const F16_STATE_RTOL = 1e-3;
+
 // ---- decimal digits for toBeCloseTo (|a − b| < 10^−d / 2) ----
 
 /**

@@ -24,7 +24,7 @@ import {
 import { type ModelConfig, type RwkvVersion, VERSIONS } from '../../src/model/config.ts';
 import { stateLayout } from '../../src/model/state.ts';
 import { type RandomModelSpec, randomCheckpoint } from '../helpers/random-model.ts';
-import { expectClose } from '../helpers/tolerance.ts';
+import { F16_STATE_ATOL, F16_STATE_RTOL, expectClose } from '../helpers/tolerance.ts';
 
 const L = 2;
 const H = 2;
@@ -266,7 +266,7 @@ describe('known positions: hand-set entries land where each engine indexes them'
     /** `a` with the x_prev entries zeroed: what a heads-only file can give back. */
     const headsOnly = (a: Float32Array) => a.map((x, i) => (i % S >= C && i % S < C + H * N * N ? x : 0));
     const f16 = decodeStateFile(encodeStateFile(data, m.config, 'web-rwkv-time-state'), m.config, 'web-rwkv-time-state');
-    expectClose('f16 heads', f16, headsOnly(data), 1e-6, 1e-3);
+    expectClose('f16 heads', f16, headsOnly(data), F16_STATE_ATOL, F16_STATE_RTOL);
     const f32 = decodeStateFile(encodeStateFile(data, m.config, 'web-rwkv-time-state', { dtype: 'F32' }), m.config, 'web-rwkv-time-state');
     // exact heads; x_prev rows zero (web-rwkv's read_state leaves them zero too)
     expect(f32).toEqual(headsOnly(data));
