@@ -52,7 +52,8 @@ function run(cmd, args, opts = {}) {
 function newest(dir, ext) {
   let t = 0;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile() && e.name.endsWith(ext)) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
+    // parentPath: Node ≥ 20.12; path before that
+    if (e.isFile() && e.name.endsWith(ext)) t = Math.max(t, statSync(join(e.parentPath ?? e.path, e.name)).mtimeMs);
   }
   return t;
 }
