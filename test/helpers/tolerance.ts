@@ -183,6 +183,15 @@ export const CONVERT_F16_LOGITS_ATOL = 5e-2;
 export const CONVERT_BF16_LOGITS_ATOL = 2e-1;
 
 /**
+ * The same weights stored as BF16 (.pth) and as FP16 (.safetensors), relative difference: bf16
+ * keeps 8 significant bits (rounding ≤ 2^−8 relative), fp16 11 (≤ 2^−11), so together < 2^−7.
+ * Relative to |fp16 value| + 1e-3, so that values near zero (where fp16 loses precision below
+ * 6.1e-5 and a relative difference means little) count absolutely.
+ */
+export const BF16_VS_FP16_RTOL = 2 ** -7;
+export const BF16_VS_FP16_FLOOR = 1e-3;
+
+/**
  * A state stored as f16 (web-rwkv time_state files): rounding ≤ 2^−11 ≈ 4.9e-4 relative (bound
  * 1e-3), and for values below f16's normal range (6.1e-5) steps of 6e-8 absolute (bound 1e-6).
  */

@@ -40,11 +40,10 @@ describe('greedy generation (temperature 0) reproduces the official greedy token
   for (const c of cases) {
     const f = modelFile(c);
     if (f === undefined) continue;
-    it(`${c.model} (${f.file.split('/').pop()})`, async () => {
-      const path = fixturePath(f.file);
-      const extra = f.extra.map((e) => fixturePath(e));
-      if (path === undefined || extra.includes(undefined)) return;
-      const model = await load(path, extra as string[]);
+    const path = fixturePath(f.file);
+    const extra = f.extra.map((e) => fixturePath(e));
+    it.skipIf(path === undefined || extra.includes(undefined))(`${c.model} (${f.file.split('/').pop()})`, async () => {
+      const model = await load(path!, extra as string[]);
       for (const p of c.oracle.prompts) {
         const want = p.results[f.set]!.greedy_tokens;
         // token ids in, and the same prompt as text through the byte tokenizer
