@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Tests the package as users get it: `npm pack` the current dist/, install the tarball into an
 // empty folder, then in Node, Deno and Bun run the `rwkv` bin (--help, --version, one forward
-// pass) and an ESM `import { RwkvModel } from 'rwkv'` with one forward pass. Nothing in the repo
+// pass) and an ESM `import { RwkvModel } from 'rwkv'` with one forward pass, plus an import of
+// every other subpath in package.json "exports" (rwkv/reference, ...). Nothing in the repo
 // (src/, test/, node_modules/) is reachable from the install folder, so a file missing from
 // package.json "files", a broken "exports" or "bin" entry, or a runtime that cannot load dist/
 // fails here.
@@ -144,8 +145,13 @@ function writeRandomV4(file) {
 // ---------- the ESM check, run by each runtime inside the install folder ----------
 const CHECK = `import process from 'node:process';
 import { RwkvError, RwkvModel } from 'rwkv';
-const [file, tokens] = process.argv.slice(2);
+const [file, tokens, subpaths] = process.argv.slice(2);
 if (typeof RwkvError !== 'function') throw new Error('rwkv exports no RwkvError');
+// every subpath of package.json "exports" resolves and loads from the installed files
+for (const sub of subpaths.split(',')) {
+  const names = Object.keys(await import(sub));
+  if (names.length === 0) throw new Error(sub + ' exports nothing');
+}
 const model = await RwkvModel.load(file);
 const { logits } = await model.forward(tokens.split(',').map(Number));
 await model.dispose?.();
@@ -201,7 +207,12 @@ try {
 
   // ---------- each runtime: the bin and the ESM import ----------
   const bin = join(app, 'node_modules', 'rwkv', 'dist', 'src', 'bin.js');
-  const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const version = pkg.version;
+  const subpaths = Object.keys(pkg.exports)
+    .filter((k) => k !== '.' && !k.endsWith('.json'))
+    .map((k) => `rwkv${k.slice(1)}`)
+    .join(',');
   let reference;
   for (const name of ['node', 'deno', 'bun']) {
     const exe = findRuntime(name);
@@ -232,7 +243,7 @@ try {
       fail(`${name}: rwkv forward (exit ${fwd.code}): ${(fwd.err || fwd.out).slice(0, 500)}`);
     }
     // the ESM import
-    const esm = script('check.mjs', model, tokens);
+    const esm = script('check.mjs', model, tokens, subpaths);
     let apiLogits;
     try {
       apiLogits = JSON.parse(esm.out).logits;
