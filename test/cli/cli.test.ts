@@ -78,7 +78,7 @@ describeWithFixtures(v7 !== undefined && v7oracle !== undefined, 'rwkv forward (
     expectClose('continued', (JSON.parse(second.out) as { logits: number[] }).logits, r.seq_logits, LOGITS_ORACLE_ATOL);
     // a damaged state file is refused
     const bytes = readFileSync(stateFile);
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10]! ^= 0xff;
     const damaged = join(tmp, 'damaged.state');
     writeFileSync(damaged, bytes);
     const bad = await run(['forward', '--model', v7!, '--tokens', tail, '--state-in', damaged]);

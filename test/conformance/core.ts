@@ -461,7 +461,7 @@ export function opCases(): OpCase[] {
 export interface ModelSource {
   label: string;
   load(backend: Backend, weights: 'f32' | 'compact'): Promise<RwkvModel>;
-  prompts: { name: string; tokens: number[]; oracle?: { seq_logits: number[]; greedy_tokens: number[] } }[];
+  prompts: { name: string; tokens: number[]; oracle?: { seq_logits: number[]; greedy_tokens: number[] } | undefined }[];
 }
 
 function fixtureSources(): ModelSource[] {

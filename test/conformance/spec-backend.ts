@@ -221,7 +221,7 @@ export class SpecBackend implements Backend {
         const at = (i: number) => t * C + h * N + i;
         const y = new Float64Array(N);
         for (let i = 0; i < N; i++) {
-          for (let j = 0; j < N; j++) y[j] += rd[at(i)]! * (ud[h * N + i]! * kd[at(i)]! * vd[at(j)]! + s[h * N * N + i * N + j]!);
+          for (let j = 0; j < N; j++) y[j]! += rd[at(i)]! * (ud[h * N + i]! * kd[at(i)]! * vd[at(j)]! + s[h * N * N + i * N + j]!);
         }
         for (let i = 0; i < N; i++) {
           const wi = wd[perToken ? at(i) : h * N + i]!;
@@ -252,7 +252,7 @@ export class SpecBackend implements Backend {
         const at = (j: number) => t * C + h * N + j;
         const st = (i: number, j: number) => h * N * N + i * N + j;
         const sa = new Float64Array(N);
-        for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) sa[i] += s[st(i, j)]! * ad[at(j)]!;
+        for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) sa[i]! += s[st(i, j)]! * ad[at(j)]!;
         for (let i = 0; i < N; i++) {
           let y = 0;
           for (let j = 0; j < N; j++) {

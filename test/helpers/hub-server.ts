@@ -158,7 +158,7 @@ export async function startHubServer(repos: Record<string, FakeRepo>, options: {
     let body = bytes;
     if (f.corrupt && body.length > 0) {
       body = body.slice();
-      body[Math.min(1000, body.length - 1)] ^= 0xff;
+      body[Math.min(1000, body.length - 1)]! ^= 0xff;
     }
     if (f.extraBytes) {
       const longer = new Uint8Array(body.length + f.extraBytes);

@@ -142,7 +142,7 @@ describe('WKV identities (closed forms)', () => {
       for (let h = 0; h < H; h++)
         for (let i = 0; i < N; i++)
           for (let j = 0; j < N; j++) {
-            want[(h * N + i) * N + j] += v[t * C + h * N + i]! * k[t * C + h * N + j]!;
+            want[(h * N + i) * N + j]! += v[t * C + h * N + i]! * k[t * C + h * N + j]!;
           }
     expectClose('Σ v kᵀ', S, want, KERNEL_ATOL, KERNEL_RTOL);
   });

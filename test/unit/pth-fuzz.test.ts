@@ -218,7 +218,7 @@ function mutate(base: string, m: Mutation): Uint8Array {
   const lay = LAYOUTS[base]!;
   if (m.kind === 'truncate') return src.slice(0, m.at % src.length);
   const b = src.slice();
-  if (m.kind === 'flips') for (const f of m.flips) b[f.pos % b.length] ^= f.val || 1;
+  if (m.kind === 'flips') for (const f of m.flips) b[f.pos % b.length]! ^= f.val || 1;
   else if (m.kind === 'field') {
     const [at, width] = lay.fields[m.index % lay.fields.length]!;
     writeField(b, at, width, m.value, m.high);
