@@ -27,17 +27,17 @@ function expected(model: string): Float32Array | undefined {
 
 describe("rwkv.cpp's expected logits", () => {
   for (const m of ['4v0-660K', '6v0-1m', '7v0-834K']) {
-    it(`${m}: agree with ours within the oracle tolerance`, async () => {
+    it(`${m}: agree with ours within the oracle tolerance`, async (ctx) => {
       const [a, e] = [await ours(m), expected(m)];
-      if (a === undefined || e === undefined) return;
+      if (a === undefined || e === undefined) return ctx.skip();
       const r = compareClose(m, a, e, LOGITS_ORACLE_ATOL);
       expect(r.ok, r.message).toBe(true);
     });
   }
   for (const m of ['5v1-730K', '5v2-730K']) {
-    it(`${m}: differ from ours (and the official package) by ~1, the GroupNorm eps difference`, async () => {
+    it(`${m}: differ from ours (and the official package) by ~1, the GroupNorm eps difference`, async (ctx) => {
       const [a, e] = [await ours(m), expected(m)];
-      if (a === undefined || e === undefined) return;
+      if (a === undefined || e === undefined) return ctx.skip();
       const r = compareClose(m, a, e, LOGITS_ORACLE_ATOL);
       expect(r.maxAbs).toBeGreaterThan(0.5);
       expect(r.maxAbs).toBeLessThan(2);

@@ -360,9 +360,9 @@ describe('GGUF → checkpoint', () => {
 });
 
 describe('the fixture GGUF files (llama.cpp v0.4.0 loads them; docs/fixtures.md)', () => {
-  it('metadata and tensor names as llama.cpp writes them', () => {
+  it('metadata and tensor names as llama.cpp writes them', (ctx) => {
     const p = fixturePath('gguf/tiny-rwkv7-834K-f32.gguf');
-    if (p === undefined) return;
+    if (p === undefined) return ctx.skip();
     const h = readGgufMetadata(p);
     expect(h.version).toBe(3);
     expect(h.tensors.length).toBe(342);
@@ -378,10 +378,10 @@ describe('the fixture GGUF files (llama.cpp v0.4.0 loads them; docs/fixtures.md)
     expect((m['tokenizer.ggml.tokens'] as string[]).length).toBe(256);
   });
 
-  it('the f32 file holds exactly the FP32 .bin checkpoint, in the original layout', async () => {
+  it('the f32 file holds exactly the FP32 .bin checkpoint, in the original layout', async (ctx) => {
     const g = fixturePath('gguf/tiny-rwkv7-834K-f32.gguf');
     const b = fixturePath('tiny-rwkv/tiny-rwkv-7v0-834K-FP32.bin');
-    if (g === undefined || b === undefined) return;
+    if (g === undefined || b === undefined) return ctx.skip();
     const gguf = (await loadCheckpoint(g)).checkpoint;
     expectSameTensors((await loadCheckpoint(b)).checkpoint, gguf, 'f32 gguf vs FP32 .bin');
     expect(gguf.get('blocks.3.att.r_k')!.shape).toEqual([1, 64]);
@@ -389,11 +389,11 @@ describe('the fixture GGUF files (llama.cpp v0.4.0 loads them; docs/fixtures.md)
     expect(gguf.get('blocks.3.att.a1')!.shape).toEqual([64, 32]);
   });
 
-  it('the f16 and q8_0 files hold the FP32 values rounded to f16 / Q8_0 blocks', async () => {
+  it('the f16 and q8_0 files hold the FP32 values rounded to f16 / Q8_0 blocks', async (ctx) => {
     const b = fixturePath('tiny-rwkv/tiny-rwkv-7v0-834K-FP32.bin');
     const g16 = fixturePath('gguf/tiny-rwkv7-834K-f16.gguf');
     const g8 = fixturePath('gguf/tiny-rwkv7-834K-q8_0.gguf');
-    if (b === undefined || g16 === undefined || g8 === undefined) return;
+    if (b === undefined || g16 === undefined || g8 === undefined) return ctx.skip();
     const ref = (await loadCheckpoint(b)).checkpoint;
     const f16 = parseGguf(new FileSource(g16));
     const q8 = parseGguf(new FileSource(g8));
@@ -408,9 +408,9 @@ describe('the fixture GGUF files (llama.cpp v0.4.0 loads them; docs/fixtures.md)
 });
 
 describe('GGUF writer', () => {
-  it('writes the fixture files byte for byte from the FP32 .bin (F32, F16, Q8_0)', async () => {
+  it('writes the fixture files byte for byte from the FP32 .bin (F32, F16, Q8_0)', async (ctx) => {
     const b = fixturePath('tiny-rwkv/tiny-rwkv-7v0-834K-FP32.bin');
-    if (b === undefined) return;
+    if (b === undefined) return ctx.skip();
     const ck = (await loadCheckpoint(b)).checkpoint;
     const cases = [
       ['f32', createGgufWriter({ name: 'rwkv7-from-rwkvcpp' }), undefined],
@@ -425,9 +425,9 @@ describe('GGUF writer', () => {
     }
   });
 
-  it('a Q8_0 file read and written again with Q8_0 is the same file (blocks copied or requantized to themselves)', () => {
+  it('a Q8_0 file read and written again with Q8_0 is the same file (blocks copied or requantized to themselves)', (ctx) => {
     const g8 = fixturePath('gguf/tiny-rwkv7-834K-q8_0.gguf');
-    if (g8 === undefined) return;
+    if (g8 === undefined) return ctx.skip();
     const ours = write(parseGguf(new FileSource(g8)), createGgufWriter({ name: 'rwkv7-from-rwkvcpp', quantize: 'Q8_0' }));
     expect(Buffer.compare(Buffer.from(ours), readFileSync(g8))).toBe(0);
   });
@@ -443,9 +443,9 @@ describe('GGUF writer', () => {
     'synthetic/models/synthetic-rwkv7-L3-C128-H2-BF16.safetensors',
   ];
   for (const f of FIXTURE_CHECKPOINTS) {
-    it(`round trip ${f.split('/').pop()} → GGUF → checkpoint: bit-exact tensors, same dtypes, same logits`, async () => {
+    it(`round trip ${f.split('/').pop()} → GGUF → checkpoint: bit-exact tensors, same dtypes, same logits`, async (ctx) => {
       const p = fixturePath(f);
-      if (p === undefined) return;
+      if (p === undefined) return ctx.skip();
       const src = (await loadCheckpoint(p)).checkpoint;
       const bytes = write(src);
       const back = parseCheckpoint(bytes, 'rt.gguf');
@@ -550,16 +550,16 @@ describe('tokenizer metadata', () => {
     expect(t('é')).toBe('\\xc3\\xa9');
   });
 
-  it('the byte vocabulary is the one in the fixture files', () => {
+  it('the byte vocabulary is the one in the fixture files', (ctx) => {
     const p = fixturePath('gguf/tiny-rwkv7-834K-f32.gguf');
-    if (p === undefined) return;
+    if (p === undefined) return ctx.skip();
     const theirs = ggufMetadataObject(readGgufMetadata(p))['tokenizer.ggml.tokens'];
     expect(Array.from({ length: 256 }, (_, i) => escapeRwkvToken(Uint8Array.of(i)))).toEqual(theirs);
   });
 
-  it('parses the World vocabulary and writes it as llama.cpp does (<s> at 0, ids from the file)', () => {
+  it('parses the World vocabulary and writes it as llama.cpp does (<s> at 0, ids from the file)', (ctx) => {
     const p = fixturePath('rwkv_vocab_v20230424.txt');
-    if (p === undefined) return;
+    if (p === undefined) return ctx.skip();
     const vocab = parseRwkvVocab(readFileSync(p, 'utf8'), p);
     expect(vocab.length).toBe(65530);
     expect(vocab[0]).toBeUndefined();
