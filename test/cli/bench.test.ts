@@ -4,20 +4,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { type BenchResult, SHAPES, parseShape, randomRwkv7Checkpoint } from '../../src/bench/bench.ts';
-import { main } from '../../src/cli/main.ts';
+import { runCli } from '../helpers/cli.ts';
 import { detectConfig } from '../../src/model/config.ts';
 
-/** `rwkv bench ARGS` through the CLI's main: stdout, stderr and the exit code. */
-async function bench(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    ['bench', ...args],
-    (s) => out.push(s),
-    (s) => err.push(s),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+/** `rwkv bench ARGS` through the CLI's main. */
+const bench = (args: string[]) => runCli(['bench', ...args]);
 
 /**
  * Values of the runtime weights a decode step reads, split into matrices and vectors, for an

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { runCli as run } from '../helpers/cli.ts';
 import { RwkvModel } from '../../src/index.ts';
 import { loadCheckpoint } from '../../src/io/load.ts';
 import { safetensorsWriter } from '../../src/io/safetensors-write.ts';
@@ -15,16 +15,6 @@ import { fixturePath } from '../helpers/fixtures.ts';
 import { rng } from '../helpers/random-model.ts';
 import { CONVERT_BF16_LOGITS_ATOL, CONVERT_F16_LOGITS_ATOL, GGUF_Q8_0_ATOL, expectClose } from '../helpers/tolerance.ts';
 
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    (s) => out.push(s),
-    (s) => err.push(s),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 const logitsOf = (s: string) => (JSON.parse(s) as { logits: number[] }).logits;
 const tmp = mkdtempSync(join(tmpdir(), 'rwkv-cli-formats-'));
 const v7 = fixturePath('tiny-rwkv/tiny-rwkv-7v0-834K-FP32.bin');

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as browser from '../../src/browser.ts';
-import { COMMANDS, main } from '../../src/cli/main.ts';
+import { COMMANDS } from '../../src/cli/main.ts';
+import { runCli as run } from '../helpers/cli.ts';
 import { modelInfo } from '../../src/cli/model.ts';
 import { safetensorsWriter } from '../../src/io/safetensors-write.ts';
 import { MemorySink } from '../../src/io/write.ts';
@@ -18,17 +19,6 @@ import * as browserFiles from '../../src/platform/files.browser.ts';
 import { type Checkpoint, lazyTensor } from '../../src/tensor/tensor.ts';
 import { REPO_ROOT } from '../helpers/fixtures.ts';
 import { randomCheckpoint } from '../helpers/random-model.ts';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    (s) => out.push(s),
-    (s) => err.push(s),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 /** A usage error: exit 2, nothing on stdout, one line on stderr containing `message`. */
 async function expectUsageError(args: string[], message: string | RegExp): Promise<void> {

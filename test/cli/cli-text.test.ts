@@ -7,9 +7,8 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { runCli as run } from '../helpers/cli.ts';
 import { decodeStateFile } from '../../src/state/state-interop.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { fixturePath, readOracle } from '../helpers/fixtures.ts';
@@ -22,33 +21,6 @@ import {
   STATE_ORACLE_RTOL,
   expectClose,
 } from '../helpers/tolerance.ts';
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-  /** raw streamed text (io.write) */
-  text: string;
-}
-
-async function run(args: string[], stdin?: string | Buffer): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  let text = '';
-  const io = {
-    write: (s: string) => {
-      text += s;
-    },
-    ...(stdin !== undefined ? { stdin: Readable.from([typeof stdin === 'string' ? Buffer.from(stdin) : stdin]) } : {}),
-  };
-  const code = await main(
-    args,
-    (s) => out.push(s),
-    (s) => err.push(s),
-    io,
-  );
-  return { code, out: out.join('\n'), err: err.join('\n'), text };
-}
 
 const utf8 = (s: string) => Array.from(new TextEncoder().encode(s));
 

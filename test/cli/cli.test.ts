@@ -6,22 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { runCli as run } from '../helpers/cli.ts';
 import { float32ToString } from '../../src/util/format.ts';
 import { fixturePath, readOracle } from '../helpers/fixtures.ts';
 import { describeWithFixtures } from '../helpers/skip.ts';
 import { LOGITS_ORACLE_ATOL, expectClose } from '../helpers/tolerance.ts';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    (s) => out.push(s),
-    (s) => err.push(s),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 const v7 = fixturePath('tiny-rwkv/tiny-rwkv-7v0-834K-FP32.bin');
 const v7oracle = readOracle('oracle/tiny-rwkv-7v0-834K.json');
