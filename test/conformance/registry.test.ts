@@ -7,19 +7,14 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type Backend, OPTIONAL_OPS, type OptionalOp, implementsOp } from '../../src/backends/backend.ts';
+import { type Backend, OPTIONAL_OPS, implementsOp } from '../../src/backends/backend.ts';
 import { AUTO_ORDER, BACKENDS, backendEntry, backendHelpLines } from '../../src/backends/registry.ts';
 import { BACKEND_NAMES, createBackend, selectBackend } from '../../src/backends/select.ts';
 import { TsBackend } from '../../src/backends/ts/ts-backend.ts';
+import { withoutOps } from '../helpers/without-ops.ts';
 import { checkErrors, checkModel, checkOps, modelSources, opCases } from './core.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-
-/** `b` with the optional ops `ops` taken away (an own property shadowing the class method). */
-function without(b: Backend, ops: readonly OptionalOp[]): Backend {
-  for (const op of ops) Object.defineProperty(b, op, { value: undefined });
-  return b;
-}
 
 describe('backend registry', () => {
   it('names are unique, lower-case words, and not the reserved "auto" and "cpu"', () => {
@@ -64,9 +59,9 @@ describe('backend registry', () => {
 
 describe('a backend without some optional ops', () => {
   it('is seen as missing exactly those (implementsOp)', () => {
-    const b = without(new TsBackend(), ['wkv4', 'wkv5']);
+    const b = withoutOps(new TsBackend(), ['wkv4', 'wkv5']);
     expect(OPTIONAL_OPS.filter((op) => !implementsOp(b, op))).toEqual(['wkv4', 'wkv5']);
-    expect(implementsOp(without(new TsBackend(), ['rowVecMat']), 'rowVecMat')).toBe(false);
+    expect(implementsOp(withoutOps(new TsBackend(), ['rowVecMat']), 'rowVecMat')).toBe(false);
     // a property that is there but not a function is not an op
     const odd = new TsBackend() as Backend;
     Object.defineProperty(odd, 'wkv7', { value: 'wkv7' });
@@ -74,7 +69,7 @@ describe('a backend without some optional ops', () => {
   });
 
   it('conformance skips exactly those ops, and runs and passes the others', async () => {
-    const b = without(new TsBackend(), ['wkv4', 'wkv5']);
+    const b = withoutOps(new TsBackend(), ['wkv4', 'wkv5']);
     const r = await checkOps(b, new TsBackend(), { atol: 0, rtol: 0 });
     expect(r.notImplemented).toEqual(['wkv4', 'wkv5']);
     expect(r.failures).toEqual([]);
@@ -86,7 +81,7 @@ describe('a backend without some optional ops', () => {
   });
 
   it('conformance skips the models that need those ops, the model naming the op; the others run and pass', async () => {
-    const b = without(new TsBackend(), ['wkv4', 'wkv5']);
+    const b = withoutOps(new TsBackend(), ['wkv4', 'wkv5']);
     const m = { against: 'ts', weights: [], greedyTokens: 2, randomModels: true, fixtures: () => false } as const;
     const w = { weights: 'f32', logits: { atol: 0, rtol: 0 }, exactGreedy: true } as const;
     const outcome: string[] = [];

@@ -5,13 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { type Backend, type OptionalOp, implementsOp } from '../../src/backends/backend.ts';
 import { TsBackend } from '../../src/backends/ts/ts-backend.ts';
-import { RwkvError } from '../../src/errors.ts';
 import { type RwkvVersion, VERSIONS, detectConfig } from '../../src/model/config.ts';
 import { RwkvModel } from '../../src/model/model.ts';
 import { REGISTRY, versionSpec } from '../../src/model/registry.ts';
 import { stateLayout } from '../../src/model/state.ts';
 import { openStrategy } from '../../src/strategy.ts';
+import { errorOf } from '../helpers/errors.ts';
 import { type RandomModelSpec, randomCheckpoint } from '../helpers/random-model.ts';
+import { withoutOps } from '../helpers/without-ops.ts';
 
 function spec(version: RwkvVersion): RandomModelSpec {
   return {
@@ -28,28 +29,7 @@ function spec(version: RwkvVersion): RandomModelSpec {
 }
 
 /** A ts backend named `name` that does not have the optional op `missing`. */
-function lacking(missing: OptionalOp, name: string): Backend {
-  const inner = new TsBackend();
-  const caps = { ...inner.caps, name };
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === missing) return undefined;
-      if (prop === 'caps') return caps;
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-}
-
-function refusal(f: () => unknown): RwkvError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof RwkvError) return e;
-    throw e;
-  }
-  throw new Error('expected an RwkvError');
-}
+const lacking = (missing: OptionalOp, name: string): Backend => withoutOps(new TsBackend(), [missing], name);
 
 describe('version registry', () => {
   it('has exactly one entry for every version name, and the entries are told apart by their keys', () => {
@@ -94,7 +74,7 @@ describe('OP_UNSUPPORTED: a backend without an op the version needs', () => {
   it('a v7 model refuses a backend without wkv7, naming the op, the backend and the version', () => {
     const b = lacking('wkv7', 'nowkv7');
     expect(implementsOp(b, 'wkv7')).toBe(false);
-    const e = refusal(() => RwkvModel.fromCheckpoint(randomCheckpoint(spec('7')), { backend: b }));
+    const e = errorOf(() => RwkvModel.fromCheckpoint(randomCheckpoint(spec('7')), { backend: b }));
     expect(e.code).toBe('OP_UNSUPPORTED');
     expect(e.message).toMatch(/nowkv7/);
     expect(e.message).toMatch(/wkv7/);
@@ -114,7 +94,7 @@ describe('OP_UNSUPPORTED: a backend without an op the version needs', () => {
   it('DeepEmbed also needs rowVecMat; plain v7 does not', () => {
     const b = lacking('rowVecMat', 'norowvecmat');
     expect(() => RwkvModel.fromCheckpoint(randomCheckpoint(spec('7')), { backend: b })).not.toThrow();
-    const e = refusal(() => RwkvModel.fromCheckpoint(randomCheckpoint(spec('7-deepembed')), { backend: b }));
+    const e = errorOf(() => RwkvModel.fromCheckpoint(randomCheckpoint(spec('7-deepembed')), { backend: b }));
     expect(e.code).toBe('OP_UNSUPPORTED');
     expect(e.message).toMatch(/rowVecMat.*RWKV-7-deepembed/);
   });
@@ -122,7 +102,7 @@ describe('OP_UNSUPPORTED: a backend without an op the version needs', () => {
   it('every layer is checked: a split whose second segment lacks the op is refused', async () => {
     const opened = await openStrategy('ts fp32 *1 -> ts fp32', 2);
     const backends = [opened.backends[0]!, lacking('wkv5', 'nowkv5')];
-    const e = refusal(() => RwkvModel.fromCheckpoint(randomCheckpoint(spec('6')), { strategy: { ...opened, backends } }));
+    const e = errorOf(() => RwkvModel.fromCheckpoint(randomCheckpoint(spec('6')), { strategy: { ...opened, backends } }));
     expect(e.code).toBe('OP_UNSUPPORTED');
     expect(e.message).toMatch(/nowkv5 backend has no wkv5/);
     expect(e.expected).toMatch(/layer 1/);
