@@ -22,7 +22,7 @@ import { type ByteSource, MemorySource } from '../../src/io/source.ts';
 import { type Checkpoint, makeTensor } from '../../src/tensor/tensor.ts';
 import { MemorySink, writeFileAtomic } from '../../src/io/write.ts';
 import { crc32, readZip } from '../../src/io/zip.ts';
-import { fixturePath } from '../helpers/fixtures.ts';
+import { SYNTHETIC_MODELS, TINY_MODELS, fixturePath } from '../helpers/fixtures.ts';
 import { errorOf } from '../helpers/errors.ts';
 import { BF16_VS_FP16_FLOOR, BF16_VS_FP16_RTOL } from '../helpers/tolerance.ts';
 
@@ -260,19 +260,8 @@ describe('pth: files made by PyTorch', () => {
 });
 
 // ---- the shared fixtures ----
-const TINY = ['4v0-660K', '5v1-730K', '5v2-730K', '6v0-1m', '7v0-834K'];
-const SYNTH = [
-  'rwkv4-L3-C96',
-  'rwkv5.1-L2-C64-H4',
-  'rwkv5.2-L2-C128-H2',
-  'rwkv6-L2-C128-H2',
-  'rwkv6-L2-C128-H2-state',
-  'rwkv7-L3-C128-H2',
-  'rwkv7-de-L2-C64-H1',
-];
-
 describe('pth: every fixture .pth', () => {
-  for (const s of SYNTH) {
+  for (const s of SYNTHETIC_MODELS) {
     const pth = fixturePath(`synthetic/models/synthetic-${s}-BF16.pth`);
     const st = fixturePath(`synthetic/models/synthetic-${s}-BF16.safetensors`);
     it.skipIf(pth === undefined || st === undefined)(
@@ -290,7 +279,7 @@ describe('pth: every fixture .pth', () => {
       },
     );
   }
-  for (const v of TINY) {
+  for (const v of TINY_MODELS) {
     const pth = fixturePath(`tiny-rwkv/tiny-rwkv-${v}-BF16.pth`);
     const st = fixturePath(`tiny-rwkv/tiny-rwkv-${v}-FP16.safetensors`);
     it.skipIf(pth === undefined || st === undefined)(
