@@ -12,7 +12,7 @@
 //   ops         the optional Backend ops the block calls (checked at load)
 
 import type { OptionalOp, Tensor } from '../backends/backend.ts';
-import type { RwkvVersion } from '../constants.ts';
+import { LN_EPS, type RwkvVersion } from '../constants.ts';
 import type { Checkpoint, HostTensor } from '../tensor/tensor.ts';
 import type { Frame, LayerWeights } from './frame.ts';
 
@@ -53,6 +53,21 @@ export interface BlockContext<K extends string = string> {
 }
 
 export type BlockFn<K extends string = string> = (ctx: BlockContext<K>, x: Tensor) => void;
+
+/** One branch of a block: the layer-normed stream xx [T, C] → the branch output [T, C]. */
+export type BranchFn<K extends string = string> = (ctx: BlockContext<K>, xx: Tensor) => Tensor;
+
+/**
+ * The block of every version from its two branches:
+ * x += TimeMix(LN(x; ln1));  x += ChannelMix(LN(x; ln2))   (model.py `RWKV.forward`'s layer loop).
+ */
+export function preNormBlock<K extends string>(timeMix: BranchFn<K>, channelMix: BranchFn<K>): BlockFn<K> {
+  return (ctx, x) => {
+    const { f, cfg, W } = ctx;
+    f.addInPlace(x, timeMix(ctx, f.layerNorm(x, W('ln1.weight'), W('ln1.bias'), cfg.nEmbd, LN_EPS)));
+    f.addInPlace(x, channelMix(ctx, f.layerNorm(x, W('ln2.weight'), W('ln2.bias'), cfg.nEmbd, LN_EPS)));
+  };
+}
 
 /** One entry of a layer's state. */
 export interface StateEntry<K extends string = string> {

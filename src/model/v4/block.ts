@@ -5,17 +5,12 @@
 // kx = xx·μk + sx·(1−μk) reads lerp(xx, sx, 1 − μk).
 
 import type { Tensor } from '../../backends/backend.ts';
-import { LN_EPS } from '../../constants.ts';
-import type { BlockContext } from '../version.ts';
+import { type BlockContext, preNormBlock } from '../version.ts';
 
 export type V4StateKey = 'attXPrev' | 'attAa' | 'attBb' | 'attPp' | 'ffnXPrev';
 
-export function blockV4(ctx: BlockContext<V4StateKey>, x: Tensor): void {
-  const { f, cfg, W } = ctx;
-  // x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))
-  f.addInPlace(x, timeMixV4(ctx, f.layerNorm(x, W('ln1.weight'), W('ln1.bias'), cfg.nEmbd, LN_EPS)));
-  f.addInPlace(x, channelMixV4(ctx, f.layerNorm(x, W('ln2.weight'), W('ln2.bias'), cfg.nEmbd, LN_EPS)));
-}
+// x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))
+export const blockV4 = preNormBlock<V4StateKey>(timeMixV4, channelMixV4);
 
 /** xx = LN(x; ln1) [T, C] → the time mix's output [T, C]. */
 export function timeMixV4({ f, W, state }: BlockContext<V4StateKey>, xx: Tensor): Tensor {

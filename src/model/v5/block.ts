@@ -6,18 +6,14 @@
 // (5.0/5.1: exp(time_first) repeated over each head), see src/model/v5/version.ts.
 
 import type { Tensor } from '../../backends/backend.ts';
-import { GN_EPS, LN_EPS } from '../../constants.ts';
-import type { BlockContext } from '../version.ts';
+import { GN_EPS } from '../../constants.ts';
+import { type BlockContext, preNormBlock } from '../version.ts';
 import { channelMixV4 } from '../v4/block.ts';
 
 export type V5StateKey = 'attXPrev' | 'attKv' | 'ffnXPrev';
 
-export function blockV5(ctx: BlockContext<V5StateKey>, x: Tensor): void {
-  const { f, cfg, W } = ctx;
-  // x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))   (the v4 channel mix)
-  f.addInPlace(x, timeMixV5(ctx, f.layerNorm(x, W('ln1.weight'), W('ln1.bias'), cfg.nEmbd, LN_EPS)));
-  f.addInPlace(x, channelMixV4(ctx, f.layerNorm(x, W('ln2.weight'), W('ln2.bias'), cfg.nEmbd, LN_EPS)));
-}
+// x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))   (the v4 channel mix)
+export const blockV5 = preNormBlock<V5StateKey>(timeMixV5, channelMixV4);
 
 /** xx = LN(x; ln1) [T, C] → the time mix's output [T, C]. */
 export function timeMixV5({ f, cfg, W, state }: BlockContext<V5StateKey>, xx: Tensor): Tensor {

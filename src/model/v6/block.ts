@@ -6,19 +6,14 @@
 // target: time_maa_w1.<m> [D, C], time_maa_w2.<m> [C, D] (src/model/v6/version.ts).
 
 import type { Tensor } from '../../backends/backend.ts';
-import { GN_EPS, LN_EPS } from '../../constants.ts';
-import type { BlockContext } from '../version.ts';
+import { GN_EPS } from '../../constants.ts';
+import { type BlockContext, preNormBlock } from '../version.ts';
 import { channelMixV4 } from '../v4/block.ts';
 
 export type V6StateKey = 'attXPrev' | 'attKv' | 'ffnXPrev';
 
-export function blockV6(ctx: BlockContext<V6StateKey>, x: Tensor): void {
-  const { f, cfg, W } = ctx;
-  // x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))
-  f.addInPlace(x, timeMixV6(ctx, f.layerNorm(x, W('ln1.weight'), W('ln1.bias'), cfg.nEmbd, LN_EPS)));
-  // v6 channel mix: kx = xx + (sx − xx)∘maa_k — the v4 form once mixes are time_maa
-  f.addInPlace(x, channelMixV4(ctx, f.layerNorm(x, W('ln2.weight'), W('ln2.bias'), cfg.nEmbd, LN_EPS)));
-}
+// x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))   (the v4 channel mix: the v6 one once its mixes are time_maa)
+export const blockV6 = preNormBlock<V6StateKey>(timeMixV6, channelMixV4);
 
 /** xx = LN(x; ln1) [T, C] → the time mix's output [T, C]. */
 export function timeMixV6({ f, cfg, W, state }: BlockContext<V6StateKey>, xx: Tensor): Tensor {

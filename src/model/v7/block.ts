@@ -6,17 +6,13 @@
 // (src/model/v7/version.ts).
 
 import type { Tensor } from '../../backends/backend.ts';
-import { GN_EPS, L2_EPS, LN_EPS } from '../../constants.ts';
-import type { BlockContext } from '../version.ts';
+import { GN_EPS, L2_EPS } from '../../constants.ts';
+import { type BlockContext, preNormBlock } from '../version.ts';
 
 export type V7StateKey = 'attXPrev' | 'attKv' | 'ffnXPrev';
 
-export function blockV7(ctx: BlockContext<V7StateKey>, x: Tensor): void {
-  const { f, cfg, W } = ctx;
-  // x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))
-  f.addInPlace(x, timeMixV7(ctx, f.layerNorm(x, W('ln1.weight'), W('ln1.bias'), cfg.nEmbd, LN_EPS)));
-  f.addInPlace(x, channelMixV7(ctx, f.layerNorm(x, W('ln2.weight'), W('ln2.bias'), cfg.nEmbd, LN_EPS)));
-}
+// x += TMix(LN(x; ln1));  x += CMix(LN(x; ln2))
+export const blockV7 = preNormBlock<V7StateKey>(timeMixV7, channelMixV7);
 
 /** xx = LN(x; ln1) [T, C] → the time mix's output [T, C]. */
 export function timeMixV7({ f, cfg, W, state, layer, shared }: BlockContext<V7StateKey>, xx: Tensor): Tensor {
