@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { backendHelpLines } from '../backends/registry.ts';
 import { BACKEND_NAMES } from '../backends/select.ts';
 import { RwkvError } from '../errors.ts';
 import { resolveModelFile } from '../hub/index.ts';
@@ -118,7 +119,7 @@ the Hugging Face cache, shared with Python)`,
   offline: { help: 'use only the Hub cache, no network' },
   strategy: { arg: 'S', help: helpOf(STRATEGY_HELP, '--strategy') },
   threads: { arg: 'N', help: helpOf(STRATEGY_HELP, '--threads') },
-  backend: { arg: 'NAME', help: `${BACKEND_NAMES.join(' | ')} (default auto)` },
+  backend: { arg: 'NAME', help: ['one of (default auto):', ...backendHelpLines().map((l) => `  ${l}`)].join('\n') },
   weights: { arg: 'MODE', help: 'f32 | compact | auto: keep 16-bit-exact matrices in 16 bits (default auto)' },
   lora: { arg: 'FILE', help: 'merge a LoRA checkpoint (*.lora_A / *.lora_B) at load; repeatable' },
   'lora-alpha': { arg: 'A', help: 'its alpha (scale alpha / rank); one per --lora, or one for all' },
