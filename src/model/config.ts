@@ -91,3 +91,8 @@ export function detectConfig(ckpt: Checkpoint, file?: string): ModelConfig {
     nParams,
   };
 }
+
+/** A model's identity in messages: version, layers, width, heads × head size. */
+export function describeConfig(c: ModelConfig): string {
+  return `RWKV-${c.version} L${c.nLayer} C${c.nEmbd} H${c.nHead}×${c.headSize}`;
+}

@@ -8,7 +8,7 @@ import { RwkvError } from '../errors.ts';
 import type { FileFormatName } from '../io/load.ts';
 import { closeStrategy } from '../strategy.ts';
 import type { Checkpoint } from '../tensor/tensor.ts';
-import type { ModelConfig } from './config.ts';
+import { type ModelConfig, describeConfig } from './config.ts';
 import { Frame } from './frame.ts';
 import {
   type BuildOptions,
@@ -156,8 +156,8 @@ export class RwkvModel {
     const st = state ?? this.createState();
     if (st.config !== cfg && !sameShape(st.config, cfg)) {
       throw new RwkvError('STATE_MISMATCH', 'the state belongs to a different model', {
-        expected: describe(cfg),
-        actual: describe(st.config),
+        expected: describeConfig(cfg),
+        actual: describeConfig(st.config),
       });
     }
     if (T <= FORWARD_CHUNK) return this.run(ids, st, options);
@@ -261,9 +261,5 @@ async function transfer(from: Frame, to: Frame, t: Tensor): Promise<Tensor> {
 }
 
 function sameShape(a: ModelConfig, b: ModelConfig): boolean {
-  return describe(a) === describe(b);
-}
-
-function describe(c: ModelConfig): string {
-  return `RWKV-${c.version} L${c.nLayer} C${c.nEmbd} H${c.nHead}×${c.headSize}`;
+  return describeConfig(a) === describeConfig(b);
 }

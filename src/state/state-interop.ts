@@ -52,7 +52,7 @@
 //                         loader takes F16 only, so writing it rounds to half precision.
 
 import { RwkvError, shapeString } from '../errors.ts';
-import type { ModelConfig } from '../model/config.ts';
+import { type ModelConfig, describeConfig } from '../model/config.ts';
 import { stateLayout } from '../model/state.ts';
 import { parseSafetensors } from '../io/safetensors.ts';
 import { safetensorsWriter } from '../io/safetensors-write.ts';
@@ -67,10 +67,6 @@ export type StateFileFormat = 'rwkv-js' | 'official' | 'rwkv.cpp' | 'web-rwkv' |
 export const STATE_FILE_FORMATS: readonly StateFileFormat[] = ['rwkv-js', 'official', 'rwkv.cpp', 'web-rwkv', 'web-rwkv-time-state'];
 
 const isV7 = (cfg: ModelConfig) => cfg.version === '7' || cfg.version === '7-deepembed';
-
-function describe(cfg: ModelConfig): string {
-  return `RWKV-${cfg.version} L${cfg.nLayer} C${cfg.nEmbd} H${cfg.nHead}×${cfg.headSize}`;
-}
 
 /** Values per layer in the official layout. */
 function officialLayerSize(cfg: ModelConfig): number {
@@ -151,7 +147,7 @@ function checkLength(actual: number, cfg: ModelConfig, layout: StateLayoutName, 
   if (actual !== expected) {
     throw new RwkvError('STATE_MISMATCH', `${what} has the wrong size for this model`, {
       ...(file !== undefined ? { file } : {}),
-      expected: `${expected} float32 values (${layout} layout of ${describe(cfg)})`,
+      expected: `${expected} float32 values (${layout} layout of ${describeConfig(cfg)})`,
       actual: `${actual}`,
     });
   }
@@ -198,7 +194,7 @@ function rawValues(bytes: Uint8Array, cfg: ModelConfig, layout: StateLayoutName,
   if (bytes.length !== expected * 4) {
     throw new RwkvError('STATE_MISMATCH', `the raw ${layout} state file has the wrong size for this model`, {
       ...(file !== undefined ? { file } : {}),
-      expected: `${expected * 4} bytes (${expected} little-endian float32, ${layout} layout of ${describe(cfg)})`,
+      expected: `${expected * 4} bytes (${expected} little-endian float32, ${layout} layout of ${describeConfig(cfg)})`,
       actual: `${bytes.length} bytes`,
     });
   }
@@ -245,7 +241,7 @@ export function officialStateFromCheckpoint(ckpt: Checkpoint, cfg: ModelConfig, 
   if (extra.length > 0 || ckpt.size !== count) {
     throw new RwkvError('STATE_MISMATCH', 'the state list has the wrong entries for this model', {
       ...where,
-      expected: `${count} tensors "0" … "${count - 1}" (${entries.length} per layer × ${cfg.nLayer} layers of ${describe(cfg)})`,
+      expected: `${count} tensors "0" … "${count - 1}" (${entries.length} per layer × ${cfg.nLayer} layers of ${describeConfig(cfg)})`,
       actual: `${ckpt.size} tensors${
         extra.length > 0
           ? `, unexpected ${extra
